@@ -1,0 +1,5 @@
+export * from './env.ts'
+export * from './logger.ts'
+export * from './db.ts'
+export * from './pagination.ts'
+export * from './http.ts'
