@@ -1,0 +1,7 @@
+import type { OperationTable } from './operation.ts'
+
+export type PlcSchema = {
+  operation: OperationTable
+}
+
+export type { OperationTable }
