@@ -1,0 +1,349 @@
+import type { AccountDb } from '../db/index.ts'
+import type { AccountTable } from '../db/schema.ts'
+import { AuthError, InvalidRequest } from '../errors.ts'
+import { AuthScope, type JwtIssuer } from '../auth/jwt.ts'
+import { generateAppPassword, generateEmailToken, generateInviteCode, hashPassword, verifyPassword } from './password.ts'
+
+export type Account = AccountTable
+export type AccountStatus = 'active' | 'deactivated' | 'takendown' | 'deleted'
+
+export const accountStatus = (acc: Account | undefined): AccountStatus => {
+  if (!acc) return 'deleted'
+  if (acc.takedownRef) return 'takendown'
+  if (acc.deactivatedAt) return 'deactivated'
+  return 'active'
+}
+
+export type EmailTokenPurpose = 'confirm_email' | 'update_email' | 'reset_password' | 'delete_account' | 'plc_operation'
+
+const EMAIL_TOKEN_TTL_MS = 15 * 60 * 1000
+/** A rotated refresh token may be presented again this long (lost responses, racing tabs). */
+const REFRESH_GRACE_MS = 2 * 60 * 60 * 1000
+
+/**
+ * Accounts, sessions, app passwords, invites and email tokens in the service
+ * database. Never touches repos.
+ */
+export class AccountManager {
+  private readonly db: AccountDb
+  private readonly jwt: JwtIssuer
+
+  constructor(db: AccountDb, jwt: JwtIssuer) {
+    this.db = db
+    this.jwt = jwt
+  }
+
+  private get q() {
+    return this.db.kysely
+  }
+
+  async getAccount(handleOrDid: string): Promise<Account | undefined> {
+    const col = handleOrDid.startsWith('did:') ? 'did' : 'handle'
+    return this.q.selectFrom('account').selectAll().where(col, '=', col === 'did' ? handleOrDid : handleOrDid.toLowerCase()).executeTakeFirst()
+  }
+
+  async getAccountByEmail(email: string): Promise<Account | undefined> {
+    return this.q.selectFrom('account').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst()
+  }
+
+  async isHandleTaken(handle: string): Promise<boolean> {
+    return (await this.q.selectFrom('account').select('did').where('handle', '=', handle).executeTakeFirst()) !== undefined
+  }
+
+  async isEmailTaken(email: string): Promise<boolean> {
+    return (await this.getAccountByEmail(email)) !== undefined
+  }
+
+  async createAccount(opts: {
+    did: string
+    handle: string
+    email?: string
+    password?: string
+    inviteCode?: string
+    deactivated?: boolean
+  }): Promise<void> {
+    const passwordScrypt = opts.password ? await hashPassword(opts.password) : null
+    const now = new Date().toISOString()
+    await this.q.transaction().execute(async (tx) => {
+      if (opts.inviteCode) {
+        const invite = await tx.selectFrom('invite_code').selectAll().where('code', '=', opts.inviteCode).executeTakeFirst()
+        const uses = await tx
+          .selectFrom('invite_code_use')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('code', '=', opts.inviteCode)
+          .executeTakeFirstOrThrow()
+        if (!invite || invite.disabled || Number(uses.n) >= invite.availableUses) {
+          throw new InvalidRequest('Provided invite code not available', 'InvalidInviteCode')
+        }
+        await tx.insertInto('invite_code_use').values({ code: opts.inviteCode, usedBy: opts.did, usedAt: now }).execute()
+      }
+      await tx
+        .insertInto('account')
+        .values({
+          did: opts.did,
+          handle: opts.handle,
+          email: opts.email?.toLowerCase() ?? null,
+          passwordScrypt,
+          emailConfirmedAt: null,
+          createdAt: now,
+          deactivatedAt: opts.deactivated ? now : null,
+          deleteAfter: null,
+          takedownRef: null,
+          invitesDisabled: 0,
+        })
+        .execute()
+    })
+  }
+
+  async checkInviteCode(code: string): Promise<void> {
+    const invite = await this.q.selectFrom('invite_code').selectAll().where('code', '=', code).executeTakeFirst()
+    const uses = await this.q
+      .selectFrom('invite_code_use')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('code', '=', code)
+      .executeTakeFirstOrThrow()
+    if (!invite || invite.disabled || Number(uses.n) >= invite.availableUses) {
+      throw new InvalidRequest('Provided invite code not available', 'InvalidInviteCode')
+    }
+  }
+
+  async updateHandle(did: string, handle: string): Promise<void> {
+    const res = await this.q
+      .updateTable('account')
+      .set({ handle })
+      .where('did', '=', did)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('account as other').select('did').where('other.handle', '=', handle).where('other.did', '!=', did))))
+      .executeTakeFirst()
+    if (Number(res.numUpdatedRows) < 1) throw new InvalidRequest(`Handle already taken: ${handle}`, 'HandleNotAvailable')
+  }
+
+  async updateEmail(did: string, email: string): Promise<void> {
+    try {
+      await this.q.updateTable('account').set({ email: email.toLowerCase(), emailConfirmedAt: null }).where('did', '=', did).execute()
+    } catch {
+      throw new InvalidRequest('This email address is already in use, please use a different email.')
+    }
+  }
+
+  async confirmEmail(did: string): Promise<void> {
+    await this.q.updateTable('account').set({ emailConfirmedAt: new Date().toISOString() }).where('did', '=', did).execute()
+  }
+
+  async updatePassword(did: string, password: string): Promise<void> {
+    const passwordScrypt = await hashPassword(password)
+    await this.q.transaction().execute(async (tx) => {
+      await tx.updateTable('account').set({ passwordScrypt }).where('did', '=', did).execute()
+      await tx.deleteFrom('refresh_token').where('did', '=', did).execute()
+    })
+  }
+
+  async setDeactivated(did: string, deactivated: boolean, deleteAfter?: string): Promise<void> {
+    await this.q
+      .updateTable('account')
+      .set(deactivated ? { deactivatedAt: new Date().toISOString(), deleteAfter: deleteAfter ?? null } : { deactivatedAt: null, deleteAfter: null })
+      .where('did', '=', did)
+      .execute()
+  }
+
+  async setTakedown(did: string, ref: string | null): Promise<void> {
+    await this.q.updateTable('account').set({ takedownRef: ref }).where('did', '=', did).execute()
+  }
+
+  async deleteAccount(did: string): Promise<void> {
+    await this.q.transaction().execute(async (tx) => {
+      for (const t of ['refresh_token', 'app_password', 'email_token', 'repo_root'] as const) {
+        await tx.deleteFrom(t).where('did', '=', did).execute()
+      }
+      await tx.deleteFrom('account').where('did', '=', did).execute()
+    })
+  }
+
+  // credentials
+
+  /** Checks a login password: the account password, or an app password. */
+  async verifyLogin(
+    acc: Account,
+    password: string,
+  ): Promise<{ appPassword: { name: string; privileged: boolean } | null } | null> {
+    if (acc.passwordScrypt && (await verifyPassword(password, acc.passwordScrypt))) {
+      return { appPassword: null }
+    }
+    const appPws = await this.q.selectFrom('app_password').selectAll().where('did', '=', acc.did).execute()
+    for (const ap of appPws) {
+      if (await verifyPassword(password, ap.passwordScrypt)) {
+        return { appPassword: { name: ap.name, privileged: ap.privileged === 1 } }
+      }
+    }
+    return null
+  }
+
+  async createSession(
+    did: string,
+    appPassword: { name: string; privileged: boolean } | null,
+  ): Promise<{ accessJwt: string; refreshJwt: string }> {
+    const scope = appPassword
+      ? appPassword.privileged
+        ? AuthScope.AppPassPrivileged
+        : AuthScope.AppPass
+      : AuthScope.Access
+    const [accessJwt, refresh] = await Promise.all([
+      this.jwt.createAccessToken(did, scope),
+      this.jwt.createRefreshToken(did),
+    ])
+    await this.q
+      .insertInto('refresh_token')
+      .values({
+        id: refresh.jti,
+        did,
+        appPasswordName: appPassword?.name ?? null,
+        expiresAt: new Date(refresh.exp * 1000).toISOString(),
+        nextId: null,
+      })
+      .execute()
+    return { accessJwt, refreshJwt: refresh.jwt }
+  }
+
+  /**
+   * Rotates a refresh token. The old token stays usable for a grace period
+   * and then always yields the same successor, so a client that lost the
+   * response can retry without being logged out.
+   */
+  async rotateRefreshToken(jti: string): Promise<{ did: string; accessJwt: string; refreshJwt: string }> {
+    const row = await this.q.selectFrom('refresh_token').selectAll().where('id', '=', jti).executeTakeFirst()
+    if (!row) throw new AuthError('Token has been revoked', 'ExpiredToken')
+    const now = Date.now()
+    if (Date.parse(row.expiresAt) < now) throw new AuthError('Token has expired', 'ExpiredToken')
+    let appPassword: { name: string; privileged: boolean } | null = null
+    if (row.appPasswordName) {
+      const ap = await this.q
+        .selectFrom('app_password')
+        .selectAll()
+        .where('did', '=', row.did)
+        .where('name', '=', row.appPasswordName)
+        .executeTakeFirst()
+      if (!ap) throw new AuthError('Token has been revoked', 'ExpiredToken')
+      appPassword = { name: ap.name, privileged: ap.privileged === 1 }
+    }
+    const scope = appPassword
+      ? appPassword.privileged
+        ? AuthScope.AppPassPrivileged
+        : AuthScope.AppPass
+      : AuthScope.Access
+    const nextId = row.nextId ?? (await this.jwt.createRefreshToken(row.did)).jti
+    const [accessJwt, refresh] = await Promise.all([
+      this.jwt.createAccessToken(row.did, scope),
+      this.jwt.createRefreshToken(row.did, nextId),
+    ])
+    const graceExpiry = new Date(Math.min(now + REFRESH_GRACE_MS, Date.parse(row.expiresAt))).toISOString()
+    await this.q.transaction().execute(async (tx) => {
+      if (!row.nextId) {
+        await tx.updateTable('refresh_token').set({ nextId, expiresAt: graceExpiry }).where('id', '=', jti).execute()
+      }
+      await tx
+        .insertInto('refresh_token')
+        .values({
+          id: nextId,
+          did: row.did,
+          appPasswordName: row.appPasswordName,
+          expiresAt: new Date(refresh.exp * 1000).toISOString(),
+          nextId: null,
+        })
+        .onConflict((oc) => oc.column('id').doUpdateSet({ expiresAt: new Date(refresh.exp * 1000).toISOString() }))
+        .execute()
+    })
+    return { did: row.did, accessJwt, refreshJwt: refresh.jwt }
+  }
+
+  async revokeRefreshToken(jti: string): Promise<void> {
+    await this.q.deleteFrom('refresh_token').where('id', '=', jti).execute()
+  }
+
+  async refreshTokenExists(jti: string): Promise<boolean> {
+    return (await this.q.selectFrom('refresh_token').select('id').where('id', '=', jti).executeTakeFirst()) !== undefined
+  }
+
+  // app passwords
+
+  async createAppPassword(did: string, name: string, privileged: boolean) {
+    const password = generateAppPassword()
+    const passwordScrypt = await hashPassword(password)
+    const createdAt = new Date().toISOString()
+    try {
+      await this.q.insertInto('app_password').values({ did, name, passwordScrypt, createdAt, privileged: privileged ? 1 : 0 }).execute()
+    } catch {
+      throw new InvalidRequest(`An app password named "${name}" already exists`, 'DuplicateName')
+    }
+    return { name, password, createdAt, privileged }
+  }
+
+  async listAppPasswords(did: string) {
+    const rows = await this.q.selectFrom('app_password').select(['name', 'createdAt', 'privileged']).where('did', '=', did).orderBy('createdAt', 'desc').execute()
+    return rows.map((r) => ({ name: r.name, createdAt: r.createdAt, privileged: r.privileged === 1 }))
+  }
+
+  async revokeAppPassword(did: string, name: string): Promise<void> {
+    await this.q.transaction().execute(async (tx) => {
+      await tx.deleteFrom('app_password').where('did', '=', did).where('name', '=', name).execute()
+      await tx.deleteFrom('refresh_token').where('did', '=', did).where('appPasswordName', '=', name).execute()
+    })
+  }
+
+  // invites
+
+  async createInviteCodes(opts: { forAccount: string; createdBy: string; useCount: number; count: number; hostname: string }) {
+    const codes = Array.from({ length: opts.count }, () => generateInviteCode(opts.hostname))
+    const createdAt = new Date().toISOString()
+    await this.q
+      .insertInto('invite_code')
+      .values(codes.map((code) => ({ code, availableUses: opts.useCount, disabled: 0, forAccount: opts.forAccount, createdBy: opts.createdBy, createdAt })))
+      .execute()
+    return codes
+  }
+
+  // email tokens
+
+  async createEmailToken(did: string, purpose: EmailTokenPurpose): Promise<string> {
+    const token = generateEmailToken()
+    await this.q
+      .insertInto('email_token')
+      .values({ purpose, did, token, requestedAt: new Date().toISOString() })
+      .onConflict((oc) => oc.columns(['purpose', 'did']).doUpdateSet({ token, requestedAt: new Date().toISOString() }))
+      .execute()
+    return token
+  }
+
+  /** Consumes a token; returns the account it was for. */
+  async consumeEmailToken(purpose: EmailTokenPurpose, token: string, did?: string): Promise<string> {
+    let q = this.q.selectFrom('email_token').selectAll().where('purpose', '=', purpose).where('token', '=', token.toUpperCase())
+    if (did) q = q.where('did', '=', did)
+    const row = await q.executeTakeFirst()
+    if (!row) throw new InvalidRequest('Token is invalid', 'InvalidToken')
+    await this.q.deleteFrom('email_token').where('purpose', '=', purpose).where('did', '=', row.did).execute()
+    if (Date.now() - Date.parse(row.requestedAt) > EMAIL_TOKEN_TTL_MS) {
+      throw new InvalidRequest('Token is expired', 'ExpiredToken')
+    }
+    return row.did
+  }
+
+  // repo heads (for listRepos / getLatestCommit without opening every store)
+
+  async setRepoRoot(did: string, cid: string, rev: string): Promise<void> {
+    this.db.sqlite
+      .prepare(
+        `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
+         ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
+      )
+      .run(did, cid, rev, new Date().toISOString())
+  }
+
+  async listRepos(limit: number, cursor?: string) {
+    let q = this.q
+      .selectFrom('account')
+      .innerJoin('repo_root', 'repo_root.did', 'account.did')
+      .select(['account.did', 'account.deactivatedAt', 'account.takedownRef', 'repo_root.cid', 'repo_root.rev'])
+      .orderBy('account.did')
+      .limit(limit)
+    if (cursor) q = q.where('account.did', '>', cursor)
+    return q.execute()
+  }
+}

@@ -1,0 +1,218 @@
+import Database from 'better-sqlite3'
+import type { SqliteHandle } from '@atsuite/common'
+import { migrateActorDb, type BlobRow, type RecordRow, type RepoRootRow } from './db.ts'
+
+type Stmt = Database.Statement
+
+/**
+ * One account's SQLite store with its prepared statements. All methods are
+ * synchronous; callers group writes with `transaction()`.
+ */
+export class ActorDb {
+  readonly db: SqliteHandle
+  private stmts = new Map<string, Stmt>()
+
+  constructor(location: string) {
+    this.db = new Database(location)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('busy_timeout = 5000')
+    migrateActorDb(this.db)
+  }
+
+  prep(sql: string): Stmt {
+    let s = this.stmts.get(sql)
+    if (!s) {
+      s = this.db.prepare(sql)
+      this.stmts.set(sql, s)
+    }
+    return s
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate()
+  }
+
+  close(): void {
+    this.stmts.clear()
+    if (this.db.open) this.db.close()
+  }
+
+  // repo root
+
+  getRoot(): RepoRootRow | undefined {
+    return this.prep('SELECT * FROM repo_root LIMIT 1').get() as RepoRootRow | undefined
+  }
+
+  setRoot(did: string, cid: string, rev: string, now: string): void {
+    this.prep(
+      `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
+       ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
+    ).run(did, cid, rev, now)
+  }
+
+  // blocks
+
+  getBlock(cid: string): Buffer | undefined {
+    const row = this.prep('SELECT content FROM repo_block WHERE cid = ?').get(cid) as
+      | { content: Buffer }
+      | undefined
+    return row?.content
+  }
+
+  hasBlock(cid: string): boolean {
+    return this.prep('SELECT 1 FROM repo_block WHERE cid = ?').get(cid) !== undefined
+  }
+
+  putBlock(cid: string, bytes: Uint8Array, rev: string): void {
+    this.prep(
+      'INSERT INTO repo_block (cid, repoRev, size, content) VALUES (?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING',
+    ).run(cid, rev, bytes.length, bytes)
+  }
+
+  deleteBlock(cid: string): void {
+    this.prep('DELETE FROM repo_block WHERE cid = ?').run(cid)
+  }
+
+  iterateBlocks(sinceRev?: string): IterableIterator<{ cid: string; content: Buffer }> {
+    if (sinceRev) {
+      return this.prep('SELECT cid, content FROM repo_block WHERE repoRev > ? ORDER BY repoRev, cid').iterate(
+        sinceRev,
+      ) as IterableIterator<{ cid: string; content: Buffer }>
+    }
+    return this.prep('SELECT cid, content FROM repo_block').iterate() as IterableIterator<{
+      cid: string
+      content: Buffer
+    }>
+  }
+
+  // records
+
+  getRecord(uri: string): RecordRow | undefined {
+    return this.prep('SELECT * FROM record WHERE uri = ?').get(uri) as RecordRow | undefined
+  }
+
+  putRecord(row: RecordRow): void {
+    this.prep(
+      `INSERT INTO record (uri, cid, collection, rkey, repoRev, indexedAt) VALUES (@uri, @cid, @collection, @rkey, @repoRev, @indexedAt)
+       ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, repoRev = excluded.repoRev, indexedAt = excluded.indexedAt`,
+    ).run(row)
+  }
+
+  deleteRecord(uri: string): void {
+    this.prep('DELETE FROM record WHERE uri = ?').run(uri)
+  }
+
+  listRecords(collection: string, limit: number, cursor: string | undefined, reverse: boolean): RecordRow[] {
+    // default order is newest first (rkey descending), as the reference does
+    if (reverse) {
+      return this.prep(
+        'SELECT * FROM record WHERE collection = ? AND rkey > ? ORDER BY rkey ASC LIMIT ?',
+      ).all(collection, cursor ?? '', limit) as RecordRow[]
+    }
+    if (cursor !== undefined) {
+      return this.prep(
+        'SELECT * FROM record WHERE collection = ? AND rkey < ? ORDER BY rkey DESC LIMIT ?',
+      ).all(collection, cursor, limit) as RecordRow[]
+    }
+    return this.prep('SELECT * FROM record WHERE collection = ? ORDER BY rkey DESC LIMIT ?').all(
+      collection,
+      limit,
+    ) as RecordRow[]
+  }
+
+  listCollections(): string[] {
+    return (this.prep('SELECT DISTINCT collection FROM record ORDER BY collection').all() as {
+      collection: string
+    }[]).map((r) => r.collection)
+  }
+
+  countRecords(): number {
+    return (this.prep('SELECT count(*) AS n FROM record').get() as { n: number }).n
+  }
+
+  // blobs
+
+  getBlob(cid: string): BlobRow | undefined {
+    return this.prep('SELECT * FROM blob WHERE cid = ?').get(cid) as BlobRow | undefined
+  }
+
+  insertBlob(row: BlobRow): void {
+    // a re-upload of a blob that is already stored keeps it permanent
+    this.prep(
+      `INSERT INTO blob (cid, mimeType, size, tempKey, createdAt) VALUES (@cid, @mimeType, @size, @tempKey, @createdAt)
+       ON CONFLICT (cid) DO UPDATE SET tempKey = CASE WHEN blob.tempKey IS NULL THEN NULL ELSE excluded.tempKey END,
+         createdAt = CASE WHEN blob.tempKey IS NULL THEN blob.createdAt ELSE excluded.createdAt END`,
+    ).run(row)
+  }
+
+  markBlobPermanent(cid: string): void {
+    this.prep('UPDATE blob SET tempKey = NULL WHERE cid = ?').run(cid)
+  }
+
+  deleteBlob(cid: string): void {
+    this.prep('DELETE FROM blob WHERE cid = ?').run(cid)
+  }
+
+  /** Deletes a blob's row if no record references it; true when deleted. */
+  removeUnreferencedBlob(cid: string): boolean {
+    if (this.prep('SELECT 1 FROM record_blob WHERE blobCid = ?').get(cid) !== undefined) return false
+    return this.prep('DELETE FROM blob WHERE cid = ?').run(cid).changes > 0
+  }
+
+  addRecordBlob(blobCid: string, recordUri: string): void {
+    this.prep('INSERT INTO record_blob (blobCid, recordUri) VALUES (?, ?) ON CONFLICT DO NOTHING').run(
+      blobCid,
+      recordUri,
+    )
+  }
+
+  /** Removes a record's blob links; returns the blobs it referenced. */
+  removeRecordBlobs(recordUri: string): string[] {
+    const cids = (this.prep('SELECT blobCid FROM record_blob WHERE recordUri = ?').all(recordUri) as {
+      blobCid: string
+    }[]).map((r) => r.blobCid)
+    if (cids.length === 0) return []
+    this.prep('DELETE FROM record_blob WHERE recordUri = ?').run(recordUri)
+    return cids
+  }
+
+  listBlobs(sinceRev: string | undefined, limit: number, cursor: string | undefined): string[] {
+    if (sinceRev) {
+      return (this.prep(
+        `SELECT DISTINCT rb.blobCid AS cid FROM record_blob rb JOIN record r ON r.uri = rb.recordUri
+         WHERE r.repoRev > ? AND rb.blobCid > ? ORDER BY rb.blobCid LIMIT ?`,
+      ).all(sinceRev, cursor ?? '', limit) as { cid: string }[]).map((r) => r.cid)
+    }
+    return (this.prep(
+      'SELECT DISTINCT blobCid AS cid FROM record_blob WHERE blobCid > ? ORDER BY blobCid LIMIT ?',
+    ).all(cursor ?? '', limit) as { cid: string }[]).map((r) => r.cid)
+  }
+
+  expiredTempBlobs(before: string): BlobRow[] {
+    return this.prep(
+      `SELECT * FROM blob WHERE tempKey IS NOT NULL AND createdAt < ?
+       AND NOT EXISTS (SELECT 1 FROM record_blob rb WHERE rb.blobCid = blob.cid)`,
+    ).all(before) as BlobRow[]
+  }
+
+  // preferences
+
+  getPreferences(): { name: string; valueJson: string }[] {
+    return this.prep('SELECT name, valueJson FROM account_pref ORDER BY id').all() as {
+      name: string
+      valueJson: string
+    }[]
+  }
+
+  replacePreferences(namespace: string, prefs: { name: string; valueJson: string }[]): void {
+    this.transaction(() => {
+      this.prep("DELETE FROM account_pref WHERE name = ? OR name LIKE ? ESCAPE '\\'").run(
+        namespace,
+        namespace.replace(/[%_\\]/g, '\\$&') + '.%',
+      )
+      const ins = this.prep('INSERT INTO account_pref (name, valueJson) VALUES (?, ?)')
+      for (const p of prefs) ins.run(p.name, p.valueJson)
+    })
+  }
+}

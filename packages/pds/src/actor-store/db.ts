@@ -1,0 +1,82 @@
+import type { SqliteHandle } from '@atsuite/common'
+
+/**
+ * Per-account store schema, versioned with PRAGMA user_version (opening one of
+ * thousands of small files must stay cheap, so no migration table).
+ * Migrations are append-only; SQL kept to what Postgres also accepts.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE repo_root (
+    did varchar PRIMARY KEY,
+    cid varchar NOT NULL,
+    rev varchar NOT NULL,
+    indexedAt varchar NOT NULL
+  );
+  CREATE TABLE repo_block (
+    cid varchar PRIMARY KEY,
+    repoRev varchar NOT NULL,
+    size integer NOT NULL,
+    content blob NOT NULL
+  );
+  -- getRepo with since: blocks newer than a rev
+  CREATE INDEX repo_block_rev_idx ON repo_block (repoRev, cid);
+  CREATE TABLE record (
+    uri varchar PRIMARY KEY,
+    cid varchar NOT NULL,
+    collection varchar NOT NULL,
+    rkey varchar NOT NULL,
+    repoRev varchar NOT NULL,
+    indexedAt varchar NOT NULL
+  );
+  -- listRecords: one collection ordered by rkey; describeRepo: distinct collections
+  CREATE UNIQUE INDEX record_collection_rkey_idx ON record (collection, rkey);
+  CREATE TABLE blob (
+    cid varchar PRIMARY KEY,
+    mimeType varchar NOT NULL,
+    size integer NOT NULL,
+    tempKey varchar,
+    createdAt varchar NOT NULL
+  );
+  -- temp-blob garbage collection: unreferenced uploads past the grace period
+  CREATE INDEX blob_temp_idx ON blob (tempKey, createdAt);
+  CREATE TABLE record_blob (
+    blobCid varchar NOT NULL,
+    recordUri varchar NOT NULL,
+    PRIMARY KEY (blobCid, recordUri)
+  );
+  -- find blobs a deleted/updated record referenced
+  CREATE INDEX record_blob_record_idx ON record_blob (recordUri);
+  CREATE TABLE account_pref (
+    id integer PRIMARY KEY AUTOINCREMENT,
+    name varchar NOT NULL,
+    valueJson text NOT NULL
+  );
+  `,
+]
+
+export const migrateActorDb = (db: SqliteHandle): void => {
+  const version = db.pragma('user_version', { simple: true }) as number
+  if (version >= MIGRATIONS.length) return
+  db.transaction(() => {
+    for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i])
+    db.pragma(`user_version = ${MIGRATIONS.length}`)
+  }).immediate()
+}
+
+export type RepoRootRow = { did: string; cid: string; rev: string; indexedAt: string }
+export type RecordRow = {
+  uri: string
+  cid: string
+  collection: string
+  rkey: string
+  repoRev: string
+  indexedAt: string
+}
+export type BlobRow = {
+  cid: string
+  mimeType: string
+  size: number
+  tempKey: string | null
+  createdAt: string
+}

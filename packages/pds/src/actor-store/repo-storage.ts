@@ -1,0 +1,70 @@
+import { BlockMap, ReadableBlockstore, type CommitData, type RepoStorage } from '@atproto/repo'
+import { parseCid, type Cid } from '@atproto/lex-data'
+import type { ActorDb } from './actor-db.ts'
+
+/**
+ * @atproto/repo storage over an account's SQLite store. Reads go straight to
+ * SQLite (synchronous, microseconds). Writes normally do not come through
+ * here: a commit is applied by `RepoTransactor` in one SQLite transaction
+ * together with the record index; these write methods exist for completeness
+ * of the interface and are transactional too.
+ */
+export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
+  private readonly db: ActorDb
+  private readonly did: string
+
+  constructor(db: ActorDb, did: string) {
+    super()
+    this.db = db
+    this.did = did
+  }
+
+  async getRoot(): Promise<Cid | null> {
+    const root = this.db.getRoot()
+    return root ? parseCid(root.cid) : null
+  }
+
+  async getBytes(cid: Cid): Promise<Uint8Array | null> {
+    return this.db.getBlock(cid.toString()) ?? null
+  }
+
+  async has(cid: Cid): Promise<boolean> {
+    return this.db.hasBlock(cid.toString())
+  }
+
+  async getBlocks(cids: Cid[]): Promise<{ blocks: BlockMap; missing: Cid[] }> {
+    const blocks = new BlockMap()
+    const missing: Cid[] = []
+    for (const cid of cids) {
+      const bytes = this.db.getBlock(cid.toString())
+      if (bytes) blocks.set(cid, bytes)
+      else missing.push(cid)
+    }
+    return { blocks, missing }
+  }
+
+  async putBlock(cid: Cid, block: Uint8Array, rev: string): Promise<void> {
+    this.db.putBlock(cid.toString(), block, rev)
+  }
+
+  async putMany(blocks: BlockMap, rev: string): Promise<void> {
+    this.db.transaction(() => {
+      for (const [cid, bytes] of blocks) this.db.putBlock(cid.toString(), bytes, rev)
+    })
+  }
+
+  async updateRoot(cid: Cid, rev: string): Promise<void> {
+    this.db.setRoot(this.did, cid.toString(), rev, new Date().toISOString())
+  }
+
+  async applyCommit(commit: CommitData): Promise<void> {
+    this.db.transaction(() => applyCommitBlocks(this.db, this.did, commit))
+  }
+}
+
+/** Blocks and root of a commit; call inside a transaction. */
+export const applyCommitBlocks = (db: ActorDb, did: string, commit: CommitData): void => {
+  for (const [cid, bytes] of commit.newBlocks) db.putBlock(cid.toString(), bytes, commit.rev)
+  for (const cid of commit.removedCids) db.deleteBlock(cid.toString())
+  db.setRoot(did, commit.cid.toString(), commit.rev, new Date().toISOString())
+}

@@ -1,0 +1,35 @@
+import type { ComAtprotoRepoPutRecord } from '@atproto/api'
+import { assertOwnRepo, json, type AccessAuth, type Route } from '../../../util.ts'
+import { prepareUpdate } from '../../../../repo/prepare.ts'
+import { parseSwap, parseSwapRecord, rawRecord } from './util.ts'
+
+export const putRecord: Route = (server, ctx) => {
+  server.method('com.atproto.repo.putRecord', {
+    auth: ctx.auth.accessStandard(),
+    handler: async ({ auth, input, req }) => {
+      const body = input!.body as ComAtprotoRepoPutRecord.InputSchema
+      const did = await assertOwnRepo(ctx, auth as AccessAuth, body.repo)
+      const write = await prepareUpdate({
+        did,
+        collection: body.collection,
+        rkey: body.rkey,
+        record: body.record,
+        rawRecord: rawRecord(req)?.record,
+        validate: body.validate,
+        swapCid: parseSwapRecord(body),
+      })
+      const current = ctx.repoReader.getRecord(did, write.collection, write.rkey)
+      if (current && current.cid === write.cid.toString()) {
+        // unchanged: no empty commit, same answer as the reference
+        return json({ uri: write.uri, cid: current.cid, validationStatus: write.validationStatus })
+      }
+      const res = await ctx.repoWriter.processWrites(did, [write], parseSwap(body.swapCommit))
+      return json({
+        uri: write.uri,
+        cid: write.cid.toString(),
+        commit: { cid: res.cid.toString(), rev: res.rev },
+        validationStatus: write.validationStatus,
+      })
+    },
+  })
+}

@@ -1,0 +1,58 @@
+import type { ComAtprotoServerDeactivateAccount } from '@atproto/api'
+import { json, type AccessAuth, type Route } from '../../../util.ts'
+import { InvalidRequest } from '../../../../errors.ts'
+
+export const checkAccountStatus: Route = (server, ctx) => {
+  server.method('com.atproto.server.checkAccountStatus', {
+    auth: ctx.auth.accessStandard({ allowDeactivated: true }),
+    handler: async ({ auth }) => {
+      const { did } = (auth as AccessAuth).credentials
+      const acc = await ctx.accounts.getAccount(did)
+      const db = ctx.actorStore.db(did)
+      const root = db.getRoot()
+      const count = (sql: string) => (db.prep(sql).get() as { n: number }).n
+      let validDid = false
+      try {
+        const data = await ctx.plc.getData(did)
+        validDid =
+          data.services?.atproto_pds?.endpoint === ctx.cfg.service.publicUrl &&
+          data.verificationMethods?.atproto === (await ctx.actorStore.keypair(did)).did()
+      } catch {
+        validDid = false
+      }
+      return json({
+        activated: !acc?.deactivatedAt,
+        validDid,
+        repoCommit: root?.cid ?? '',
+        repoRev: root?.rev ?? '',
+        repoBlocks: count('SELECT count(*) AS n FROM repo_block'),
+        indexedRecords: count('SELECT count(*) AS n FROM record'),
+        privateStateValues: count('SELECT count(*) AS n FROM account_pref'),
+        expectedBlobs: count('SELECT count(DISTINCT blobCid) AS n FROM record_blob'),
+        importedBlobs: count('SELECT count(*) AS n FROM blob WHERE tempKey IS NULL'),
+      })
+    },
+  })
+}
+
+export const activateAccount: Route = (server, ctx) => {
+  server.method('com.atproto.server.activateAccount', {
+    auth: ctx.auth.accessFull({ allowDeactivated: true }),
+    handler: async ({ auth }) => {
+      await ctx.accounts.setDeactivated((auth as AccessAuth).credentials.did, false)
+    },
+  })
+}
+
+export const deactivateAccount: Route = (server, ctx) => {
+  server.method('com.atproto.server.deactivateAccount', {
+    auth: ctx.auth.accessFull({ allowDeactivated: true }),
+    handler: async ({ auth, input }) => {
+      const body = (input?.body ?? {}) as ComAtprotoServerDeactivateAccount.InputSchema
+      if (body.deleteAfter && Number.isNaN(Date.parse(body.deleteAfter))) {
+        throw new InvalidRequest('deleteAfter must be a datetime')
+      }
+      await ctx.accounts.setDeactivated((auth as AccessAuth).credentials.did, true, body.deleteAfter)
+    },
+  })
+}

@@ -1,0 +1,20 @@
+import type { ComAtprotoServerCreateSession } from '@atproto/api'
+import { json, type Route } from '../../../util.ts'
+import { AuthError } from '../../../../errors.ts'
+import { sessionView } from './session.ts'
+
+export const createSession: Route = (server, ctx) => {
+  server.method('com.atproto.server.createSession', {
+    handler: async ({ input }) => {
+      const body = input!.body as ComAtprotoServerCreateSession.InputSchema
+      const id = body.identifier.trim()
+      const acc = id.includes('@') ? await ctx.accounts.getAccountByEmail(id) : await ctx.accounts.getAccount(id)
+      const login = acc ? await ctx.accounts.verifyLogin(acc, body.password) : null
+      if (!acc || !login) throw new AuthError('Invalid identifier or password')
+      if (acc.takedownRef) throw new AuthError('Account has been taken down', 'AccountTakedown')
+      const session = await ctx.accounts.createSession(acc.did, login.appPassword)
+      const view = await sessionView(ctx, acc, { withDidDoc: true })
+      return json({ ...view, ...session, email: login.appPassword ? undefined : view.email })
+    },
+  })
+}

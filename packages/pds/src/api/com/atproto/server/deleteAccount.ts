@@ -1,0 +1,34 @@
+import type { ComAtprotoServerDeleteAccount } from '@atproto/api'
+import type { Route, AccessAuth } from '../../../util.ts'
+import { AuthError, InvalidRequest } from '../../../../errors.ts'
+import { accountLogger } from '../../../../logger.ts'
+
+export const requestAccountDelete: Route = (server, ctx) => {
+  server.method('com.atproto.server.requestAccountDelete', {
+    auth: ctx.auth.accessFull({ allowDeactivated: true }),
+    handler: async ({ auth }) => {
+      const { did } = (auth as AccessAuth).credentials
+      const acc = await ctx.accounts.getAccount(did)
+      if (!acc?.email) throw new InvalidRequest('account has no email address')
+      const token = await ctx.accounts.createEmailToken(did, 'delete_account')
+      await ctx.mailer.sendToken(acc.email, 'delete_account', token, 'delete your account')
+    },
+  })
+}
+
+export const deleteAccount: Route = (server, ctx) => {
+  server.method('com.atproto.server.deleteAccount', {
+    handler: async ({ input }) => {
+      const body = input!.body as ComAtprotoServerDeleteAccount.InputSchema
+      const acc = await ctx.accounts.getAccount(body.did)
+      const ok = acc ? await ctx.accounts.verifyLogin(acc, body.password) : null
+      // only the account password, never an app password, may delete the account
+      if (!acc || !ok || ok.appPassword) throw new AuthError('Invalid did or password')
+      await ctx.accounts.consumeEmailToken('delete_account', body.token, acc.did)
+      await ctx.actorStore.destroy(acc.did)
+      await ctx.blobstore.deleteAll(acc.did)
+      await ctx.accounts.deleteAccount(acc.did)
+      accountLogger.info({ did: acc.did }, 'account deleted')
+    },
+  })
+}

@@ -1,0 +1,27 @@
+import type { ComAtprotoServerRequestPasswordReset, ComAtprotoServerResetPassword } from '@atproto/api'
+import type { Route } from '../../../util.ts'
+import { checkPassword } from '../../../../account/handle.ts'
+
+export const requestPasswordReset: Route = (server, ctx) => {
+  server.method('com.atproto.server.requestPasswordReset', {
+    handler: async ({ input }) => {
+      const body = input!.body as ComAtprotoServerRequestPasswordReset.InputSchema
+      const acc = await ctx.accounts.getAccountByEmail(body.email)
+      // same answer whether or not the address is known
+      if (!acc?.email) return
+      const token = await ctx.accounts.createEmailToken(acc.did, 'reset_password')
+      await ctx.mailer.sendToken(acc.email, 'reset_password', token, 'reset your password')
+    },
+  })
+}
+
+export const resetPassword: Route = (server, ctx) => {
+  server.method('com.atproto.server.resetPassword', {
+    handler: async ({ input }) => {
+      const body = input!.body as ComAtprotoServerResetPassword.InputSchema
+      checkPassword(body.password)
+      const did = await ctx.accounts.consumeEmailToken('reset_password', body.token)
+      await ctx.accounts.updatePassword(did, body.password)
+    },
+  })
+}

@@ -1,0 +1,19 @@
+import { json, type Route } from '../../../util.ts'
+import { AuthError } from '../../../../errors.ts'
+import type { RefreshCredentials } from '../../../../auth/auth-verifier.ts'
+import { sessionView } from './session.ts'
+
+export const refreshSession: Route = (server, ctx) => {
+  server.method('com.atproto.server.refreshSession', {
+    auth: ctx.auth.refresh,
+    handler: async ({ auth }) => {
+      const { jti } = (auth as { credentials: RefreshCredentials }).credentials
+      const rotated = await ctx.accounts.rotateRefreshToken(jti)
+      const acc = await ctx.accounts.getAccount(rotated.did)
+      if (!acc) throw new AuthError('Account not found', 'AccountNotFound')
+      if (acc.takedownRef) throw new AuthError('Account has been taken down', 'AccountTakedown')
+      const view = await sessionView(ctx, acc, { withDidDoc: true })
+      return json({ ...view, accessJwt: rotated.accessJwt, refreshJwt: rotated.refreshJwt })
+    },
+  })
+}

@@ -1,0 +1,15 @@
+import type { ComAtprotoSyncGetLatestCommit } from '@atproto/api'
+import { findRepoAccount, json, type Route } from '../../../util.ts'
+import { InvalidRequest } from '../../../../errors.ts'
+
+export const getLatestCommit: Route = (server, ctx) => {
+  server.method('com.atproto.sync.getLatestCommit', {
+    handler: async ({ params }) => {
+      const p = params as ComAtprotoSyncGetLatestCommit.QueryParams
+      const acc = await findRepoAccount(ctx, p.did)
+      const root = ctx.repoReader.root(acc.did)
+      if (!root) throw new InvalidRequest(`Could not find root for DID: ${p.did}`, 'RepoNotFound')
+      return json(root)
+    },
+  })
+}

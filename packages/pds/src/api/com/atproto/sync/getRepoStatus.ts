@@ -1,0 +1,20 @@
+import type { ComAtprotoSyncGetRepoStatus } from '@atproto/api'
+import { findRepoAccount, json, type Route } from '../../../util.ts'
+import { accountStatus } from '../../../../account/account-manager.ts'
+
+export const getRepoStatus: Route = (server, ctx) => {
+  server.method('com.atproto.sync.getRepoStatus', {
+    handler: async ({ params }) => {
+      const p = params as ComAtprotoSyncGetRepoStatus.QueryParams
+      const acc = await findRepoAccount(ctx, p.did, { allowInactive: true })
+      const status = accountStatus(acc)
+      const root = ctx.repoReader.root(acc.did)
+      return json({
+        did: acc.did,
+        active: status === 'active',
+        status: status === 'active' ? undefined : status,
+        rev: root?.rev,
+      })
+    },
+  })
+}

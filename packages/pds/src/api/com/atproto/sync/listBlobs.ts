@@ -1,0 +1,15 @@
+import type { ComAtprotoSyncListBlobs } from '@atproto/api'
+import { clampLimit } from '@atsuite/common'
+import { findRepoAccount, json, type Route } from '../../../util.ts'
+
+export const listBlobs: Route = (server, ctx) => {
+  server.method('com.atproto.sync.listBlobs', {
+    handler: async ({ params }) => {
+      const p = params as ComAtprotoSyncListBlobs.QueryParams
+      const acc = await findRepoAccount(ctx, p.did)
+      const limit = clampLimit(p.limit, 500, 1000)
+      const cids = ctx.actorStore.db(acc.did).listBlobs(p.since, limit, p.cursor)
+      return json({ cids, cursor: cids.length === limit ? cids[cids.length - 1] : undefined })
+    },
+  })
+}

@@ -1,0 +1,18 @@
+import type { ComAtprotoSyncListRepos } from '@atproto/api'
+import { clampLimit } from '@atsuite/common'
+import { json, type Route } from '../../../util.ts'
+
+export const listRepos: Route = (server, ctx) => {
+  server.method('com.atproto.sync.listRepos', {
+    handler: async ({ params }) => {
+      const p = params as ComAtprotoSyncListRepos.QueryParams
+      const limit = clampLimit(p.limit, 500, 1000)
+      const rows = await ctx.accounts.listRepos(limit, p.cursor)
+      const repos = rows.map((r) => {
+        const status = r.takedownRef ? 'takendown' : r.deactivatedAt ? 'deactivated' : undefined
+        return { did: r.did, head: r.cid, rev: r.rev, active: status === undefined, status }
+      })
+      return json({ repos, cursor: rows.length === limit ? rows[rows.length - 1].did : undefined })
+    },
+  })
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { ConfigError, envBool, envInt, envList, envStr, type Env } from '@atsuite/common'
+
+/**
+ * PDS configuration, read from the same environment variables as the reference
+ * PDS where the concept matches, so an operator's `pds.env` keeps working.
+ */
+export type PdsConfig = {
+  service: {
+    hostname: string
+    port: number
+    host: string // interface to bind
+    publicUrl: string
+    did: string
+    version: string
+    devMode: boolean
+  }
+  dataDirectory: string
+  accountDbLocation: string
+  actorStoreDirectory: string
+  blobstoreLocation: string
+  blobUploadLimit: number
+  blobTempGraceMs: number
+  identity: {
+    plcUrl: string
+    serviceHandleDomains: string[]
+  }
+  invites: { required: boolean; interval?: number }
+  email: { smtpUrl?: string; fromAddress: string; mailDirectory: string }
+  links: { privacyPolicy?: string; termsOfService?: string }
+  contactEmail?: string
+  crawlers: string[]
+  writeLimits: { maxApplyWrites: number }
+}
+
+export type PdsSecrets = {
+  jwtSecret: string
+  adminPassword: string
+  plcRotationKeyHex: string
+}
+
+export const readEnv = (): Env => ({ ...process.env })
+
+const DEV_SECRETS_FILE = 'dev-secrets.json'
+
+export const envToConfig = (env: Env): PdsConfig => {
+  const hostname = envStr(env, 'PDS_HOSTNAME') ?? 'localhost'
+  const port = envInt(env, 'PDS_PORT') ?? 2583
+  const isLocal = hostname === 'localhost' || hostname === '127.0.0.1'
+  const publicUrl =
+    envStr(env, 'PDS_PUBLIC_URL') ??
+    (isLocal ? `http://localhost:${port}` : `https://${hostname}`)
+  const did =
+    envStr(env, 'PDS_SERVICE_DID') ??
+    (isLocal && port !== 0 ? `did:web:localhost%3A${port}` : `did:web:${hostname}`)
+  const dataDirectory = path.resolve(envStr(env, 'PDS_DATA_DIRECTORY') ?? './data/pds')
+  const handleDomains = envList(env, 'PDS_SERVICE_HANDLE_DOMAINS') ?? (isLocal ? ['.test'] : [`.${hostname}`])
+  for (const d of handleDomains) {
+    if (!d.startsWith('.')) throw new ConfigError(`PDS_SERVICE_HANDLE_DOMAINS entries must start with ".": ${d}`)
+  }
+  return {
+    service: {
+      hostname,
+      port,
+      host: envStr(env, 'PDS_BIND_HOST') ?? (isLocal ? '127.0.0.1' : '0.0.0.0'),
+      publicUrl,
+      did,
+      version: envStr(env, 'PDS_VERSION') ?? '0.1.0',
+      devMode: envBool(env, 'PDS_DEV_MODE') ?? isLocal,
+    },
+    dataDirectory,
+    accountDbLocation: envStr(env, 'PDS_ACCOUNT_DB_LOCATION') ?? path.join(dataDirectory, 'account.sqlite'),
+    actorStoreDirectory: envStr(env, 'PDS_ACTOR_STORE_DIRECTORY') ?? path.join(dataDirectory, 'actors'),
+    blobstoreLocation: envStr(env, 'PDS_BLOBSTORE_DISK_LOCATION') ?? path.join(dataDirectory, 'blocks'),
+    blobUploadLimit: envInt(env, 'PDS_BLOB_UPLOAD_LIMIT') ?? 100 * 1024 * 1024,
+    blobTempGraceMs: envInt(env, 'PDS_BLOB_TEMP_GRACE_MS') ?? 60 * 60 * 1000,
+    identity: {
+      plcUrl: envStr(env, 'PDS_DID_PLC_URL') ?? 'http://localhost:2582',
+      serviceHandleDomains: handleDomains,
+    },
+    invites: {
+      required: envBool(env, 'PDS_INVITE_REQUIRED') ?? false,
+      interval: envInt(env, 'PDS_INVITE_INTERVAL'),
+    },
+    email: {
+      smtpUrl: envStr(env, 'PDS_EMAIL_SMTP_URL'),
+      fromAddress: envStr(env, 'PDS_EMAIL_FROM_ADDRESS') ?? `noreply@${hostname}`,
+      mailDirectory: path.join(dataDirectory, 'mail'),
+    },
+    links: {
+      privacyPolicy: envStr(env, 'PDS_PRIVACY_POLICY_URL'),
+      termsOfService: envStr(env, 'PDS_TERMS_OF_SERVICE_URL'),
+    },
+    contactEmail: envStr(env, 'PDS_CONTACT_EMAIL_ADDRESS'),
+    crawlers: envList(env, 'PDS_CRAWLERS') ?? [],
+    writeLimits: { maxApplyWrites: 200 },
+  }
+}
+
+/**
+ * Secrets come from the environment. In dev mode any that are missing are
+ * generated once and kept in `<data>/dev-secrets.json` so restarts keep
+ * sessions and the PLC rotation key; outside dev mode they are required.
+ */
+export const envToSecrets = (env: Env, cfg: PdsConfig): PdsSecrets => {
+  const fromEnv = {
+    jwtSecret: envStr(env, 'PDS_JWT_SECRET'),
+    adminPassword: envStr(env, 'PDS_ADMIN_PASSWORD'),
+    plcRotationKeyHex: envStr(env, 'PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX'),
+  }
+  const missing = Object.entries(fromEnv).filter(([, v]) => v === undefined)
+  if (missing.length === 0) return fromEnv as PdsSecrets
+  if (!cfg.service.devMode) {
+    throw new ConfigError(
+      'missing secrets: PDS_JWT_SECRET, PDS_ADMIN_PASSWORD and PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX are required outside dev mode',
+    )
+  }
+  fs.mkdirSync(cfg.dataDirectory, { recursive: true })
+  const file = path.join(cfg.dataDirectory, DEV_SECRETS_FILE)
+  let stored: Partial<PdsSecrets> = {}
+  if (fs.existsSync(file)) stored = JSON.parse(fs.readFileSync(file, 'utf8'))
+  const secrets: PdsSecrets = {
+    jwtSecret: fromEnv.jwtSecret ?? stored.jwtSecret ?? randomBytes(32).toString('hex'),
+    adminPassword: fromEnv.adminPassword ?? stored.adminPassword ?? randomBytes(16).toString('hex'),
+    plcRotationKeyHex: fromEnv.plcRotationKeyHex ?? stored.plcRotationKeyHex ?? randomBytes(32).toString('hex'),
+  }
+  fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 })
+  return secrets
+}

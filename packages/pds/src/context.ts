@@ -1,0 +1,97 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { Secp256k1Keypair } from '@atproto/crypto'
+import { IdResolver } from '@atproto/identity'
+import { AccountManager } from './account/account-manager.ts'
+import { ActorStore } from './actor-store/actor-store.ts'
+import { AuthVerifier } from './auth/auth-verifier.ts'
+import { JwtIssuer } from './auth/jwt.ts'
+import type { BlobStore } from './blobstore/blobstore.ts'
+import { DiskBlobStore } from './blobstore/disk-blobstore.ts'
+import type { PdsConfig, PdsSecrets } from './config.ts'
+import { openAccountDb, type AccountDb } from './db/index.ts'
+import { PlcIdentity } from './identity/plc.ts'
+import { Mailer } from './mailer/mailer.ts'
+import { RepoWriter } from './repo/repo-writer.ts'
+import { RepoReader } from './repo/repo-reader.ts'
+import { BlobManager } from './blobstore/blob-manager.ts'
+
+/** Collaborators a test may replace through `PDS.create(cfg, secrets, overrides)`. */
+export type ContextOverrides = {
+  blobstore?: BlobStore
+  mailer?: Mailer
+}
+
+/** Every long-lived collaborator of the PDS, built in one place. */
+export class AppContext {
+  readonly cfg: PdsConfig
+  readonly secrets: PdsSecrets
+  readonly accountDb: AccountDb
+  readonly accounts: AccountManager
+  readonly actorStore: ActorStore
+  readonly blobstore: BlobStore
+  readonly blobs: BlobManager
+  readonly repoWriter: RepoWriter
+  readonly repoReader: RepoReader
+  readonly jwt: JwtIssuer
+  readonly auth: AuthVerifier
+  readonly plc: PlcIdentity
+  readonly idResolver: IdResolver
+  readonly mailer: Mailer
+
+  private constructor(fields: Omit<AppContext, 'destroy'>) {
+    this.cfg = fields.cfg
+    this.secrets = fields.secrets
+    this.accountDb = fields.accountDb
+    this.accounts = fields.accounts
+    this.actorStore = fields.actorStore
+    this.blobstore = fields.blobstore
+    this.blobs = fields.blobs
+    this.repoWriter = fields.repoWriter
+    this.repoReader = fields.repoReader
+    this.jwt = fields.jwt
+    this.auth = fields.auth
+    this.plc = fields.plc
+    this.idResolver = fields.idResolver
+    this.mailer = fields.mailer
+  }
+
+  static async create(cfg: PdsConfig, secrets: PdsSecrets, overrides: ContextOverrides = {}): Promise<AppContext> {
+    for (const dir of [cfg.dataDirectory, path.dirname(cfg.accountDbLocation), cfg.actorStoreDirectory, cfg.blobstoreLocation]) {
+      fs.mkdirSync(dir, { recursive: true })
+    }
+    const accountDb = await openAccountDb(cfg.accountDbLocation)
+    const jwt = new JwtIssuer(secrets.jwtSecret, cfg.service.did)
+    const accounts = new AccountManager(accountDb, jwt)
+    const actorStore = new ActorStore(cfg.actorStoreDirectory)
+    const blobstore = overrides.blobstore ?? new DiskBlobStore(cfg.blobstoreLocation)
+    const repoWriter = new RepoWriter(actorStore, blobstore)
+    repoWriter.onCommitted((evt) => accounts.setRepoRoot(evt.did, evt.commit.cid.toString(), evt.commit.rev))
+    const rotationKey = await Secp256k1Keypair.import(secrets.plcRotationKeyHex)
+    return new AppContext({
+      cfg,
+      secrets,
+      accountDb,
+      accounts,
+      actorStore,
+      blobstore,
+      blobs: new BlobManager(actorStore, blobstore, cfg),
+      repoWriter,
+      repoReader: new RepoReader(actorStore),
+      jwt,
+      auth: new AuthVerifier(jwt, accounts, secrets.adminPassword),
+      plc: new PlcIdentity(cfg.identity.plcUrl, rotationKey),
+      // plain fetch: the default refuses http:// and loopback, which local PLCs use
+      idResolver: new IdResolver({ plcUrl: cfg.identity.plcUrl, fetch: globalThis.fetch }),
+      mailer:
+        overrides.mailer ??
+        new Mailer({ smtpUrl: cfg.email.smtpUrl, from: cfg.email.fromAddress, directory: cfg.email.mailDirectory }),
+    })
+  }
+
+  async destroy(): Promise<void> {
+    this.blobs.stop()
+    this.actorStore.close()
+    await this.accountDb.close()
+  }
+}

@@ -1,0 +1,112 @@
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
+import { createServer as createXrpcServer, type Server as XrpcServer } from '@atproto/xrpc-server'
+import { HttpServer } from '@atsuite/common'
+import { AppContext, type ContextOverrides } from './context.ts'
+import type { PdsConfig, PdsSecrets } from './config.ts'
+import { registerRoutes } from './api/index.ts'
+import { lexiconDocs } from './lexicon.ts'
+import { toXrpcError } from './errors.ts'
+import { wellKnownRouter } from './well-known.ts'
+import { httpLogger } from './logger.ts'
+
+export * from './config.ts'
+export { AppContext } from './context.ts'
+
+const JSON_LIMIT = '10mb'
+
+/**
+ * Keeps the request body exactly as parsed from JSON (`req.rawJson`) before
+ * the XRPC layer converts it, so record writes can be checked strictly
+ * against the data model. Malformed JSON is a 400 here, never a 500.
+ */
+const rawJson: RequestHandler = (req, res, next) => {
+  if (req.method !== 'POST' || !req.is('application/json')) return next()
+  express.json({ limit: JSON_LIMIT, strict: false })(req, res, (err?: unknown) => {
+    if (err) return next(err)
+    ;(req as typeof req & { rawJson?: unknown }).rawJson = req.body
+    next()
+  })
+}
+
+const cors: RequestHandler = (req, res, next) => {
+  res.setHeader('access-control-allow-origin', '*')
+  if (req.method === 'OPTIONS') {
+    res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS')
+    res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] ?? '*')
+    res.setHeader('access-control-max-age', '86400')
+    res.status(204).end()
+    return
+  }
+  next()
+}
+
+/** Errors raised before the XRPC layer (body parsing) become XRPC errors too. */
+const errorHandler: ErrorRequestHandler = (err, _req, res, _next) => {
+  const e = err as { type?: string; status?: number; message?: string }
+  if (e.type === 'entity.too.large') {
+    res.status(413).json({ error: 'PayloadTooLarge', message: 'request entity too large' })
+  } else if (e.type === 'entity.parse.failed') {
+    res.status(400).json({ error: 'InvalidRequest', message: 'Request body is not valid JSON' })
+  } else if (e.status && e.status >= 400 && e.status < 500) {
+    res.status(e.status).json({ error: 'InvalidRequest', message: e.message ?? 'bad request' })
+  } else {
+    const x = toXrpcError(err)
+    if (x.statusCode >= 500) httpLogger.error({ err }, 'unhandled error')
+    res.status(x.statusCode).json(x.payload)
+  }
+}
+
+export class PDS {
+  readonly ctx: AppContext
+  readonly xrpc: XrpcServer
+  readonly app: express.Express
+  private readonly http: HttpServer
+
+  private constructor(ctx: AppContext, xrpc: XrpcServer, app: express.Express) {
+    this.ctx = ctx
+    this.xrpc = xrpc
+    this.app = app
+    this.http = new HttpServer(app)
+  }
+
+  static async create(cfg: PdsConfig, secrets: PdsSecrets, overrides: ContextOverrides & { validateResponses?: boolean } = {}): Promise<PDS> {
+    const ctx = await AppContext.create(cfg, secrets, overrides)
+    const xrpc = createXrpcServer(lexiconDocs, {
+      validateResponse: overrides.validateResponses ?? false,
+      payload: { jsonLimit: 10 * 1024 * 1024, blobLimit: cfg.blobUploadLimit, textLimit: 100 * 1024 },
+      errorParser: toXrpcError,
+    })
+    registerRoutes(xrpc, ctx)
+    const app = express()
+    app.disable('x-powered-by')
+    app.set('trust proxy', true)
+    app.use(cors)
+    app.use(wellKnownRouter(ctx))
+    app.use('/xrpc', rawJson)
+    app.use(xrpc.router)
+    app.use((req, res) => {
+      res.status(404).json({ error: 'NotFound', message: `Not found: ${req.method} ${req.path}` })
+    })
+    app.use(errorHandler)
+    return new PDS(ctx, xrpc, app)
+  }
+
+  async start(): Promise<number> {
+    const port = await this.http.listen(this.ctx.cfg.service.port, this.ctx.cfg.service.host)
+    this.ctx.blobs.start()
+    return port
+  }
+
+  get port(): number {
+    return this.http.port
+  }
+
+  get url(): string {
+    return `http://localhost:${this.port}`
+  }
+
+  async destroy(): Promise<void> {
+    await this.http.close()
+    await this.ctx.destroy()
+  }
+}

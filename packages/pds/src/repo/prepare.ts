@@ -1,0 +1,280 @@
+import { TID } from '@atproto/common'
+import { cidForRecord } from '@atproto/repo'
+import type { Cid } from '@atproto/lex-data'
+import { BlobRef, lexToIpld, type LexUserType } from '@atproto/lexicon'
+import { ensureValidNsid, ensureValidRecordKey, isValidTid } from '@atproto/syntax'
+import { InvalidRecordError, InvalidRequest } from '../errors.ts'
+import { lexicons } from '../lexicon.ts'
+import { assertDataModelJson, DataModelError } from './data-model.ts'
+
+export type ValidationStatus = 'valid' | 'unknown' | undefined
+
+export type PreparedBlobRef = {
+  cid: string
+  mimeType: string
+  size: number
+  accept?: string[]
+  maxSize?: number
+}
+
+type PreparedRecordWrite = {
+  collection: string
+  rkey: string
+  uri: string
+  record: Record<string, unknown> // ipld form, ready for CBOR
+  cid: Cid
+  blobs: PreparedBlobRef[]
+  validationStatus: ValidationStatus
+  /** undefined: no check; null: must not exist; Cid: current must equal */
+  swapCid?: Cid | null
+}
+export type PreparedCreate = PreparedRecordWrite & { action: 'create' }
+export type PreparedUpdate = PreparedRecordWrite & { action: 'update' }
+export type PreparedDelete = {
+  action: 'delete'
+  collection: string
+  rkey: string
+  uri: string
+  swapCid?: Cid | null
+}
+export type PreparedWrite = PreparedCreate | PreparedUpdate | PreparedDelete
+
+export const atUri = (did: string, collection: string, rkey: string): string =>
+  `at://${did}/${collection}/${rkey}`
+
+export const assertCollection = (collection: string): void => {
+  try {
+    ensureValidNsid(collection)
+  } catch {
+    throw new InvalidRequest(`Invalid collection: ${JSON.stringify(collection)} is not an NSID`)
+  }
+}
+
+const assertRkey = (rkey: string): void => {
+  try {
+    ensureValidRecordKey(rkey)
+  } catch {
+    throw new InvalidRequest(`Invalid record key: ${JSON.stringify(rkey)}`)
+  }
+}
+
+type RecordOpts = {
+  did: string
+  collection: string
+  rkey?: string
+  /** the record as converted by the XRPC layer (CIDs, bytes, BlobRefs) */
+  record: unknown
+  /** the same record as it arrived in JSON, checked strictly */
+  rawRecord: unknown
+  validate?: boolean
+  swapCid?: Cid | null
+}
+
+const prepareRecord = async (opts: RecordOpts): Promise<PreparedRecordWrite> => {
+  const { did, collection, validate } = opts
+  assertCollection(collection)
+  try {
+    assertDataModelJson(opts.rawRecord)
+  } catch (err) {
+    if (err instanceof DataModelError) throw new InvalidRecordError(err.message)
+    throw err
+  }
+  if (!opts.record || typeof opts.record !== 'object' || Array.isArray(opts.record)) {
+    throw new InvalidRecordError('record must be an object')
+  }
+  const record = { ...(opts.record as Record<string, unknown>) }
+  if (record.$type === undefined) record.$type = collection
+  if (record.$type !== collection) {
+    throw new InvalidRecordError(`Invalid $type: expected ${collection}, got ${String(record.$type)}`)
+  }
+
+  const def = lexicons.getDef(collection)
+  const recordDef = def && def.type === 'record' ? def : undefined
+  let validationStatus: ValidationStatus
+  if (validate === false) {
+    validationStatus = undefined
+  } else if (!recordDef) {
+    if (validate === true) {
+      throw new InvalidRequest(`Lexicon not found: lex:${collection}`, 'InvalidRequest')
+    }
+    validationStatus = 'unknown'
+  } else {
+    try {
+      lexicons.assertValidRecord(collection, record)
+    } catch (err) {
+      throw new InvalidRecordError(`Invalid ${collection} record: ${(err as Error).message}`)
+    }
+    validationStatus = 'valid'
+  }
+
+  let rkey = opts.rkey
+  if (rkey === undefined || rkey === '') {
+    rkey = recordDef?.key === 'literal:self' ? 'self' : TID.nextStr()
+  }
+  assertRkey(rkey)
+  if (recordDef && validate !== false) assertRkeyMatchesSchema(collection, recordDef.key, rkey)
+
+  const blobs = recordDef ? findBlobs(collection, recordDef, record) : findBlobsUntyped(record)
+  const ipld = lexToIpld(record) as Record<string, unknown>
+  let cid: Cid
+  try {
+    cid = await cidForRecord(ipld as never)
+  } catch (err) {
+    throw new InvalidRecordError(`record cannot be encoded: ${(err as Error).message}`)
+  }
+  return {
+    collection,
+    rkey,
+    uri: atUri(did, collection, rkey),
+    record: ipld,
+    cid,
+    blobs,
+    validationStatus,
+    swapCid: opts.swapCid,
+  }
+}
+
+const assertRkeyMatchesSchema = (collection: string, key: string | undefined, rkey: string): void => {
+  if (!key || key === 'any') return
+  if (key === 'tid' && !isValidTid(rkey)) {
+    throw new InvalidRecordError(`Invalid record key for ${collection}: must be a TID, got "${rkey}"`)
+  }
+  if (key === 'nsid') {
+    try {
+      ensureValidNsid(rkey)
+    } catch {
+      throw new InvalidRecordError(`Invalid record key for ${collection}: must be an NSID, got "${rkey}"`)
+    }
+  }
+  if (key.startsWith('literal:') && rkey !== key.slice('literal:'.length)) {
+    throw new InvalidRecordError(
+      `Invalid record key for ${collection}: must be "${key.slice('literal:'.length)}", got "${rkey}"`,
+    )
+  }
+}
+
+export const prepareCreate = async (opts: RecordOpts): Promise<PreparedCreate> => ({
+  action: 'create',
+  ...(await prepareRecord(opts)),
+})
+
+export const prepareUpdate = async (opts: RecordOpts & { rkey: string }): Promise<PreparedUpdate> => ({
+  action: 'update',
+  ...(await prepareRecord(opts)),
+})
+
+export const prepareDelete = (opts: {
+  did: string
+  collection: string
+  rkey: string
+  swapCid?: Cid | null
+}): PreparedDelete => {
+  assertCollection(opts.collection)
+  assertRkey(opts.rkey)
+  return {
+    action: 'delete',
+    collection: opts.collection,
+    rkey: opts.rkey,
+    uri: atUri(opts.did, opts.collection, opts.rkey),
+    swapCid: opts.swapCid,
+  }
+}
+
+// Blob references, with the constraints (accept, maxSize) their lexicon field
+// declares. Walks the value and its schema together; unknown parts of a record
+// (open unions with unknown $types, `unknown` fields) still yield their blobs,
+// without constraints.
+
+const defUri = (ref: string, context: string): string => {
+  const full = ref.startsWith('#') ? `${context}${ref}` : ref
+  return full.includes('#') ? full : `${full}#main`
+}
+
+const getDef = (uri: string): LexUserType | undefined => lexicons.getDef(`lex:${uri}`)
+
+const findBlobs = (collection: string, def: LexUserType, record: Record<string, unknown>): PreparedBlobRef[] => {
+  const out: PreparedBlobRef[] = []
+  const seen = new Set<unknown>()
+  const walk = (value: unknown, schema: unknown, context: string, depth: number): void => {
+    if (value === null || value === undefined || depth > 32) return
+    const s = schema as { type?: string; [k: string]: unknown } | undefined
+    if (!s || !s.type) {
+      collectUntyped(value, out, seen, depth)
+      return
+    }
+    switch (s.type) {
+      case 'record':
+        walk(value, s.record, context, depth + 1)
+        return
+      case 'object': {
+        if (typeof value !== 'object') return
+        const props = (s.properties ?? {}) as Record<string, unknown>
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+          walk(v, props[k], context, depth + 1)
+        }
+        return
+      }
+      case 'array':
+        if (Array.isArray(value)) for (const v of value) walk(v, s.items, context, depth + 1)
+        return
+      case 'ref': {
+        const uri = defUri(s.ref as string, context)
+        walk(value, getDef(uri), uri.split('#')[0], depth + 1)
+        return
+      }
+      case 'union': {
+        const t = (value as { $type?: unknown }).$type
+        if (typeof t !== 'string') return collectUntyped(value, out, seen, depth)
+        const uri = defUri(t, context)
+        const d = getDef(uri)
+        if (d) walk(value, d, uri.split('#')[0], depth + 1)
+        else collectUntyped(value, out, seen, depth)
+        return
+      }
+      case 'blob': {
+        if (value instanceof BlobRef && !seen.has(value)) {
+          seen.add(value)
+          out.push({
+            cid: value.ref.toString(),
+            mimeType: value.mimeType,
+            size: value.size,
+            accept: s.accept as string[] | undefined,
+            maxSize: s.maxSize as number | undefined,
+          })
+        }
+        return
+      }
+      case 'unknown':
+        collectUntyped(value, out, seen, depth)
+        return
+      default:
+        return
+    }
+  }
+  walk(record, def, collection, 0)
+  return out
+}
+
+const collectUntyped = (value: unknown, out: PreparedBlobRef[], seen: Set<unknown>, depth: number): void => {
+  if (value === null || typeof value !== 'object' || depth > 64) return
+  if (value instanceof BlobRef) {
+    if (!seen.has(value)) {
+      seen.add(value)
+      out.push({ cid: value.ref.toString(), mimeType: value.mimeType, size: value.size })
+    }
+    return
+  }
+  if (value instanceof Uint8Array) return
+  for (const v of Array.isArray(value) ? value : Object.values(value)) collectUntyped(v, out, seen, depth + 1)
+}
+
+const findBlobsUntyped = (record: Record<string, unknown>): PreparedBlobRef[] => {
+  const out: PreparedBlobRef[] = []
+  collectUntyped(record, out, new Set(), 0)
+  return out
+}
+
+export const mimeAccepted = (mimeType: string, accept: string[] | undefined): boolean => {
+  if (!accept || accept.length === 0) return true
+  return accept.some((a) => a === '*/*' || a === mimeType || (a.endsWith('/*') && mimeType.startsWith(a.slice(0, -1))))
+}

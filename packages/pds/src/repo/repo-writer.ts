@@ -1,0 +1,216 @@
+import { Repo, WriteOpAction, type CommitData, type RecordWriteOp } from '@atproto/repo'
+import { parseCid, type Cid } from '@atproto/lex-data'
+import type { Secp256k1Keypair } from '@atproto/crypto'
+import type { ActorStore } from '../actor-store/actor-store.ts'
+import type { ActorDb } from '../actor-store/actor-db.ts'
+import { applyCommitBlocks, SqlRepoStorage } from '../actor-store/repo-storage.ts'
+import type { BlobStore } from '../blobstore/blobstore.ts'
+import { InvalidRequest, InvalidSwapError, NotFoundErr } from '../errors.ts'
+import { mimeAccepted, type PreparedWrite } from './prepare.ts'
+
+export type CommitOp = {
+  action: 'create' | 'update' | 'delete'
+  path: string
+  cid: Cid | null
+  prev: Cid | null
+}
+
+/** What a commit changed, handed to listeners inside the commit transaction. */
+export type CommitEvent = {
+  did: string
+  commit: CommitData
+  ops: CommitOp[]
+  prevData: Cid | null
+}
+
+export type CommitResult = {
+  cid: Cid
+  rev: string
+  results: { uri: string; cid?: Cid; validationStatus?: string; action: PreparedWrite['action'] }[]
+}
+
+type CommitListener = (db: ActorDb, evt: CommitEvent) => void
+
+/**
+ * Turns prepared writes into one signed commit and applies it: blocks,
+ * removed blocks, repo root, record index and blob links are written in ONE
+ * synchronous SQLite transaction (listeners such as the sequencer add their
+ * rows to that same transaction), so a commit is either entirely there after
+ * a crash or not at all. What it always checks: swapCommit, swapRecord,
+ * create-over-existing, update/delete-of-missing, referenced blobs exist and
+ * satisfy the schema's accept/maxSize. What it never checks: auth (callers).
+ */
+export class RepoWriter {
+  private readonly actorStore: ActorStore
+  private readonly blobstore: BlobStore
+  private readonly listeners: CommitListener[] = []
+  private readonly afterCommit: ((evt: CommitEvent) => void)[] = []
+
+  constructor(actorStore: ActorStore, blobstore: BlobStore) {
+    this.actorStore = actorStore
+    this.blobstore = blobstore
+  }
+
+  /** fn runs inside the commit transaction; throwing aborts the commit. */
+  onCommitTx(fn: CommitListener): void {
+    this.listeners.push(fn)
+  }
+
+  /** fn runs after the commit transaction is durable. */
+  onCommitted(fn: (evt: CommitEvent) => void): void {
+    this.afterCommit.push(fn)
+  }
+
+  async createRepo(did: string, keypair: Secp256k1Keypair): Promise<CommitData> {
+    await this.actorStore.create(did, keypair)
+    return this.actorStore.transact(did, async (db) => {
+      const storage = new SqlRepoStorage(db, did)
+      const commit = await Repo.formatInitCommit(storage, did, keypair)
+      const evt: CommitEvent = { did, commit, ops: [], prevData: null }
+      db.transaction(() => {
+        applyCommitBlocks(db, did, commit)
+        for (const l of this.listeners) l(db, evt)
+      })
+      for (const fn of this.afterCommit) fn(evt)
+      return commit
+    })
+  }
+
+  async processWrites(did: string, writes: PreparedWrite[], swapCommit?: Cid): Promise<CommitResult> {
+    if (writes.length === 0) throw new InvalidRequest('no writes given')
+    const keypair = await this.actorStore.keypair(did)
+    return this.actorStore.transact(did, async (db) => {
+      const root = db.getRoot()
+      if (!root) throw new NotFoundErr(`repo not found: ${did}`, 'RepoNotFound')
+      if (swapCommit && swapCommit.toString() !== root.cid) {
+        throw new InvalidSwapError(`Commit was at ${root.cid}`)
+      }
+
+      const ops: RecordWriteOp[] = []
+      const commitOps: CommitOp[] = []
+      const seenPaths = new Set<string>()
+      for (const w of writes) {
+        const path = `${w.collection}/${w.rkey}`
+        if (seenPaths.has(path)) throw new InvalidRequest(`more than one write to ${path}`)
+        seenPaths.add(path)
+        const current = db.getRecord(w.uri)
+        if (w.swapCid !== undefined) {
+          const currentCid = current?.cid ?? null
+          const expected = w.swapCid === null ? null : w.swapCid.toString()
+          if (currentCid !== expected) {
+            throw new InvalidSwapError(`Record was at ${currentCid ?? 'null'}`)
+          }
+        }
+        const prev = current ? parseCidStr(current.cid) : null
+        if (w.action === 'create') {
+          if (current) throw new InvalidRequest(`Record already exists: ${w.uri}`, 'InvalidRequest')
+          ops.push({ action: WriteOpAction.Create, collection: w.collection, rkey: w.rkey, record: w.record } as RecordWriteOp)
+          commitOps.push({ action: 'create', path, cid: w.cid, prev: null })
+        } else if (w.action === 'update') {
+          // putRecord semantics: an update of a missing record creates it
+          if (current) {
+            ops.push({ action: WriteOpAction.Update, collection: w.collection, rkey: w.rkey, record: w.record } as RecordWriteOp)
+            commitOps.push({ action: 'update', path, cid: w.cid, prev })
+          } else {
+            ops.push({ action: WriteOpAction.Create, collection: w.collection, rkey: w.rkey, record: w.record } as RecordWriteOp)
+            commitOps.push({ action: 'create', path, cid: w.cid, prev: null })
+          }
+        } else {
+          if (!current) throw new InvalidRequest(`Could not find record: ${w.uri}`, 'RecordNotFound')
+          ops.push({ action: WriteOpAction.Delete, collection: w.collection, rkey: w.rkey } as RecordWriteOp)
+          commitOps.push({ action: 'delete', path, cid: null, prev })
+        }
+      }
+
+      const blobTempKeys = this.checkBlobs(db, writes)
+
+      const storage = new SqlRepoStorage(db, did)
+      const repo = await Repo.load(storage, parseCidStr(root.cid))
+      const commit = await repo.formatCommit(ops, keypair)
+
+      // Bytes first, then the transaction that makes them referenced: a crash
+      // in between leaves at worst an unreferenced permanent file.
+      for (const [cid, tempKey] of blobTempKeys) {
+        await this.blobstore.makePermanent(did, tempKey, cid)
+      }
+
+      const evt: CommitEvent = { did, commit, ops: commitOps, prevData: repo.commit.data }
+      const now = new Date().toISOString()
+      let orphanBlobs: string[] = []
+      db.transaction(() => {
+        applyCommitBlocks(db, did, commit)
+        for (const w of writes) {
+          const orphans = db.removeRecordBlobs(w.uri)
+          if (w.action === 'delete') {
+            db.deleteRecord(w.uri)
+          } else {
+            db.putRecord({
+              uri: w.uri,
+              cid: w.cid.toString(),
+              collection: w.collection,
+              rkey: w.rkey,
+              repoRev: commit.rev,
+              indexedAt: now,
+            })
+            for (const b of w.blobs) db.addRecordBlob(b.cid, w.uri)
+          }
+          orphanBlobs.push(...orphans)
+        }
+        for (const cid of blobTempKeys.keys()) db.markBlobPermanent(cid)
+        orphanBlobs = orphanBlobs.filter((c) => db.removeUnreferencedBlob(c))
+        for (const l of this.listeners) l(db, evt)
+      })
+      for (const fn of this.afterCommit) fn(evt)
+      for (const cid of orphanBlobs) await this.blobstore.delete(did, cid).catch(() => undefined)
+
+      return {
+        cid: commit.cid,
+        rev: commit.rev,
+        results: writes.map((w) =>
+          w.action === 'delete'
+            ? { action: w.action, uri: w.uri }
+            : { action: w.action, uri: w.uri, cid: w.cid, validationStatus: w.validationStatus },
+        ),
+      }
+    })
+  }
+
+  /** Referenced blobs must have been uploaded by this account and fit their field's schema. */
+  private checkBlobs(db: ActorDb, writes: PreparedWrite[]): Map<string, string> {
+    const tempKeys = new Map<string, string>()
+    for (const w of writes) {
+      if (w.action === 'delete') continue
+      for (const ref of w.blobs) {
+        const row = db.getBlob(ref.cid)
+        if (!row) {
+          throw new InvalidRequest(`Could not find blob: ${ref.cid} (upload it with uploadBlob first)`, 'BlobNotFound')
+        }
+        if (ref.size !== row.size) {
+          throw new InvalidRequest(`Blob ${ref.cid} is ${row.size} bytes, the record says ${ref.size}`, 'InvalidBlob')
+        }
+        if (ref.mimeType !== row.mimeType) {
+          throw new InvalidRequest(
+            `Blob ${ref.cid} is ${row.mimeType}, the record says ${ref.mimeType}`,
+            'InvalidBlob',
+          )
+        }
+        if (ref.maxSize !== undefined && row.size > ref.maxSize) {
+          throw new InvalidRequest(
+            `Blob ${ref.cid} is too large for ${w.collection}: ${row.size} > ${ref.maxSize} bytes`,
+            'BlobTooLarge',
+          )
+        }
+        if (!mimeAccepted(row.mimeType, ref.accept)) {
+          throw new InvalidRequest(
+            `Blob ${ref.cid} has mime type ${row.mimeType}, expected one of ${ref.accept?.join(', ')}`,
+            'InvalidMimeType',
+          )
+        }
+        if (row.tempKey) tempKeys.set(ref.cid, row.tempKey)
+      }
+    }
+    return tempKeys
+  }
+}
+
+const parseCidStr = (s: string): Cid => parseCid(s)
