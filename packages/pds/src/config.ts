@@ -32,6 +32,7 @@ export type PdsConfig = {
   links: { privacyPolicy?: string; termsOfService?: string }
   contactEmail?: string
   crawlers: string[]
+  firehose: { dbLocation: string; retentionMs: number; maxBufferBytes: number }
   writeLimits: { maxApplyWrites: number }
 }
 
@@ -95,6 +96,11 @@ export const envToConfig = (env: Env): PdsConfig => {
     },
     contactEmail: envStr(env, 'PDS_CONTACT_EMAIL_ADDRESS'),
     crawlers: envList(env, 'PDS_CRAWLERS') ?? [],
+    firehose: {
+      dbLocation: envStr(env, 'PDS_SEQUENCER_DB_LOCATION') ?? path.join(dataDirectory, 'sequencer.sqlite'),
+      retentionMs: (envInt(env, 'PDS_FIREHOSE_RETENTION_HOURS') ?? 72) * 60 * 60 * 1000,
+      maxBufferBytes: envInt(env, 'PDS_FIREHOSE_MAX_BUFFER_BYTES') ?? 16 * 1024 * 1024,
+    },
     writeLimits: { maxApplyWrites: 200 },
   }
 }

@@ -15,6 +15,10 @@ import { Mailer } from './mailer/mailer.ts'
 import { RepoWriter } from './repo/repo-writer.ts'
 import { RepoReader } from './repo/repo-reader.ts'
 import { BlobManager } from './blobstore/blob-manager.ts'
+import { Sequencer } from './sequencer/sequencer.ts'
+import { accountEvent, commitEvent, identityEvent, syncEvent, type PendingEvent } from './sequencer/events.ts'
+import type { CommitData } from '@atproto/repo'
+import { parseCid } from '@atproto/lex-data'
 
 /** Collaborators a test may replace through `PDS.create(cfg, secrets, overrides)`. */
 export type ContextOverrides = {
@@ -38,8 +42,9 @@ export class AppContext {
   readonly plc: PlcIdentity
   readonly idResolver: IdResolver
   readonly mailer: Mailer
+  readonly sequencer: Sequencer
 
-  private constructor(fields: Omit<AppContext, 'destroy'>) {
+  private constructor(fields: Omit<AppContext, 'destroy' | 'announceAccount' | 'announceActivation' | 'announce'>) {
     this.cfg = fields.cfg
     this.secrets = fields.secrets
     this.accountDb = fields.accountDb
@@ -54,6 +59,31 @@ export class AppContext {
     this.plc = fields.plc
     this.idResolver = fields.idResolver
     this.mailer = fields.mailer
+    this.sequencer = fields.sequencer
+  }
+
+  /** Firehose events for a newly created (or activated) account, in the reference's order. */
+  announceAccount(did: string, handle: string, commit: CommitData, opts: { withCommit: boolean }): void {
+    const events: PendingEvent[] = [identityEvent(did, handle), accountEvent(did, true)]
+    if (opts.withCommit) events.push(commitEvent({ did, commit, ops: [], prevData: null }))
+    const bytes = commit.newBlocks.get(commit.cid)
+    if (bytes) events.push(syncEvent(did, commit.cid, bytes, commit.rev))
+    this.sequencer.sequence(events)
+  }
+
+  /** #account active + #sync of the current commit, so consumers can resync. */
+  announceActivation(did: string): void {
+    const db = this.actorStore.db(did)
+    const root = db.getRoot()
+    const events: PendingEvent[] = [accountEvent(did, true)]
+    const bytes = root ? db.getBlock(root.cid) : undefined
+    if (root && bytes) events.push(syncEvent(did, parseCid(root.cid), bytes, root.rev))
+    this.sequencer.sequence(events)
+  }
+
+  /** Appends firehose events (identity / account changes). */
+  announce(...events: PendingEvent[]): void {
+    this.sequencer.sequence(events)
   }
 
   static async create(cfg: PdsConfig, secrets: PdsSecrets, overrides: ContextOverrides = {}): Promise<AppContext> {
@@ -66,7 +96,12 @@ export class AppContext {
     const actorStore = new ActorStore(cfg.actorStoreDirectory)
     const blobstore = overrides.blobstore ?? new DiskBlobStore(cfg.blobstoreLocation)
     const repoWriter = new RepoWriter(actorStore, blobstore)
-    repoWriter.onCommitted((evt) => accounts.setRepoRoot(evt.did, evt.commit.cid.toString(), evt.commit.rev))
+    const sequencer = new Sequencer(cfg.firehose.dbLocation, { retentionMs: cfg.firehose.retentionMs })
+    // same tick as the commit transaction: the event follows its commit with no await in between
+    repoWriter.onCommitted((evt) => {
+      sequencer.sequence([commitEvent(evt)])
+      accounts.setRepoRoot(evt.did, evt.commit.cid.toString(), evt.commit.rev)
+    })
     const rotationKey = await Secp256k1Keypair.import(secrets.plcRotationKeyHex)
     return new AppContext({
       cfg,
@@ -77,6 +112,7 @@ export class AppContext {
       blobstore,
       blobs: new BlobManager(actorStore, blobstore, cfg),
       repoWriter,
+      sequencer,
       repoReader: new RepoReader(actorStore),
       jwt,
       auth: new AuthVerifier(jwt, accounts, secrets.adminPassword),
@@ -91,6 +127,7 @@ export class AppContext {
 
   async destroy(): Promise<void> {
     this.blobs.stop()
+    this.sequencer.close()
     this.actorStore.close()
     await this.accountDb.close()
   }

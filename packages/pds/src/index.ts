@@ -8,6 +8,7 @@ import { lexiconDocs } from './lexicon.ts'
 import { toXrpcError } from './errors.ts'
 import { wellKnownRouter } from './well-known.ts'
 import { httpLogger } from './logger.ts'
+import { subscribeReposHttpRoute, subscribeReposUpgrade } from './api/com/atproto/sync/subscribeRepos.ts'
 
 export * from './config.ts'
 export { AppContext } from './context.ts'
@@ -61,12 +62,17 @@ export class PDS {
   readonly xrpc: XrpcServer
   readonly app: express.Express
   private readonly http: HttpServer
+  private readonly firehose: ReturnType<typeof subscribeReposUpgrade>
 
   private constructor(ctx: AppContext, xrpc: XrpcServer, app: express.Express) {
     this.ctx = ctx
     this.xrpc = xrpc
     this.app = app
     this.http = new HttpServer(app)
+    this.firehose = subscribeReposUpgrade(ctx)
+    this.http.server.on('upgrade', (req, socket, head) => {
+      if (!this.firehose.handle(req, socket, head)) socket.destroy()
+    })
   }
 
   static async create(cfg: PdsConfig, secrets: PdsSecrets, overrides: ContextOverrides & { validateResponses?: boolean } = {}): Promise<PDS> {
@@ -81,7 +87,9 @@ export class PDS {
     app.disable('x-powered-by')
     app.set('trust proxy', true)
     app.use(cors)
-    app.use(wellKnownRouter(ctx))
+    const wellKnown = wellKnownRouter(ctx)
+    subscribeReposHttpRoute(wellKnown)
+    app.use(wellKnown)
     app.use('/xrpc', rawJson)
     app.use(xrpc.router)
     app.use((req, res) => {
@@ -94,6 +102,7 @@ export class PDS {
   async start(): Promise<number> {
     const port = await this.http.listen(this.ctx.cfg.service.port, this.ctx.cfg.service.host)
     this.ctx.blobs.start()
+    this.ctx.sequencer.start()
     return port
   }
 
@@ -106,6 +115,7 @@ export class PDS {
   }
 
   async destroy(): Promise<void> {
+    this.firehose.close()
     await this.http.close()
     await this.ctx.destroy()
   }

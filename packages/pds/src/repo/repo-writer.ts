@@ -71,7 +71,8 @@ export class RepoWriter {
         applyCommitBlocks(db, did, commit)
         for (const l of this.listeners) l(db, evt)
       })
-      for (const fn of this.afterCommit) fn(evt)
+      // no onCommitted here: the account is announced (identity, account,
+      // commit, sync) only once its DID is registered, by the caller
       return commit
     })
   }

@@ -2,6 +2,7 @@ import type { ComAtprotoIdentityUpdateHandle } from '@atproto/api'
 import { type AccessAuth, type Route } from '../../../util.ts'
 import { checkServiceHandle } from '../../../../account/handle.ts'
 import { InvalidRequest } from '../../../../errors.ts'
+import { identityEvent } from '../../../../sequencer/events.ts'
 
 export const updateHandle: Route = (server, ctx) => {
   server.method('com.atproto.identity.updateHandle', {
@@ -16,6 +17,7 @@ export const updateHandle: Route = (server, ctx) => {
       // directory first: if it refuses, nothing local changes
       await ctx.plc.updateHandle(did, handle)
       await ctx.accounts.updateHandle(did, handle)
+      ctx.announce(identityEvent(did, handle))
     },
   })
 }

@@ -1,6 +1,7 @@
 import type { ComAtprotoServerDeactivateAccount } from '@atproto/api'
 import { json, type AccessAuth, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
+import { accountEvent } from '../../../../sequencer/events.ts'
 
 export const checkAccountStatus: Route = (server, ctx) => {
   server.method('com.atproto.server.checkAccountStatus', {
@@ -39,7 +40,9 @@ export const activateAccount: Route = (server, ctx) => {
   server.method('com.atproto.server.activateAccount', {
     auth: ctx.auth.accessFull({ allowDeactivated: true }),
     handler: async ({ auth }) => {
-      await ctx.accounts.setDeactivated((auth as AccessAuth).credentials.did, false)
+      const { did } = (auth as AccessAuth).credentials
+      await ctx.accounts.setDeactivated(did, false)
+      ctx.announceActivation(did)
     },
   })
 }
@@ -52,7 +55,9 @@ export const deactivateAccount: Route = (server, ctx) => {
       if (body.deleteAfter && Number.isNaN(Date.parse(body.deleteAfter))) {
         throw new InvalidRequest('deleteAfter must be a datetime')
       }
-      await ctx.accounts.setDeactivated((auth as AccessAuth).credentials.did, true, body.deleteAfter)
+      const { did } = (auth as AccessAuth).credentials
+      await ctx.accounts.setDeactivated(did, true, body.deleteAfter)
+      ctx.announce(accountEvent(did, false, 'deactivated'))
     },
   })
 }

@@ -2,6 +2,7 @@ import type { ComAtprotoServerDeleteAccount } from '@atproto/api'
 import type { Route, AccessAuth } from '../../../util.ts'
 import { AuthError, InvalidRequest } from '../../../../errors.ts'
 import { accountLogger } from '../../../../logger.ts'
+import { accountEvent } from '../../../../sequencer/events.ts'
 
 export const requestAccountDelete: Route = (server, ctx) => {
   server.method('com.atproto.server.requestAccountDelete', {
@@ -28,6 +29,7 @@ export const deleteAccount: Route = (server, ctx) => {
       await ctx.actorStore.destroy(acc.did)
       await ctx.blobstore.deleteAll(acc.did)
       await ctx.accounts.deleteAccount(acc.did)
+      ctx.announce(accountEvent(acc.did, false, 'deleted'))
       accountLogger.info({ did: acc.did }, 'account deleted')
     },
   })

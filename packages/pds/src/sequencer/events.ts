@@ -1,0 +1,110 @@
+import { encode as cborEncode } from '@atproto/lex-cbor'
+import type { Cid } from '@atproto/lex-data'
+import type { CommitEvent } from '../repo/repo-writer.ts'
+
+// Event bodies of com.atproto.sync.subscribeRepos (sync v1.1). `seq` is set
+// when the event is sequenced; everything else is fixed at creation.
+
+export type EventType = '#commit' | '#identity' | '#account' | '#sync'
+
+export type PendingEvent = { did: string; type: EventType; body: Record<string, unknown> }
+
+const MAX_BLOCKS_BYTES = 2_000_000
+
+const varint = (n: number): number[] => {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 128)
+  }
+  out.push(n)
+  return out
+}
+
+/** A CARv1 file in memory, synchronously (for building events inside a commit's tick). */
+export const encodeCar = (root: Cid, blocks: Iterable<[Cid, Uint8Array]>): Uint8Array => {
+  const parts: Uint8Array[] = []
+  const header = cborEncode({ version: 1, roots: [root] } as never)
+  parts.push(Uint8Array.from(varint(header.length)), header)
+  const seen = new Set<string>()
+  for (const [cid, bytes] of blocks) {
+    const key = cid.toString()
+    if (seen.has(key)) continue
+    seen.add(key)
+    parts.push(Uint8Array.from(varint(cid.bytes.length + bytes.length)), cid.bytes, bytes)
+  }
+  return Buffer.concat(parts)
+}
+
+export const commitEvent = (evt: CommitEvent): PendingEvent => {
+  const { commit } = evt
+  const car = encodeCar(commit.cid, [...commit.newBlocks, ...commit.relevantBlocks])
+  const tooBig = car.length > MAX_BLOCKS_BYTES
+  return {
+    did: evt.did,
+    type: '#commit',
+    body: {
+      repo: evt.did,
+      commit: commit.cid,
+      rev: commit.rev,
+      since: commit.since,
+      blocks: tooBig ? new Uint8Array(0) : car,
+      ops: evt.ops.map((op) => {
+        const o: Record<string, unknown> = { action: op.action, path: op.path, cid: op.cid }
+        if (op.prev) o.prev = op.prev
+        return o
+      }),
+      ...(evt.prevData ? { prevData: evt.prevData } : {}),
+      rebase: false,
+      tooBig,
+      blobs: [],
+      time: new Date().toISOString(),
+    },
+  }
+}
+
+export const syncEvent = (did: string, commitCid: Cid, commitBytes: Uint8Array, rev: string): PendingEvent => {
+  const car = encodeCar(commitCid, [[commitCid, commitBytes]])
+  return { did, type: '#sync', body: { did, blocks: car, rev, time: new Date().toISOString() } }
+}
+
+export const identityEvent = (did: string, handle?: string): PendingEvent => ({
+  did,
+  type: '#identity',
+  body: { did, time: new Date().toISOString(), ...(handle ? { handle } : {}) },
+})
+
+export const accountEvent = (
+  did: string,
+  active: boolean,
+  status?: 'takendown' | 'suspended' | 'deleted' | 'deactivated',
+): PendingEvent => ({
+  did,
+  type: '#account',
+  body: { did, active, ...(status ? { status } : {}), time: new Date().toISOString() },
+})
+
+const headerCache = new Map<string, Uint8Array>()
+
+/** One frame = DAG-CBOR header + DAG-CBOR body, encoded once per event. */
+export const encodeFrame = (type: string, body: Record<string, unknown>): Uint8Array => {
+  let header = headerCache.get(type)
+  if (!header) {
+    header = cborEncode({ op: 1, t: type })
+    headerCache.set(type, header)
+  }
+  const b = cborEncode(body as never)
+  const out = new Uint8Array(header.length + b.length)
+  out.set(header, 0)
+  out.set(b, header.length)
+  return out
+}
+
+export const encodeErrorFrame = (error: string, message?: string): Uint8Array => {
+  const header = cborEncode({ op: -1 })
+  const b = cborEncode(message ? { error, message } : { error })
+  const out = new Uint8Array(header.length + b.length)
+  out.set(header, 0)
+  out.set(b, header.length)
+  return out
+}
