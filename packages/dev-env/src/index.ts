@@ -10,6 +10,8 @@ export type TestPdsOptions = {
   /** env-style overrides (PDS_*), applied over loopback test defaults */
   env?: Record<string, string>
   dataDirectory?: string
+  /** fixed secrets (e.g. a known JWT secret to sign test tokens with); the rest are random */
+  secrets?: Partial<PdsSecrets>
 }
 
 export const testSecrets = (): PdsSecrets => ({
@@ -56,7 +58,7 @@ export class TestNetwork {
     const dir = opts.dataDirectory ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'atsuite-net-')))
     const plc = await PlcServer.create({ port: 0, host: '127.0.0.1', dbLocation: path.join(dir, 'plc.sqlite') })
     await plc.start()
-    const pds = await startTestPds(plc.url, path.join(dir, 'pds'), opts.env)
+    const pds = await startTestPds(plc.url, path.join(dir, 'pds'), opts.env, { ...testSecrets(), ...opts.secrets })
     return new TestNetwork(plc, pds, dir, ownsDir)
   }
 
@@ -64,11 +66,25 @@ export class TestNetwork {
     return new AtpAgent({ service: this.pds.url })
   }
 
-  /** Creates an account and returns a logged-in agent for it. */
+  /** Basic auth header for the PDS admin (the test secrets' admin password). */
+  adminAuthHeaders(): { authorization: string } {
+    const basic = Buffer.from(`admin:${this.pds.ctx.secrets.adminPassword}`).toString('base64')
+    return { authorization: `Basic ${basic}` }
+  }
+
+  /**
+   * Creates an account and returns a logged-in agent for it. When the PDS
+   * requires invites, an admin-issued single-use code is used.
+   */
   async createUser(name: string, password = 'hunter2-password'): Promise<{ agent: AtpAgent; did: string; handle: string; password: string }> {
     const agent = this.agent()
     const handle = `${name}.test`
-    await agent.createAccount({ handle, email: `${name}@example.com`, password })
+    let inviteCode: string | undefined
+    if (this.pds.ctx.cfg.invites.required) {
+      const res = await this.agent().com.atproto.server.createInviteCode({ useCount: 1 }, { headers: this.adminAuthHeaders() })
+      inviteCode = res.data.code
+    }
+    await agent.createAccount({ handle, email: `${name}@example.com`, password, inviteCode })
     return { agent, did: agent.session!.did, handle, password }
   }
 

@@ -248,14 +248,43 @@ export class AccountManager {
           expiresAt: new Date(refresh.exp * 1000).toISOString(),
           nextId: null,
         })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ expiresAt: new Date(refresh.exp * 1000).toISOString() }))
+        // a re-issued successor keeps its row: if it was rotated already, its
+        // grace-shortened expiry must not be stretched back out
+        .onConflict((oc) => oc.column('id').doNothing())
         .execute()
     })
     return { did: row.did, accessJwt, refreshJwt: refresh.jwt }
   }
 
+  /**
+   * Revokes a refresh token together with the rest of its rotation chain:
+   * rotated predecessors still in their grace period (presenting one would
+   * re-issue the revoked successor and undo the logout) and any successor
+   * (logging out with an older token still ends the session).
+   */
   async revokeRefreshToken(jti: string): Promise<void> {
-    await this.q.deleteFrom('refresh_token').where('id', '=', jti).execute()
+    await this.q.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('refresh_token').select('did').where('id', '=', jti).executeTakeFirst()
+      if (!row) return
+      const seen = new Set<string>()
+      let frontier = [jti]
+      while (frontier.length > 0) {
+        for (const id of frontier) seen.add(id)
+        // scoped by did: the did index keeps this off a full scan
+        const linked = await tx
+          .selectFrom('refresh_token')
+          .select(['id', 'nextId'])
+          .where('did', '=', row.did)
+          .where((eb) => eb.or([eb('nextId', 'in', frontier), eb('id', 'in', frontier)]))
+          .execute()
+        await tx.deleteFrom('refresh_token').where('id', 'in', frontier).execute()
+        const next = new Set<string>()
+        for (const l of linked) {
+          for (const id of [l.id, l.nextId]) if (id && !seen.has(id)) next.add(id)
+        }
+        frontier = [...next]
+      }
+    })
   }
 
   async refreshTokenExists(jti: string): Promise<boolean> {

@@ -2,19 +2,58 @@ import type { ComAtprotoServerGetServiceAuth } from '@atproto/api'
 import { createServiceJwt } from '@atproto/xrpc-server'
 import { json, type AccessAuth, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
+import { AuthScope } from '../../../../auth/jwt.ts'
 
 const MAX_EXP_S = 60 * 60
+/** A token without `lxm` is good for any method, so it may only live a minute. */
+const MAX_METHODLESS_EXP_S = 60
+
+/**
+ * Account management must be called on the PDS directly, never authorised by
+ * a service token (the reference PDS's list).
+ */
+const PROTECTED_METHODS = new Set([
+  'com.atproto.admin.sendEmail',
+  'com.atproto.identity.requestPlcOperationSignature',
+  'com.atproto.identity.signPlcOperation',
+  'com.atproto.identity.updateHandle',
+  'com.atproto.server.activateAccount',
+  'com.atproto.server.confirmEmail',
+  'com.atproto.server.createAppPassword',
+  'com.atproto.server.deactivateAccount',
+  'com.atproto.server.getAccountInviteCodes',
+  'com.atproto.server.getSession',
+  'com.atproto.server.listAppPasswords',
+  'com.atproto.server.requestAccountDelete',
+  'com.atproto.server.requestEmailConfirmation',
+  'com.atproto.server.requestEmailUpdate',
+  'com.atproto.server.revokeAppPassword',
+  'com.atproto.server.updateEmail',
+])
+
+/** Methods a plain (unprivileged) app password may not get a token for: DMs, account creation elsewhere. */
+const isPrivilegedMethod = (lxm: string): boolean =>
+  lxm.startsWith('chat.bsky.') || lxm === 'com.atproto.server.createAccount'
 
 export const getServiceAuth: Route = (server, ctx) => {
   server.method('com.atproto.server.getServiceAuth', {
     auth: ctx.auth.accessStandard(),
     handler: async ({ auth, params }) => {
-      const { did, isAppPassword } = (auth as AccessAuth).credentials
+      const { did, scope, isAppPassword } = (auth as AccessAuth).credentials
       const p = params as ComAtprotoServerGetServiceAuth.QueryParams
       const now = Math.floor(Date.now() / 1000)
       if (p.exp !== undefined) {
         if (p.exp <= now) throw new InvalidRequest('expiration is in the past', 'BadExpiration')
         if (p.exp - now > MAX_EXP_S) throw new InvalidRequest('expiration may be at most one hour away', 'BadExpiration')
+        if (!p.lxm && p.exp - now > MAX_METHODLESS_EXP_S) {
+          throw new InvalidRequest('a token without lxm may expire at most a minute away', 'BadExpiration')
+        }
+      }
+      if (p.lxm && PROTECTED_METHODS.has(p.lxm)) {
+        throw new InvalidRequest(`cannot issue a service token for the protected method ${p.lxm}`)
+      }
+      if (p.lxm && scope === AuthScope.AppPass && isPrivilegedMethod(p.lxm)) {
+        throw new InvalidRequest(`this app password may not request a service token for ${p.lxm}`)
       }
       if (!p.lxm && isAppPassword) {
         throw new InvalidRequest('app-password sessions must name the method (lxm) a service token is for')
