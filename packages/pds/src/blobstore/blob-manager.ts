@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { fileTypeFromBuffer } from 'file-type'
+import { BlobRef } from '@atproto/lexicon'
 import type { ActorStore } from '../actor-store/actor-store.ts'
 import type { PdsConfig } from '../config.ts'
 import { blobLogger } from '../logger.ts'
@@ -50,7 +51,7 @@ export class BlobManager {
       await this.blobstore.deleteTemp(did, tempKey)
     }
     this.pendingDids.add(did)
-    return { $type: 'blob' as const, ref: cid, mimeType, size: bytes.length }
+    return new BlobRef(cid as never, mimeType, bytes.length)
   }
 
   start(intervalMs = 60_000): void {
