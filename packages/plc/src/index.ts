@@ -4,7 +4,7 @@ import { HttpServer } from '@atsuite/common'
 import { createApp } from './api/app.ts'
 import type { PlcConfig } from './config.ts'
 import { createContext, type AppContext, type PlcOverrides } from './context.ts'
-import { PlcDb } from './db/index.ts'
+import { openPlcDb } from './db/index.ts'
 
 export type { PlcConfig, PlcEnv } from './config.ts'
 export { readEnv, envToConfig } from './config.ts'
@@ -37,7 +37,7 @@ export class PlcServer {
     if (cfg.dbLocation !== ':memory:' && !cfg.dbLocation.startsWith('file:')) {
       mkdirSync(path.dirname(path.resolve(cfg.dbLocation)), { recursive: true })
     }
-    const db = await PlcDb.open(cfg.dbLocation)
+    const db = await openPlcDb(cfg.dbLocation)
     const ctx = createContext(db, overrides)
     return new PlcServer(cfg, ctx, new HttpServer(createApp(ctx)))
   }
