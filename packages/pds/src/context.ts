@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Secp256k1Keypair } from '@atproto/crypto'
+import { EventLog } from '@atsuite/common'
 import { IdResolver } from '@atproto/identity'
 import { AccountManager } from './account/account-manager.ts'
 import { ActorStore } from './actor-store/actor-store.ts'
@@ -15,7 +16,6 @@ import { Mailer } from './mailer/mailer.ts'
 import { RepoWriter } from './repo/repo-writer.ts'
 import { RepoReader } from './repo/repo-reader.ts'
 import { BlobManager } from './blobstore/blob-manager.ts'
-import { Sequencer } from './sequencer/sequencer.ts'
 import { accountEvent, commitEvent, identityEvent, syncEvent, type PendingEvent } from './sequencer/events.ts'
 import type { CommitData } from '@atproto/repo'
 import { parseCid } from '@atproto/lex-data'
@@ -42,7 +42,8 @@ export class AppContext {
   readonly plc: PlcIdentity
   readonly idResolver: IdResolver
   readonly mailer: Mailer
-  readonly sequencer: Sequencer
+  /** the firehose log (subscribeRepos) */
+  readonly sequencer: EventLog
 
   private constructor(fields: Omit<AppContext, 'destroy' | 'announceAccount' | 'announceActivation' | 'announce'>) {
     this.cfg = fields.cfg
@@ -68,7 +69,7 @@ export class AppContext {
     if (opts.withCommit) events.push(commitEvent({ did, commit, ops: [], prevData: null }))
     const bytes = commit.newBlocks.get(commit.cid)
     if (bytes) events.push(syncEvent(did, commit.cid, bytes, commit.rev))
-    this.sequencer.sequence(events)
+    this.sequencer.append(events)
   }
 
   /** #account active + #sync of the current commit, so consumers can resync. */
@@ -78,12 +79,12 @@ export class AppContext {
     const events: PendingEvent[] = [accountEvent(did, true)]
     const bytes = root ? db.getBlock(root.cid) : undefined
     if (root && bytes) events.push(syncEvent(did, parseCid(root.cid), bytes, root.rev))
-    this.sequencer.sequence(events)
+    this.sequencer.append(events)
   }
 
   /** Appends firehose events (identity / account changes). */
   announce(...events: PendingEvent[]): void {
-    this.sequencer.sequence(events)
+    this.sequencer.append(events)
   }
 
   static async create(cfg: PdsConfig, secrets: PdsSecrets, overrides: ContextOverrides = {}): Promise<AppContext> {
@@ -96,10 +97,10 @@ export class AppContext {
     const actorStore = new ActorStore(cfg.actorStoreDirectory)
     const blobstore = overrides.blobstore ?? new DiskBlobStore(cfg.blobstoreLocation)
     const repoWriter = new RepoWriter(actorStore, blobstore)
-    const sequencer = new Sequencer(cfg.firehose.dbLocation, { retentionMs: cfg.firehose.retentionMs })
+    const sequencer = new EventLog(cfg.firehose.dbLocation, { retentionMs: cfg.firehose.retentionMs })
     // same tick as the commit transaction: the event follows its commit with no await in between
     repoWriter.onCommitted((evt) => {
-      sequencer.sequence([commitEvent(evt)])
+      sequencer.append([commitEvent(evt)])
       accounts.setRepoRoot(evt.did, evt.commit.cid.toString(), evt.commit.rev)
     })
     const rotationKey = await Secp256k1Keypair.import(secrets.plcRotationKeyHex)

@@ -7,8 +7,9 @@ import { registerRoutes } from './api/index.ts'
 import { lexiconDocs } from './lexicon.ts'
 import { toXrpcError } from './errors.ts'
 import { wellKnownRouter } from './well-known.ts'
-import { httpLogger } from './logger.ts'
-import { subscribeReposHttpRoute, subscribeReposUpgrade } from './api/com/atproto/sync/subscribeRepos.ts'
+import { httpLogger, seqLogger } from './logger.ts'
+import type { SubscriptionServer } from '@atsuite/common'
+import { subscribeRepos } from './api/com/atproto/sync/subscribeRepos.ts'
 
 export * from './config.ts'
 export { AppContext } from './context.ts'
@@ -62,21 +63,22 @@ export class PDS {
   readonly xrpc: XrpcServer
   readonly app: express.Express
   private readonly http: HttpServer
-  private readonly firehose: ReturnType<typeof subscribeReposUpgrade>
+  private readonly firehose: SubscriptionServer
 
-  private constructor(ctx: AppContext, xrpc: XrpcServer, app: express.Express) {
+  private constructor(ctx: AppContext, xrpc: XrpcServer, app: express.Express, firehose: SubscriptionServer) {
     this.ctx = ctx
     this.xrpc = xrpc
     this.app = app
     this.http = new HttpServer(app)
-    this.firehose = subscribeReposUpgrade(ctx)
+    this.firehose = firehose
     this.http.server.on('upgrade', (req, socket, head) => {
-      if (!this.firehose.handle(req, socket, head)) socket.destroy()
+      if (!this.firehose.handleUpgrade(req, socket, head)) socket.destroy()
     })
   }
 
   static async create(cfg: PdsConfig, secrets: PdsSecrets, overrides: ContextOverrides & { validateResponses?: boolean } = {}): Promise<PDS> {
     const ctx = await AppContext.create(cfg, secrets, overrides)
+    const firehose = subscribeRepos(ctx)
     const xrpc = createXrpcServer(lexiconDocs, {
       validateResponse: overrides.validateResponses ?? false,
       payload: { jsonLimit: 10 * 1024 * 1024, blobLimit: cfg.blobUploadLimit, textLimit: 100 * 1024 },
@@ -87,22 +89,21 @@ export class PDS {
     app.disable('x-powered-by')
     app.set('trust proxy', true)
     app.use(cors)
-    const wellKnown = wellKnownRouter(ctx)
-    subscribeReposHttpRoute(wellKnown)
-    app.use(wellKnown)
+    app.use(wellKnownRouter(ctx))
+    app.get('/xrpc/com.atproto.sync.subscribeRepos', (req, res) => firehose.handlePlainGet(req, res))
     app.use('/xrpc', rawJson)
     app.use(xrpc.router)
     app.use((req, res) => {
       res.status(404).json({ error: 'NotFound', message: `Not found: ${req.method} ${req.path}` })
     })
     app.use(errorHandler)
-    return new PDS(ctx, xrpc, app)
+    return new PDS(ctx, xrpc, app, firehose)
   }
 
   async start(): Promise<number> {
     const port = await this.http.listen(this.ctx.cfg.service.port, this.ctx.cfg.service.host)
     this.ctx.blobs.start()
-    this.ctx.sequencer.start()
+    this.ctx.sequencer.startTrimming((err) => seqLogger.warn({ err }, 'firehose trim failed'))
     return port
   }
 

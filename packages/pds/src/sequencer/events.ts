@@ -1,5 +1,6 @@
 import { encode as cborEncode } from '@atproto/lex-cbor'
 import type { Cid } from '@atproto/lex-data'
+import type { LogEvent } from '@atsuite/common'
 import type { CommitEvent } from '../repo/repo-writer.ts'
 
 // Event bodies of com.atproto.sync.subscribeRepos (sync v1.1). `seq` is set
@@ -7,7 +8,7 @@ import type { CommitEvent } from '../repo/repo-writer.ts'
 
 export type EventType = '#commit' | '#identity' | '#account' | '#sync'
 
-export type PendingEvent = { did: string; type: EventType; body: Record<string, unknown> }
+export type PendingEvent = LogEvent & { type: EventType }
 
 const MAX_BLOCKS_BYTES = 2_000_000
 
@@ -83,28 +84,3 @@ export const accountEvent = (
   type: '#account',
   body: { did, active, ...(status ? { status } : {}), time: new Date().toISOString() },
 })
-
-const headerCache = new Map<string, Uint8Array>()
-
-/** One frame = DAG-CBOR header + DAG-CBOR body, encoded once per event. */
-export const encodeFrame = (type: string, body: Record<string, unknown>): Uint8Array => {
-  let header = headerCache.get(type)
-  if (!header) {
-    header = cborEncode({ op: 1, t: type })
-    headerCache.set(type, header)
-  }
-  const b = cborEncode(body as never)
-  const out = new Uint8Array(header.length + b.length)
-  out.set(header, 0)
-  out.set(b, header.length)
-  return out
-}
-
-export const encodeErrorFrame = (error: string, message?: string): Uint8Array => {
-  const header = cborEncode({ op: -1 })
-  const b = cborEncode(message ? { error, message } : { error })
-  const out = new Uint8Array(header.length + b.length)
-  out.set(header, 0)
-  out.set(b, header.length)
-  return out
-}

@@ -1,30 +1,30 @@
 import type { WebSocket } from 'ws'
-import { encodeErrorFrame, encodeFrame } from './events.ts'
-import type { Sequencer, SeqRow } from './sequencer.ts'
+import { encodeErrorFrame, encodeFrame } from './frames.ts'
+import type { EventLog, LogRow } from './event-log.ts'
 
 const PAGE = 500
 const HIGH_WATER = 1_000_000
 
 /**
- * One subscriber of subscribeRepos: replays from its cursor (backfill), then
+ * One subscriber of a subscribeRepos-style stream: replays from its cursor (backfill), then
  * switches to live with no gap and no duplicate — the switch happens in the
  * same synchronous step as the read that found the log exhausted, so no
- * event can be sequenced in between. Live frames are the sequencer's
+ * event can be sequenced in between. Live frames are the log's
  * pre-encoded bytes. A subscriber whose socket buffer passes `maxBufferBytes`
  * is sent `ConsumerTooSlow` and closed; the others are untouched.
  */
 export class Outbox {
   private readonly ws: WebSocket
-  private readonly sequencer: Sequencer
+  private readonly log: EventLog
   private readonly maxBufferBytes: number
   private lastSent = 0
   private live = false
   private closed = false
-  private readonly onEvents = (rows: SeqRow[]) => this.pushLive(rows)
+  private readonly onEvents = (rows: LogRow[]) => this.pushLive(rows)
 
-  constructor(ws: WebSocket, sequencer: Sequencer, maxBufferBytes: number) {
+  constructor(ws: WebSocket, log: EventLog, maxBufferBytes: number) {
     this.ws = ws
-    this.sequencer = sequencer
+    this.log = log
     this.maxBufferBytes = maxBufferBytes
     ws.once('close', () => this.stop())
     ws.on('error', () => this.stop())
@@ -32,21 +32,21 @@ export class Outbox {
 
   async run(cursor: number | undefined): Promise<void> {
     if (cursor === undefined) {
-      this.goLive(this.sequencer.currentSeq)
+      this.goLive(this.log.currentSeq)
       return
     }
-    if (cursor > this.sequencer.currentSeq) {
+    if (cursor > this.log.currentSeq) {
       this.fail('FutureCursor', 'Cursor in the future.')
       return
     }
-    const oldest = this.sequencer.oldestSeq()
+    const oldest = this.log.oldestSeq()
     if (oldest !== null && cursor < oldest - 1) {
       this.send(encodeFrame('#info', { name: 'OutdatedCursor', message: 'Requested cursor exceeded limit. Possibly missing events' }))
     }
     this.lastSent = cursor
     for (;;) {
       if (this.closed) return
-      const rows = this.sequencer.after(this.lastSent, PAGE)
+      const rows = this.log.after(this.lastSent, PAGE)
       if (rows.length === 0) {
         this.goLive(this.lastSent)
         return
@@ -62,10 +62,10 @@ export class Outbox {
   private goLive(from: number): void {
     this.lastSent = from
     this.live = true
-    this.sequencer.on('events', this.onEvents)
+    this.log.on('events', this.onEvents)
   }
 
-  private pushLive(rows: SeqRow[]): void {
+  private pushLive(rows: LogRow[]): void {
     if (!this.live || this.closed) return
     for (const row of rows) {
       if (row.seq <= this.lastSent) continue
@@ -98,6 +98,6 @@ export class Outbox {
 
   stop(): void {
     this.closed = true
-    this.sequencer.off('events', this.onEvents)
+    this.log.off('events', this.onEvents)
   }
 }

@@ -1,0 +1,104 @@
+import { EventEmitter } from 'node:events'
+import Database from 'better-sqlite3'
+import type { SqliteHandle } from '../db.ts'
+import { encodeFrame } from './frames.ts'
+
+export type LogEvent = { did: string; type: string; body: Record<string, unknown> }
+export type LogRow = { seq: number; did: string; type: string; frame: Buffer; sequencedAt: string }
+
+/**
+ * An append-only, cursor-addressable event log in SQLite: the database is the
+ * queue. `append()` assigns the next seqs, encodes each frame once (with its
+ * seq), commits, and emits the rows to live subscribers synchronously — no
+ * polling. `trim()` drops events older than the retention window.
+ */
+export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
+  readonly db: SqliteHandle
+  private lastSeq: number
+  private readonly insert: Database.Statement
+  private readonly afterStmt: Database.Statement
+  private readonly retentionMs: number
+  private timer: NodeJS.Timeout | null = null
+
+  constructor(location: string, opts: { retentionMs: number }) {
+    super()
+    this.setMaxListeners(0)
+    this.retentionMs = opts.retentionMs
+    this.db = new Database(location)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS event_log (
+        seq integer PRIMARY KEY,
+        did varchar NOT NULL,
+        type varchar NOT NULL,
+        frame blob NOT NULL,
+        sequencedAt varchar NOT NULL
+      );
+      -- retention trimming by time
+      CREATE INDEX IF NOT EXISTS event_log_time_idx ON event_log (sequencedAt);
+    `)
+    this.lastSeq = (this.db.prepare('SELECT max(seq) AS s FROM event_log').get() as { s: number | null }).s ?? 0
+    this.insert = this.db.prepare('INSERT INTO event_log (seq, did, type, frame, sequencedAt) VALUES (?, ?, ?, ?, ?)')
+    this.afterStmt = this.db.prepare(
+      'SELECT seq, did, type, frame, sequencedAt FROM event_log WHERE seq > ? ORDER BY seq LIMIT ?',
+    )
+  }
+
+  get currentSeq(): number {
+    return this.lastSeq
+  }
+
+  oldestSeq(): number | null {
+    return (this.db.prepare('SELECT min(seq) AS s FROM event_log').get() as { s: number | null }).s
+  }
+
+  /** Appends events in one transaction and pushes them to subscribers. Synchronous. */
+  append(events: LogEvent[]): LogRow[] {
+    if (events.length === 0) return []
+    const now = new Date().toISOString()
+    const rows: LogRow[] = []
+    this.db
+      .transaction(() => {
+        for (const evt of events) {
+          const seq = this.lastSeq + 1 + rows.length
+          const frame = Buffer.from(encodeFrame(evt.type, { seq, ...evt.body }))
+          this.insert.run(seq, evt.did, evt.type, frame, now)
+          rows.push({ seq, did: evt.did, type: evt.type, frame, sequencedAt: now })
+        }
+      })
+      .immediate()
+    this.lastSeq += rows.length
+    this.emit('events', rows)
+    return rows
+  }
+
+  /** Events after a seq, oldest first. */
+  after(seq: number, limit: number): LogRow[] {
+    return this.afterStmt.all(seq, limit) as LogRow[]
+  }
+
+  trim(now = Date.now()): number {
+    const cutoff = new Date(now - this.retentionMs).toISOString()
+    return this.db.prepare('DELETE FROM event_log WHERE sequencedAt < ?').run(cutoff).changes
+  }
+
+  startTrimming(onError: (err: unknown) => void, intervalMs = 60_000): void {
+    if (this.timer) return
+    this.timer = setInterval(() => {
+      try {
+        this.trim()
+      } catch (err) {
+        onError(err)
+      }
+    }, intervalMs)
+    this.timer.unref()
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    this.removeAllListeners()
+    if (this.db.open) this.db.close()
+  }
+}
