@@ -16,6 +16,7 @@ import { Mailer } from './mailer/mailer.ts'
 import { RepoWriter } from './repo/repo-writer.ts'
 import { RepoReader } from './repo/repo-reader.ts'
 import { BlobManager } from './blobstore/blob-manager.ts'
+import { Crawlers } from './crawlers.ts'
 import { accountEvent, commitEvent, identityEvent, syncEvent, type PendingEvent } from './sequencer/events.ts'
 import type { CommitData } from '@atproto/repo'
 import { parseCid } from '@atproto/lex-data'
@@ -44,6 +45,7 @@ export class AppContext {
   readonly mailer: Mailer
   /** the firehose log (subscribeRepos) */
   readonly sequencer: EventLog
+  readonly crawlers: Crawlers
 
   private constructor(fields: Omit<AppContext, 'destroy' | 'announceAccount' | 'announceActivation' | 'announce'>) {
     this.cfg = fields.cfg
@@ -61,6 +63,7 @@ export class AppContext {
     this.idResolver = fields.idResolver
     this.mailer = fields.mailer
     this.sequencer = fields.sequencer
+    this.crawlers = fields.crawlers
   }
 
   /** Firehose events for a newly created (or activated) account, in the reference's order. */
@@ -99,8 +102,11 @@ export class AppContext {
     const repoWriter = new RepoWriter(actorStore, blobstore)
     const sequencer = new EventLog(cfg.firehose.dbLocation, { retentionMs: cfg.firehose.retentionMs })
     // same tick as the commit transaction: the event follows its commit with no await in between
+    // the host a relay should crawl: hostname[:port] of the public URL
+    const crawlers = new Crawlers(new URL(cfg.service.publicUrl).host, cfg.crawlers)
     repoWriter.onCommitted((evt) => {
       sequencer.append([commitEvent(evt)])
+      crawlers.notifyOfUpdate()
       accounts.setRepoRoot(evt.did, evt.commit.cid.toString(), evt.commit.rev)
     })
     const rotationKey = await Secp256k1Keypair.import(secrets.plcRotationKeyHex)
@@ -114,6 +120,7 @@ export class AppContext {
       blobs: new BlobManager(actorStore, blobstore, cfg),
       repoWriter,
       sequencer,
+      crawlers,
       repoReader: new RepoReader(actorStore),
       jwt,
       auth: new AuthVerifier(jwt, accounts, secrets.adminPassword),

@@ -104,6 +104,7 @@ export class PDS {
     const port = await this.http.listen(this.ctx.cfg.service.port, this.ctx.cfg.service.host)
     this.ctx.blobs.start()
     this.ctx.sequencer.startTrimming((err) => seqLogger.warn({ err }, 'firehose trim failed'))
+    void this.ctx.crawlers.requestCrawl()
     return port
   }
 
