@@ -1,0 +1,75 @@
+// How each server under test (and the shared PLC directory) is started: its
+// command line and environment. Spawning and health waits live in process.ts.
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { freePort, startServer, type ServerProcess } from './process.ts'
+import { referenceEnv, repoRoot, runnerScript } from './reference.ts'
+
+export type Target = 'ours' | 'reference'
+
+const secrets = () => ({
+  jwtSecret: randomBytes(32).toString('hex'),
+  adminPassword: randomBytes(16).toString('hex'),
+  plcRotationKeyHex: randomBytes(32).toString('hex'),
+  dpopSecret: randomBytes(32).toString('hex'),
+})
+
+/** Our PLC directory, in its own process with its SQLite file under `workDir`. */
+export const startPlc = async (workDir: string): Promise<ServerProcess> => {
+  const port = await freePort()
+  const dataDirectory = path.join(workDir, 'plc')
+  fs.mkdirSync(dataDirectory, { recursive: true })
+  return startServer({
+    name: 'plc',
+    args: [path.join(repoRoot, 'packages/plc/src/bin.ts')],
+    env: { PLC_PORT: String(port), PLC_HOST: '127.0.0.1', PLC_DATA_DIRECTORY: dataDirectory, LOG_ENABLED: 'false' },
+    cwd: repoRoot,
+    url: `http://127.0.0.1:${port}`,
+    healthPath: '/_health',
+    logFile: path.join(workDir, 'plc.log'),
+  })
+}
+
+export const startOurPds = async (workDir: string, plcUrl: string): Promise<ServerProcess> => {
+  const port = await freePort()
+  const dataDirectory = path.join(workDir, 'ours')
+  fs.mkdirSync(dataDirectory, { recursive: true })
+  const s = secrets()
+  return startServer({
+    name: 'our pds',
+    args: [path.join(repoRoot, 'packages/pds/src/bin.ts')],
+    env: {
+      PDS_HOSTNAME: 'localhost',
+      PDS_PORT: String(port),
+      PDS_DATA_DIRECTORY: dataDirectory,
+      PDS_DID_PLC_URL: plcUrl,
+      PDS_SERVICE_HANDLE_DOMAINS: '.test',
+      PDS_INVITE_REQUIRED: 'false',
+      PDS_JWT_SECRET: s.jwtSecret,
+      PDS_ADMIN_PASSWORD: s.adminPassword,
+      PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: s.plcRotationKeyHex,
+      LOG_ENABLED: 'false',
+    },
+    cwd: repoRoot,
+    url: `http://127.0.0.1:${port}`,
+    healthPath: '/xrpc/_health',
+    logFile: path.join(workDir, 'ours.log'),
+  })
+}
+
+export const startReferencePds = async (workDir: string, plcUrl: string, cacheDir: string): Promise<ServerProcess> => {
+  const port = await freePort()
+  const dataDirectory = path.join(workDir, 'reference')
+  fs.mkdirSync(dataDirectory, { recursive: true })
+  return startServer({
+    name: 'reference pds',
+    args: [runnerScript],
+    env: referenceEnv({ cacheDir, port, dataDirectory, plcUrl, secrets: secrets() }),
+    cwd: cacheDir,
+    url: `http://127.0.0.1:${port}`,
+    healthPath: '/xrpc/_health',
+    logFile: path.join(workDir, 'reference.log'),
+    timeoutMs: 60_000,
+  })
+}
