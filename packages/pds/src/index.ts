@@ -15,6 +15,21 @@ export * from './config.ts'
 export { AppContext } from './context.ts'
 
 const JSON_LIMIT = '10mb'
+const MAX_JSON_DEPTH = 128
+
+/** Nesting depth, iteratively (a hostile body must not blow the stack). */
+const jsonDepth = (root: unknown): number => {
+  let max = 0
+  const stack: [unknown, number][] = [[root, 1]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (v === null || typeof v !== 'object') continue
+    if (d > max) max = d
+    if (max > MAX_JSON_DEPTH) return max
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1])
+  }
+  return max
+}
 
 /**
  * Keeps the request body exactly as parsed from JSON (`req.rawJson`) before
@@ -25,6 +40,10 @@ const rawJson: RequestHandler = (req, res, next) => {
   if (req.method !== 'POST' || !req.is('application/json')) return next()
   express.json({ limit: JSON_LIMIT, strict: false })(req, res, (err?: unknown) => {
     if (err) return next(err)
+    if (jsonDepth(req.body) > MAX_JSON_DEPTH) {
+      res.status(400).json({ error: 'InvalidRequest', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` })
+      return
+    }
     ;(req as typeof req & { rawJson?: unknown }).rawJson = req.body
     next()
   })
@@ -94,6 +113,11 @@ export class PDS {
     app.use('/xrpc', rawJson)
     app.use(xrpc.router)
     app.use((req, res) => {
+      if (req.path.startsWith('/xrpc/')) {
+        // a known lexicon method this server does not implement (yet): the reference's 501
+        res.status(501).json({ error: 'MethodNotImplemented', message: `Method not implemented: ${req.path.slice(6)}` })
+        return
+      }
       res.status(404).json({ error: 'NotFound', message: `Not found: ${req.method} ${req.path}` })
     })
     app.use(errorHandler)

@@ -576,7 +576,7 @@ test("none of the refused requests wrote to the attacker's own repo either", asy
 // form; the PDS accepts it and stores U+FFFD instead, so the record (and CID) it acknowledges
 // is not the one the client sent. It should be refused as not valid data-model text.
 // (After the attacker-repo check on purpose: today this write succeeds.)
-test.failing('KNOWN PDS BUG: a record string with a lone surrogate is refused, not silently rewritten', async () => {
+test('a record string with a lone surrogate is refused, not silently rewritten', async () => {
   const r = await request(`${pds}/xrpc/com.atproto.repo.createRecord`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${attacker.accessJwt}` },

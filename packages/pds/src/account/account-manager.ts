@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3'
 import type { AccountDb } from '../db/index.ts'
 import type { AccountTable } from '../db/schema.ts'
 import { AuthError, InvalidRequest } from '../errors.ts'
@@ -356,13 +357,15 @@ export class AccountManager {
 
   // repo heads (for listRepos / getLatestCommit without opening every store)
 
-  async setRepoRoot(did: string, cid: string, rev: string): Promise<void> {
-    this.db.sqlite
-      .prepare(
-        `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
-         ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
-      )
-      .run(did, cid, rev, new Date().toISOString())
+  private setRootStmt: Database.Statement | undefined
+
+  /** Synchronous: called in the same tick as the commit it records. */
+  setRepoRoot(did: string, cid: string, rev: string): void {
+    this.setRootStmt ??= this.db.sqlite.prepare(
+      `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
+       ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
+    )
+    this.setRootStmt.run(did, cid, rev, new Date().toISOString())
   }
 
   async listRepos(limit: number, cursor?: string) {

@@ -42,14 +42,15 @@ export class BlobManager {
     const sniffed = await fileTypeFromBuffer(bytes).catch(() => undefined)
     const declared = declaredType?.split(';')[0].trim().toLowerCase()
     const mimeType = sniffed?.mime ?? (declared && !GENERIC_MIME.has(declared) ? declared : 'application/octet-stream')
-    const tempKey = await this.blobstore.putTemp(did, bytes)
     const db = this.actorStore.db(did)
-    db.insertBlob({ cid: cid.toString(), mimeType, size: bytes.length, tempKey, createdAt: new Date().toISOString() })
-    const row = db.getBlob(cid.toString())
-    if (!row?.tempKey || row.tempKey !== tempKey) {
-      // already permanent (or an earlier upload's temp file is the live one)
-      await this.blobstore.deleteTemp(did, tempKey)
+    const existing = db.getBlob(cid.toString())
+    if (existing) {
+      // same bytes again: keep the stored copy; a pending upload gets a fresh grace period
+      if (existing.tempKey) db.prep('UPDATE blob SET createdAt = ? WHERE cid = ?').run(new Date().toISOString(), existing.cid)
+      return new BlobRef(cid as never, existing.mimeType, existing.size)
     }
+    const tempKey = await this.blobstore.putTemp(did, bytes)
+    db.insertBlob({ cid: cid.toString(), mimeType, size: bytes.length, tempKey, createdAt: new Date().toISOString() })
     this.pendingDids.add(did)
     return new BlobRef(cid as never, mimeType, bytes.length)
   }

@@ -13,7 +13,11 @@ const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/
  */
 export const assertDataModelJson = (value: unknown, path = 'record', depth = 0): void => {
   if (depth > 64) throw new DataModelError(`${path}: nesting too deep`)
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return
+  if (value === null || typeof value === 'boolean') return
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) throw new DataModelError(`${path}: strings must be valid Unicode (lone surrogate)`)
+    return
+  }
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) {
       throw new DataModelError(`${path}: numbers must be integers (floats are not allowed in the data model)`)
@@ -30,11 +34,13 @@ export const assertDataModelJson = (value: unknown, path = 'record', depth = 0):
   if ('$link' in obj) {
     if (keys.length !== 1) throw new DataModelError(`${path}: a $link object may have no other fields`)
     if (typeof obj.$link !== 'string') throw new DataModelError(`${path}.$link must be a CID string`)
+    let version: number
     try {
-      parseCid(obj.$link)
+      version = parseCid(obj.$link).version
     } catch {
       throw new DataModelError(`${path}.$link is not a valid CID`)
     }
+    if (version !== 1) throw new DataModelError(`${path}.$link must be a CIDv1`)
     return
   }
   if ('$bytes' in obj) {
@@ -51,6 +57,7 @@ export const assertDataModelJson = (value: unknown, path = 'record', depth = 0):
     if (obj.$type === 'blob') assertBlobJson(obj, path)
   }
   for (const k of keys) {
+    if (!k.isWellFormed()) throw new DataModelError(`${path}: keys must be valid Unicode`)
     assertDataModelJson(obj[k], `${path}.${k}`, depth + 1)
   }
 }

@@ -53,7 +53,7 @@ export const createAccount: Route = (server, ctx) => {
         }
         throw err
       }
-      await ctx.accounts.setRepoRoot(did, commit.cid.toString(), commit.rev)
+      ctx.accounts.setRepoRoot(did, commit.cid.toString(), commit.rev)
       ctx.announceAccount(did, handle, commit, { withCommit: true })
       accountLogger.info({ did, handle }, 'account created')
       const session = await ctx.accounts.createSession(did, null)
