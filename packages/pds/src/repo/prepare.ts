@@ -1,8 +1,8 @@
 import { TID } from '@atproto/common'
 import { cidForRecord } from '@atproto/repo'
-import type { Cid } from '@atproto/lex-data'
+import { parseCid, type Cid } from '@atproto/lex-data'
 import { BlobRef, lexToIpld, type LexUserType } from '@atproto/lexicon'
-import { ensureValidNsid, ensureValidRecordKey, isValidTid } from '@atproto/syntax'
+import { ensureValidNsid, ensureValidRecordKey, isDatetimeString, isValidTid } from '@atproto/syntax'
 import { InvalidRecordError, InvalidRequest } from '../errors.ts'
 import { lexicons } from '../lexicon.ts'
 import { assertDataModelJson, DataModelError } from './data-model.ts'
@@ -114,7 +114,9 @@ const prepareRecord = async (opts: RecordOpts): Promise<PreparedRecordWrite> => 
   assertRkey(rkey)
   if (recordDef && validate !== false) assertRkeyMatchesSchema(collection, recordDef.key, rkey)
 
-  const blobs = recordDef ? findBlobs(collection, recordDef, record) : findBlobsUntyped(record)
+  const blobs = recordDef
+    ? findBlobs(collection, recordDef, record, validationStatus === 'valid')
+    : findBlobsUntyped(record)
   const ipld = lexToIpld(record) as Record<string, unknown>
   let cid: Cid
   try {
@@ -180,19 +182,26 @@ export const prepareDelete = (opts: {
   }
 }
 
-// Blob references, with the constraints (accept, maxSize) their lexicon field
+// Blob references (and, for validated records, strict string formats), with the constraints (accept, maxSize) their lexicon field
 // declares. Walks the value and its schema together; unknown parts of a record
 // (open unions with unknown $types, `unknown` fields) still yield their blobs,
 // without constraints.
 
+// refs in loaded lexicons are normalised to `lex:nsid[#name]`; $types are bare
 const defUri = (ref: string, context: string): string => {
-  const full = ref.startsWith('#') ? `${context}${ref}` : ref
+  const bare = ref.startsWith('lex:') ? ref.slice(4) : ref
+  const full = bare.startsWith('#') ? `${context}${bare}` : bare
   return full.includes('#') ? full : `${full}#main`
 }
 
 const getDef = (uri: string): LexUserType | undefined => lexicons.getDef(`lex:${uri}`)
 
-const findBlobs = (collection: string, def: LexUserType, record: Record<string, unknown>): PreparedBlobRef[] => {
+const findBlobs = (
+  collection: string,
+  def: LexUserType,
+  record: Record<string, unknown>,
+  checkFormats: boolean,
+): PreparedBlobRef[] => {
   const out: PreparedBlobRef[] = []
   const seen = new Set<unknown>()
   const walk = (value: unknown, schema: unknown, context: string, depth: number): void => {
@@ -247,12 +256,51 @@ const findBlobs = (collection: string, def: LexUserType, record: Record<string, 
       case 'unknown':
         collectUntyped(value, out, seen, depth)
         return
+      case 'string':
+        if (checkFormats && typeof value === 'string' && typeof s.format === 'string') assertStrictFormat(s.format, value)
+        return
       default:
         return
     }
   }
   walk(record, def, collection, 0)
   return out
+}
+
+const LANGUAGE_RE = /^(?:[a-z]{2,3}|i|[xX])(?:-[A-Za-z0-9]{1,8})*$/
+const URI_RE = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$/
+const MAX_URI_LENGTH = 8192
+
+/**
+ * Where the lexicon library is lenient on purpose (datetimes without a
+ * timezone, 4-letter language tags, CIDv0, unbounded URIs), records written
+ * here follow the spec and the interop vectors strictly.
+ */
+const assertStrictFormat = (format: string, value: string): void => {
+  const fail = (what: string) => {
+    throw new InvalidRecordError(`Invalid ${what}: ${JSON.stringify(value.slice(0, 100))}`)
+  }
+  switch (format) {
+    case 'datetime':
+      if (!isDatetimeString(value)) fail('datetime (RFC 3339 with timezone required)')
+      return
+    case 'language':
+      if (!LANGUAGE_RE.test(value)) fail('language tag')
+      return
+    case 'uri':
+      if (value.length > MAX_URI_LENGTH || !URI_RE.test(value)) fail('URI')
+      return
+    case 'cid':
+      try {
+        if (parseCid(value).version !== 1) fail('CID (CIDv1 required)')
+      } catch (err) {
+        if (err instanceof InvalidRecordError) throw err
+        fail('CID')
+      }
+      return
+    default:
+      return
+  }
 }
 
 const collectUntyped = (value: unknown, out: PreparedBlobRef[], seen: Set<unknown>, depth: number): void => {
