@@ -112,7 +112,7 @@ export const startTestPds = async (
     PDS_SERVICE_DID: `did:web:localhost%3A${port}`,
     ...env,
   })
-  const pds = await PDS.create(cfg, secrets, { validateResponses: true })
+  const pds = await PDS.create(cfg, secrets, { validateResponses: process.env.PDS_VALIDATE_RESPONSES !== "false" })
   await pds.start()
   return pds
 }
