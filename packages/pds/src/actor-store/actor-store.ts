@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { Secp256k1Keypair } from '@atproto/crypto'
+import type { Secp256k1Keypair } from '@atproto/crypto'
+import { RepoSigningKey } from './signing-key.ts'
 import { ActorDb } from './actor-db.ts'
 
 export class ActorStoreNotFoundError extends Error {}
 
-type Entry = { db: ActorDb; keypair?: Secp256k1Keypair }
+type Entry = { db: ActorDb; keypair?: RepoSigningKey }
 
 /**
  * Each account's repo lives in `<dir>/<2 hex of sha256(did)>/<did>/store.sqlite`
@@ -50,7 +51,7 @@ export class ActorStore {
       await fh.close()
     }
     const entry = this.get(did, true)
-    entry.keypair = keypair
+    entry.keypair = await RepoSigningKey.fromKeypair(keypair)
   }
 
   private get(did: string, allowCreate = false): Entry {
@@ -84,11 +85,11 @@ export class ActorStore {
     return this.get(did).db
   }
 
-  async keypair(did: string): Promise<Secp256k1Keypair> {
+  async keypair(did: string): Promise<RepoSigningKey> {
     const entry = this.get(did)
     if (!entry.keypair) {
       const hex = (await fs.readFile(this.location(did).keyPath, 'utf8')).trim()
-      entry.keypair = await Secp256k1Keypair.import(hex, { exportable: true })
+      entry.keypair = await RepoSigningKey.fromHex(hex)
     }
     return entry.keypair
   }

@@ -1,5 +1,4 @@
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose'
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { AuthError } from '../errors.ts'
 
 export const AuthScope = {
@@ -16,62 +15,72 @@ export const REFRESH_TTL_S = 90 * 24 * 60 * 60
 export type AccessPayload = { sub: string; scope: AuthScope; aud: string; iat: number; exp: number }
 export type RefreshPayload = AccessPayload & { jti: string }
 
+type JwtType = 'at+jwt' | 'refresh+jwt'
+
+const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url')
+const now = () => Math.floor(Date.now() / 1000)
+
 /**
- * Session tokens: HS256, typed by header (`at+jwt` access, `refresh+jwt`
+ * Session tokens: HS256 JWTs, typed by header (`at+jwt` access, `refresh+jwt`
  * refresh) and by scope, audience = this PDS's service DID. A token of one
- * type is never accepted as the other.
+ * type is never accepted as the other; `alg` must be HS256 (so `none` and
+ * key-confusion tricks fail). Synchronous HMAC (node:crypto): verification is
+ * on every authenticated request.
  */
 export class JwtIssuer {
-  private readonly key: Uint8Array
+  private readonly key: Buffer
   private readonly serviceDid: string
 
   constructor(secret: string, serviceDid: string) {
-    this.key = new TextEncoder().encode(secret)
+    this.key = Buffer.from(secret)
     this.serviceDid = serviceDid
   }
 
-  async createAccessToken(did: string, scope: AuthScope): Promise<string> {
-    return new SignJWT({ scope })
-      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
-      .setAudience(this.serviceDid)
-      .setSubject(did)
-      .setIssuedAt()
-      .setExpirationTime(`${ACCESS_TTL_S}s`)
-      .sign(this.key)
+  private sign(typ: JwtType, payload: Record<string, unknown>): string {
+    const input = `${b64url(JSON.stringify({ alg: 'HS256', typ }))}.${b64url(JSON.stringify(payload))}`
+    const sig = createHmac('sha256', this.key).update(input).digest('base64url')
+    return `${input}.${sig}`
   }
 
-  async createRefreshToken(did: string, jti = randomBytes(32).toString('base64url')): Promise<{ jwt: string; jti: string; exp: number }> {
-    const exp = Math.floor(Date.now() / 1000) + REFRESH_TTL_S
-    const jwt = await new SignJWT({ scope: AuthScope.Refresh })
-      .setProtectedHeader({ alg: 'HS256', typ: 'refresh+jwt' })
-      .setAudience(this.serviceDid)
-      .setSubject(did)
-      .setJti(jti)
-      .setIssuedAt()
-      .setExpirationTime(exp)
-      .sign(this.key)
+  async createAccessToken(did: string, scope: AuthScope): Promise<string> {
+    const iat = now()
+    return this.sign('at+jwt', { scope, aud: this.serviceDid, sub: did, iat, exp: iat + ACCESS_TTL_S })
+  }
+
+  async createRefreshToken(
+    did: string,
+    jti = randomBytes(32).toString('base64url'),
+  ): Promise<{ jwt: string; jti: string; exp: number }> {
+    const iat = now()
+    const exp = iat + REFRESH_TTL_S
+    const jwt = this.sign('refresh+jwt', { scope: AuthScope.Refresh, aud: this.serviceDid, sub: did, jti, iat, exp })
     return { jwt, jti, exp }
   }
 
-  async verify(token: string, typ: 'at+jwt' | 'refresh+jwt'): Promise<RefreshPayload> {
-    let result
-    try {
-      result = await jwtVerify(token, this.key, {
-        algorithms: ['HS256'],
-        typ,
-        audience: this.serviceDid,
-      })
-    } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new AuthError('Token has expired', 'ExpiredToken')
-      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'typ') {
-        throw new AuthError('Invalid token type', 'InvalidToken')
-      }
+  async verify(token: string, typ: JwtType): Promise<RefreshPayload> {
+    const parts = token.split('.')
+    if (parts.length !== 3) throw new AuthError('Malformed token', 'InvalidToken')
+    const [h, p, s] = parts
+    const expected = createHmac('sha256', this.key).update(`${h}.${p}`).digest()
+    const given = Buffer.from(s, 'base64url')
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new AuthError('Token could not be verified', 'InvalidToken')
     }
-    const p = result.payload as Partial<RefreshPayload>
-    if (typeof p.sub !== 'string' || !p.sub.startsWith('did:') || typeof p.scope !== 'string') {
+    let header: { alg?: unknown; typ?: unknown }
+    let payload: Partial<RefreshPayload>
+    try {
+      header = JSON.parse(Buffer.from(h, 'base64url').toString())
+      payload = JSON.parse(Buffer.from(p, 'base64url').toString())
+    } catch {
       throw new AuthError('Malformed token', 'InvalidToken')
     }
-    return p as RefreshPayload
+    if (header.alg !== 'HS256') throw new AuthError('Token could not be verified', 'InvalidToken')
+    if (header.typ !== typ) throw new AuthError('Invalid token type', 'InvalidToken')
+    if (payload.aud !== this.serviceDid) throw new AuthError('Token could not be verified', 'InvalidToken')
+    if (typeof payload.exp !== 'number' || payload.exp <= now()) throw new AuthError('Token has expired', 'ExpiredToken')
+    if (typeof payload.sub !== 'string' || !payload.sub.startsWith('did:') || typeof payload.scope !== 'string') {
+      throw new AuthError('Malformed token', 'InvalidToken')
+    }
+    return payload as RefreshPayload
   }
 }
