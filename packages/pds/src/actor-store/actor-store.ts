@@ -4,11 +4,12 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { Secp256k1Keypair } from '@atproto/crypto'
 import { RepoSigningKey } from './signing-key.ts'
+import type { RepoHead } from '../repo/commit.ts'
 import { ActorDb } from './actor-db.ts'
 
 export class ActorStoreNotFoundError extends Error {}
 
-type Entry = { db: ActorDb; keypair?: RepoSigningKey }
+type Entry = { db: ActorDb; keypair?: RepoSigningKey; head?: RepoHead }
 
 /**
  * Each account's repo lives in `<dir>/<2 hex of sha256(did)>/<did>/store.sqlite`
@@ -92,6 +93,16 @@ export class ActorStore {
       entry.keypair = await RepoSigningKey.fromHex(hex)
     }
     return entry.keypair
+  }
+
+  /** The cached head of an open store (see repo/commit.ts); only valid while it matches the stored root. */
+  head(did: string): RepoHead | undefined {
+    return this.open.get(did)?.head
+  }
+
+  setHead(did: string, head: RepoHead | undefined): void {
+    const entry = this.open.get(did)
+    if (entry) entry.head = head
   }
 
   /** Runs fn with exclusive write access to one account's store. */

@@ -7,6 +7,7 @@ import { applyCommitBlocks, SqlRepoStorage } from '../actor-store/repo-storage.t
 import type { BlobStore } from '../blobstore/blobstore.ts'
 import { InvalidRequest, InvalidSwapError, NotFoundErr } from '../errors.ts'
 import { mimeAccepted, type PreparedWrite } from './prepare.ts'
+import { formatCommit, loadHead } from './commit.ts'
 
 export type CommitOp = {
   action: 'create' | 'update' | 'delete'
@@ -125,9 +126,12 @@ export class RepoWriter {
 
       const blobTempKeys = this.checkBlobs(db, writes)
 
-      const storage = new SqlRepoStorage(db, did)
-      const repo = await Repo.load(storage, parseCidStr(root.cid))
-      const commit = await repo.formatCommit(ops, keypair)
+      const cached = this.actorStore.head(did)
+      const head =
+        cached && cached.cid.toString() === root.cid
+          ? cached
+          : await loadHead(new SqlRepoStorage(db, did), parseCidStr(root.cid))
+      const { commit, next } = await formatCommit(head, ops, keypair)
 
       // Bytes first, then the transaction that makes them referenced: a crash
       // in between leaves at worst an unreferenced permanent file.
@@ -135,7 +139,7 @@ export class RepoWriter {
         await this.blobstore.makePermanent(did, tempKey, cid)
       }
 
-      const evt: CommitEvent = { did, commit, ops: commitOps, prevData: repo.commit.data }
+      const evt: CommitEvent = { did, commit, ops: commitOps, prevData: head.commit.data }
       const now = new Date().toISOString()
       let orphanBlobs: string[] = []
       db.transaction(() => {
@@ -161,6 +165,7 @@ export class RepoWriter {
         orphanBlobs = orphanBlobs.filter((c) => db.removeUnreferencedBlob(c))
         for (const l of this.listeners) l(db, evt)
       })
+      this.actorStore.setHead(did, next)
       for (const fn of this.afterCommit) fn(evt)
       for (const cid of orphanBlobs) await this.blobstore.delete(did, cid).catch(() => undefined)
 
