@@ -7,8 +7,8 @@ import { InvalidRequest } from '../../../../errors.ts'
  * converts $link/$bytes/blobs), kept by the raw-JSON middleware so records can
  * be checked strictly against the data model.
  */
-export const rawRecord = (req: IncomingMessage): Record<string, any> | undefined =>
-  (req as IncomingMessage & { rawJson?: Record<string, any> }).rawJson
+export const rawRecord = (req: IncomingMessage): Record<string, unknown> | undefined =>
+  (req as IncomingMessage & { rawJson?: Record<string, unknown> }).rawJson
 
 /** swapCommit / swapRecord: undefined = no check; null = must not exist (records only). */
 export const parseSwap = (v: unknown): Cid | undefined => {
