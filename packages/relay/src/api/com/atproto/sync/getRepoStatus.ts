@@ -1,0 +1,14 @@
+import type { ComAtprotoSyncGetRepoStatus } from '@atproto/api'
+import { json, type Route } from '../../../util.ts'
+import { findAccount, repoStatus } from './util.ts'
+
+export const getRepoStatus: Route = (server, ctx) => {
+  server.method('com.atproto.sync.getRepoStatus', {
+    handler: async ({ params }) => {
+      const p = params as ComAtprotoSyncGetRepoStatus.QueryParams
+      const acc = findAccount(ctx, p.did)
+      const status = repoStatus(acc)
+      return json({ did: acc.did, ...status, ...(status.active && acc.rev ? { rev: acc.rev } : {}) })
+    },
+  })
+}

@@ -1,0 +1,17 @@
+import type { ComAtprotoSyncListHosts } from '@atproto/api'
+import { clampLimit } from '@atsuite/common'
+import { json, type Route } from '../../../util.ts'
+
+export const listHosts: Route = (server, ctx) => {
+  server.method('com.atproto.sync.listHosts', {
+    handler: async ({ params }) => {
+      const p = params as ComAtprotoSyncListHosts.QueryParams
+      const limit = clampLimit(p.limit, 200, 1000)
+      const hosts = ctx.hosts.list(limit, p.cursor)
+      return json({
+        hosts: hosts.map((h) => ({ hostname: h.hostname, seq: h.cursor, accountCount: h.accountCount, status: h.status })),
+        cursor: hosts.length === limit ? hosts[hosts.length - 1].hostname : undefined,
+      })
+    },
+  })
+}

@@ -1,0 +1,119 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { IdResolver } from '@atproto/identity'
+import { EventLog } from '@atsuite/common'
+import { AccountStore } from './accounts/account-store.ts'
+import type { RelayConfig } from './config.ts'
+import { openRelayDb, type RelayDb } from './db/index.ts'
+import { IdentityCache } from './identity/identity-cache.ts'
+import { HostManager } from './ingest/host-manager.ts'
+import { EventProcessor } from './ingest/processor.ts'
+import { Resyncer } from './ingest/resync.ts'
+import { outboxLogger } from './logger.ts'
+import { MergedLog } from './outbox/merged-log.ts'
+import { systemClock, type Clock } from './util.ts'
+import { SignatureVerifier } from './validate/signature.ts'
+
+/** Collaborators a test may replace through `RelayServer.create(cfg, overrides)`. */
+export type RelayOverrides = {
+  idResolver?: IdResolver
+  clock?: Clock
+}
+
+const FLUSH_INTERVAL_MS = 100
+
+/** Every long-lived collaborator of the relay, built in one place. */
+export class RelayContext {
+  readonly cfg: RelayConfig
+  readonly db: RelayDb
+  /** the merged outgoing stream (the relay's own seqs) */
+  readonly eventLog: EventLog
+  readonly out: MergedLog
+  readonly accounts: AccountStore
+  readonly identity: IdentityCache
+  readonly verifier: SignatureVerifier
+  readonly resync: Resyncer
+  readonly processor: EventProcessor
+  readonly hosts: HostManager
+  readonly clock: Clock
+  private timer: NodeJS.Timeout | null = null
+
+  private constructor(cfg: RelayConfig, db: RelayDb, overrides: RelayOverrides) {
+    this.cfg = cfg
+    this.db = db
+    this.clock = overrides.clock ?? systemClock
+    this.eventLog = new EventLog(path.join(cfg.dataDirectory, 'events.sqlite'), { retentionMs: cfg.retentionMs })
+    this.out = new MergedLog(this.eventLog)
+    this.accounts = new AccountStore(db)
+    // plain fetch: the default one refuses http:// and loopback, which local PLCs and PDSes use
+    const resolver = overrides.idResolver ?? new IdResolver({ plcUrl: cfg.plcUrl, fetch: globalThis.fetch })
+    this.identity = new IdentityCache(resolver, { ttlMs: cfg.identityTtlMs, clock: this.clock })
+    this.verifier = new SignatureVerifier()
+    this.resync = new Resyncer({
+      identity: this.identity,
+      accounts: this.accounts,
+      out: this.out,
+      allowInsecureHosts: cfg.allowInsecureHosts,
+      clock: this.clock,
+    })
+    this.processor = new EventProcessor({
+      accounts: this.accounts,
+      identity: this.identity,
+      verifier: this.verifier,
+      out: this.out,
+      resync: this.resync,
+      clock: this.clock,
+      syncMode: cfg.syncMode,
+      futureRevToleranceMs: cfg.futureRevToleranceMs,
+    })
+    this.hosts = new HostManager({
+      db,
+      accounts: this.accounts,
+      identity: this.identity,
+      processor: this.processor,
+      allowInsecureHosts: cfg.allowInsecureHosts,
+      maxFrameBytes: cfg.maxFrameBytes,
+      backoffMaxMs: cfg.backoffMaxMs,
+      defaultRateLimit: cfg.hostRateLimit,
+    })
+  }
+
+  static async create(cfg: RelayConfig, overrides: RelayOverrides = {}): Promise<RelayContext> {
+    fs.mkdirSync(cfg.dataDirectory, { recursive: true })
+    const db = await openRelayDb(path.join(cfg.dataDirectory, 'relay.sqlite'))
+    return new RelayContext(cfg, db, overrides)
+  }
+
+  /** Starts ingesting: the write-behind timer, log trimming, and every known host. */
+  start(): void {
+    this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS)
+    this.timer.unref()
+    this.eventLog.startTrimming((err) => outboxLogger.warn({ err }, 'event log trim failed'))
+    this.hosts.start(this.cfg.initialHosts)
+  }
+
+  /**
+   * Persists in dependency order: relayed events first, then account state,
+   * then host cursors — a cursor never runs ahead of what is in the log.
+   */
+  flush(): void {
+    try {
+      this.out.flush()
+      this.accounts.flush()
+      this.hosts.flush()
+    } catch (err) {
+      outboxLogger.error({ err }, 'flushing relay state failed')
+    }
+  }
+
+  async destroy(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = null
+    this.resync.close()
+    await this.hosts.stop()
+    this.flush()
+    this.out.close()
+    this.eventLog.close()
+    await this.db.close()
+  }
+}

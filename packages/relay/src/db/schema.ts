@@ -1,0 +1,30 @@
+// The relay's state database (`<data>/relay.sqlite`). The event log lives in
+// its own file (common EventLog, `<data>/events.sqlite`).
+
+/** An upstream host (PDS) the relay subscribes to. */
+export type HostRow = {
+  hostname: string // normalised: lower-case host[:port], no scheme
+  banned: number // 0/1
+  cursor: number // last upstream seq fully processed
+  rateLimit: number | null // events/s; null = config default
+  counters: string | null // JSON { eventsRelayed, dropped } carried across restarts
+  createdAt: string
+}
+
+/** Per-account sync state. No record data is kept. */
+export type AccountRow = {
+  did: string
+  host: string // hostname of the account's current PDS, as last verified
+  head: string | null // commit CID
+  rev: string | null
+  data: string | null // MST root CID of `head`
+  active: number // 0/1
+  status: string | null // upstream status when inactive (deactivated, takendown, ...)
+  desynchronized: number // 0/1: chain broken, resync pending or failed
+  updatedAt: string
+}
+
+export type RelayDbSchema = {
+  host: HostRow
+  account: AccountRow
+}
