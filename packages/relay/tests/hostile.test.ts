@@ -1,0 +1,202 @@
+/**
+ * A hostile upstream: a fake PDS speaking the protocol sends forged
+ * signatures, rolled-back and far-future revs, events for DIDs it does not
+ * host or that do not resolve, oversized frames, garbage bytes, a wrong
+ * prevData, ops that do not invert, and a broken `since` chain — between honest
+ * commits. Each bad one is dropped and counted under its reason; the honest
+ * events of this host and of a real PDS crawled at the same time are relayed;
+ * the relay keeps serving.
+ */
+import fs from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { Secp256k1Keypair } from '@atproto/crypto'
+import { encode as cborEncode } from '@atproto/lex-cbor'
+import { cidForCbor } from '@atproto/lex-data'
+import { TestNetwork } from '@atsuite/dev-env'
+import type { RelayServer } from '@atsuite/relay'
+import { FakePds } from './_fake-pds.ts'
+import { FakeAccount, POST, post, tidAt } from './_fake-repo.ts'
+import { consume, pdsHostname, relayConfig, requestCrawl, startRelay, tempDir, waitUntilRelaying } from './_net.ts'
+import { waitFor, type Frame } from './_stream.ts'
+
+const MAX_FRAME = 100_000
+
+let net: TestNetwork
+let dir: string
+let fake: FakePds
+let relay: RelayServer
+let alice: FakeAccount
+
+beforeAll(async () => {
+  net = await TestNetwork.create()
+  dir = await tempDir('hostile')
+  fake = await FakePds.start()
+  alice = await FakeAccount.create(net.plc.url, fake.url, { handle: 'alice-fake.test' })
+  fake.repos.set(alice.did, alice)
+  relay = await startRelay(relayConfig(net.plc.url, dir, { RELAY_SYNC_MODE: 'strict' }, { maxFrameBytes: MAX_FRAME }))
+  expect((await requestCrawl(relay, fake.hostname)).status).toBe(200)
+  expect((await requestCrawl(relay, pdsHostname(net.pds))).status).toBe(200)
+  await fake.waitForSubscribers(1)
+  await waitUntilRelaying(relay, await net.createUser('honestwarm'))
+})
+
+afterAll(async () => {
+  await relay?.destroy()
+  await fake?.close()
+  await net?.close()
+  if (dir) await fs.rm(dir, { recursive: true, force: true })
+})
+
+test('every bad event is dropped under its reason; honest events of both hosts are relayed; the relay keeps serving', async () => {
+  const consumer = await consume(relay, relay.ctx.eventLog.currentSeq)
+  const dropped = async (): Promise<Record<string, number>> => {
+    const d = (await relay.ctx.hosts.status(fake.hostname))!.dropped
+    return Object.fromEntries(Object.entries(d).filter(([, n]) => (n as number) > 0)) as Record<string, number>
+  }
+  const expected: Record<string, number> = {}
+  /** sends one bad thing and waits until the relay has counted it under `reason` */
+  const expectDrop = async (reason: string, send: () => unknown) => {
+    const before = (await dropped())[reason] ?? 0
+    await send()
+    expected[reason] = (expected[reason] ?? 0) + 1
+    await waitFor(async () => ((await dropped())[reason] ?? 0) > before, 10_000, `a "${reason}" drop (dropped so far: ${JSON.stringify(await dropped())})`)
+  }
+  const relayed = (cid: { toString(): string }) => consumer.waitUntil((c) => c.commitCids(alice.did).includes(cid.toString()), 10_000, `commit ${cid} relayed`)
+
+  const real = await net.createUser('honest')
+  const realCids: string[] = []
+  const realWrite = async (text: string) => realCids.push((await real.agent.post({ text, createdAt: new Date().toISOString() })).cid)
+
+  // an honest start, as a PDS announces a new account
+  fake.emit('#identity', alice.identityBody())
+  fake.emit('#account', alice.accountBody())
+  fake.emit('#sync', await alice.syncBody())
+  const v1 = await alice.commit([{ action: 'create', collection: POST, rkey: 'a1', record: post('honest one') }])
+  fake.emit('#commit', v1.body)
+  await relayed(v1.cid)
+  await realWrite('real one')
+
+  const bad: string[] = [] // CIDs that must never be relayed
+  const side = async (opts: Parameters<FakeAccount['commit']>[1], rkey: string, text = 'bad') => {
+    const c = await alice.commit([{ action: 'create', collection: POST, rkey, record: post(text) }], { ...opts, apply: false })
+    bad.push(c.cid.toString())
+    return c
+  }
+
+  // a commit signed by a key that is not in alice's DID document
+  const forged = await side({ signer: await Secp256k1Keypair.create() }, 'forged')
+  await expectDrop('bad_signature', () => fake.emit('#commit', forged.body))
+
+  // a rev older than the last one relayed (properly signed)
+  const rolledBack = await side({ rev: tidAt(Date.now() - 60 * 60 * 1000) }, 'rolledback')
+  await expectDrop('rev_not_newer', () => fake.emit('#commit', rolledBack.body))
+
+  // a rev an hour in the future (tolerance is 5 minutes)
+  const future = await side({ rev: tidAt(Date.now() + 60 * 60 * 1000) }, 'future')
+  await expectDrop('rev_in_future', () => fake.emit('#commit', future.body))
+
+  // a validly signed commit of an account whose DID document names the real PDS
+  const mallory = await FakeAccount.create(net.plc.url, net.pds.url, { handle: 'mallory-elsewhere.test' })
+  const foreign = await mallory.commit([{ action: 'create', collection: POST, rkey: 'm1', record: post('not yours') }])
+  bad.push(foreign.cid.toString())
+  await expectDrop('wrong_host', () => fake.emit('#commit', foreign.body))
+
+  // a DID that no directory knows
+  const ghost = await FakeAccount.create(net.plc.url, fake.url, { register: false })
+  const ghostly = await ghost.commit([{ action: 'create', collection: POST, rkey: 'g1', record: post('boo') }])
+  bad.push(ghostly.cid.toString())
+  await expectDrop('unresolvable_did', () => fake.emit('#commit', ghostly.body))
+
+  await realWrite('real two')
+
+  // a frame over the relay's limit (an otherwise valid commit)
+  const huge = await side({}, 'huge', 'x'.repeat(MAX_FRAME + 50_000))
+  await expectDrop('too_big', () => fake.emit('#commit', huge.body, { replay: false }))
+
+  // bytes that are not a frame at all, and a header followed by a truncated body
+  await expectDrop('bad_frame', () => fake.sendRaw(randomBytes(200)))
+  await expectDrop('bad_frame', () => {
+    const header = cborEncode({ op: 1, t: '#commit' } as never)
+    const body = cborEncode({ seq: fake.seq + 1, repo: alice.did, rev: 'x', blocks: new Uint8Array(64) } as never)
+    fake.sendRaw(Buffer.concat([header, body.subarray(0, body.length - 20)]))
+  })
+
+  // prevData that is not the tree the relay last saw: the chain is broken, the repo resynced from getRepo
+  const syncs = (rev: string) => consumer.of('#sync', alice.did).filter((f: Frame) => f.body.rev === rev).length
+  const wrongPrev = await side({ prevData: await cidForCbor(cborEncode({ not: 'the previous tree' } as never)) }, 'badprev')
+  await expectDrop('chain_break', () => fake.emit('#commit', wrongPrev.body))
+  await consumer.waitUntil(() => syncs(v1.rev) === 1, 15_000, `#sync of alice at ${v1.rev} after the wrong prevData`)
+
+  // right prevData, but ops that lie (an update claiming the wrong previous record): inversion fails (strict mode)
+  const lying = await alice.commit([{ action: 'update', collection: POST, rkey: 'a1', record: post('sneaky edit') }], {
+    apply: false,
+    ops: (ops) => ops.map((op) => ({ ...op, prev: forged.cid })),
+  })
+  bad.push(lying.cid.toString())
+  await expectDrop('bad_inversion', () => fake.emit('#commit', lying.body))
+  await consumer.waitUntil(() => syncs(v1.rev) === 2, 15_000, `#sync of alice at ${v1.rev} after the failed inversion`)
+
+  // a commit whose `since` names a rev the relay never saw: the chain is broken, the repo resynced
+  const lost = await alice.commit([{ action: 'create', collection: POST, rkey: 'lost', record: post('never sent') }])
+  const afterGap = await alice.commit([{ action: 'create', collection: POST, rkey: 'aftergap', record: post('after the gap') }])
+  bad.push(lost.cid.toString(), afterGap.cid.toString())
+  await expectDrop('chain_break', () => fake.emit('#commit', afterGap.body))
+  await consumer.waitUntil(() => syncs(afterGap.rev) === 1, 15_000, `#sync of alice at ${afterGap.rev} after the chain break`)
+
+  // honest again: the chain continues from the resynced head
+  const v2 = await alice.commit([{ action: 'create', collection: POST, rkey: 'a2', record: post('honest two') }])
+  fake.emit('#commit', v2.body)
+  const v3 = await alice.commit([
+    { action: 'update', collection: POST, rkey: 'a1', record: post('honest one, edited') },
+    { action: 'delete', collection: POST, rkey: 'a2' },
+  ])
+  fake.emit('#commit', v3.body)
+  await relayed(v3.cid)
+  await realWrite('real three')
+  await consumer.waitUntil((c) => realCids.every((cid) => c.recordCids(real.did).includes(cid)), 10_000, 'the real PDS writes')
+
+  try {
+    expect(consumer.commitCids(alice.did)).toEqual([v1, v2, v3].map((c) => c.cid.toString()))
+    const everything = consumer.events.map((f) => String(f.body.commit ?? ''))
+    for (const cid of bad) expect(everything).not.toContain(cid)
+    for (const did of [mallory.did, ghost.did]) {
+      expect(consumer.events.filter((f) => (f.body.repo ?? f.body.did) === did)).toEqual([])
+    }
+    expect(consumer.recordCids(real.did)).toEqual(expect.arrayContaining(realCids))
+    // each drop counted once, under its reason, and nothing else
+    expect(await dropped()).toEqual(expected)
+    // the honest real PDS lost nothing
+    const realStatus = (await relay.ctx.hosts.status(pdsHostname(net.pds)))!
+    expect(Object.values(realStatus.dropped).reduce((s: number, n) => s + (n as number), 0)).toBe(0)
+
+    // still serving: health, a fresh subscriber, and the hostile host still subscribed
+    const health = await fetch(`${relay.url}/xrpc/_health`)
+    expect(health.status).toBe(200)
+    const late = await consume(relay, 0)
+    await late.waitUntil((c) => c.lastSeq >= relay.ctx.eventLog.currentSeq, 10_000, 'a full replay')
+    late.close()
+    await fake.waitForSubscribers(1)
+    expect((await relay.ctx.hosts.status(fake.hostname))!.status).toBe('active')
+  } finally {
+    consumer.close()
+  }
+})
+
+test('a host sending nothing but garbage is counted and never takes the relay or the other hosts down', async () => {
+  const junk = await FakePds.start()
+  try {
+    expect((await requestCrawl(relay, junk.hostname)).status).toBe(200)
+    await junk.waitForSubscribers(1)
+    for (let i = 0; i < 50; i++) junk.sendRaw(randomBytes(1 + (i * 37) % 500))
+    await waitFor(async () => ((await relay.ctx.hosts.status(junk.hostname))!.dropped.bad_frame ?? 0) >= 1, 10_000, 'garbage counted')
+    expect((await fetch(`${relay.url}/xrpc/_health`)).status).toBe(200)
+    // the honest hosts are unaffected
+    const v = await alice.commit([{ action: 'create', collection: POST, rkey: 'after-junk', record: post('still here') }])
+    const consumer = await consume(relay, relay.ctx.eventLog.currentSeq)
+    fake.emit('#commit', v.body)
+    await consumer.waitUntil((c) => c.commitCids(alice.did).includes(v.cid.toString()), 10_000, 'alice after the junk host')
+    consumer.close()
+  } finally {
+    await junk.close()
+  }
+})
