@@ -77,6 +77,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-relay-'))
+/** set when the run shows something worth a look at the logs (drops, cut consumers) */
+let keepForInspection = false
 const post = async (url: string, body: unknown) => {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
   const text = await res.text()
@@ -150,16 +152,23 @@ try {
   for (const h of hosts) h.child.send({ type: 'announce' })
   await Promise.all(hosts.map((h) => nextMessage(h.child, 'announced')))
   const totalDids = hostCount * didsPerHost
-  const accountCount = async () => {
-    let n = 0
-    for (const h of hosts) n += ((await getJson(`${relay.url}/xrpc/com.atproto.sync.getHostStatus?hostname=${h.hostname}`)).accountCount as number) ?? 0
-    return n
+  // pre-flight: every announced repo is verified and relayed, nothing dropped — else signing a
+  // million commits the relay refuses would be minutes wasted
+  const adminHeaders = { authorization: `Basic ${Buffer.from(`admin:${ADMIN}`).toString('base64')}` }
+  const relayCounters = async () => {
+    const { hosts: list } = (await getJson(`${relay.url}/admin/hosts`, adminHeaders)) as { hosts: { eventsRelayed: number; dropped: Record<string, number> }[] }
+    const dropped: Record<string, number> = {}
+    for (const h of list) for (const [k, v] of Object.entries(h.dropped)) if (v > 0) dropped[k] = (dropped[k] ?? 0) + v
+    return { relayed: list.reduce((n, h) => n + h.eventsRelayed, 0), dropped }
   }
-  for (let t = 0; (await accountCount()) < totalDids; t++) {
-    if (t > 600) throw new Error(`the relay knows ${await accountCount()} of ${totalDids} repos after 60 s\n${logTail(relay.logFile)}`)
+  for (let t = 0; ; t++) {
+    const c = await relayCounters()
+    if (Object.keys(c.dropped).length > 0) throw new Error(`the relay drops the synthetic repos: ${JSON.stringify(c.dropped)}\n${logTail(relay.logFile)}`)
+    if (c.relayed >= totalDids) break
+    if (t > 600) throw new Error(`the relay relayed ${c.relayed} of ${totalDids} #sync announcements after 60 s\n${logTail(relay.logFile)}`)
     await sleep(100)
   }
-  progress(`relay knows all ${totalDids} repos`)
+  progress(`relay verified and relayed all ${totalDids} repo announcements`)
 
   // -- pre-generation
   const perHostRate = rate / hostCount
@@ -241,14 +250,10 @@ try {
   const hist = new Histogram(report.hist.counts)
   hist.max = report.hist.max
 
-  const dropped: Record<string, number> = {}
+  let dropped: Record<string, number> = {}
   let relayed = 0
   try {
-    const admin = await getJson(`${relay.url}/admin/hosts`, { authorization: `Basic ${Buffer.from(`admin:${ADMIN}`).toString('base64')}` })
-    for (const h of (admin.hosts ?? admin) as { eventsRelayed?: number; dropped?: Record<string, number> }[]) {
-      relayed += h.eventsRelayed ?? 0
-      for (const [k, v] of Object.entries(h.dropped ?? {})) if (v > 0) dropped[k] = (dropped[k] ?? 0) + v
-    }
+    ;({ dropped, relayed } = await relayCounters())
   } catch (err) {
     progress(`could not read /admin/hosts: ${(err as Error).message}`)
   }
@@ -278,6 +283,10 @@ try {
     }),
   )
 
+  if (Object.keys(dropped).length > 0 || report.cut.some((c) => c !== null)) {
+    keepForInspection = true
+    progress(`relay log tail:\n${logTail(relay.logFile, 15)}`)
+  }
   consumers.send({ type: 'stop' })
   for (const h of hosts) h.child.send({ type: 'stop' })
   await Promise.all([stop(consumers), ...hosts.map((h) => stop(h.child)), stop(relay.child), stop(plc.child)])
@@ -286,6 +295,6 @@ try {
   process.exitCode = 1
   await stopAll()
 } finally {
-  if (flags.keep || flags.profile || process.exitCode) progress(`kept ${workDir}`)
+  if (flags.keep || flags.profile || keepForInspection || process.exitCode) progress(`kept ${workDir}`)
   else fs.rmSync(workDir, { recursive: true, force: true })
 }
