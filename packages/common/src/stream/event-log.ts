@@ -3,7 +3,13 @@ import Database from 'better-sqlite3'
 import type { SqliteHandle } from '../db.ts'
 import { encodeFrame } from './frames.ts'
 
-export type LogEvent = { did: string; type: string; body: Record<string, unknown> }
+export type LogEvent = {
+  did: string
+  type: string
+  body: Record<string, unknown>
+  /** the whole frame for a seq, when the producer has it already encoded (a relay splicing its seq into upstream bytes); used instead of encoding `body` */
+  encoded?: (seq: number) => Uint8Array
+}
 export type LogRow = { seq: number; did: string; type: string; frame: Buffer; sequencedAt: string }
 
 /**
@@ -62,7 +68,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
       .transaction(() => {
         for (const evt of events) {
           const seq = this.lastSeq + 1 + rows.length
-          const frame = Buffer.from(encodeFrame(evt.type, { seq, ...evt.body }))
+          const frame = Buffer.from(evt.encoded ? evt.encoded(seq) : encodeFrame(evt.type, { seq, ...evt.body }))
           this.insert.run(seq, evt.did, evt.type, frame, now)
           rows.push({ seq, did: evt.did, type: evt.type, frame, sequencedAt: now })
         }

@@ -67,14 +67,21 @@ export class Outbox {
 
   private pushLive(rows: LogRow[]): void {
     if (!this.live || this.closed) return
-    for (const row of rows) {
-      if (row.seq <= this.lastSent) continue
-      if (this.ws.bufferedAmount > this.maxBufferBytes) {
-        this.fail('ConsumerTooSlow', 'Stream consumer too slow')
-        return
+    // one write syscall for the whole batch instead of one per frame
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
+    socket?.cork()
+    try {
+      for (const row of rows) {
+        if (row.seq <= this.lastSent) continue
+        if (this.ws.bufferedAmount > this.maxBufferBytes) {
+          this.fail('ConsumerTooSlow', 'Stream consumer too slow')
+          return
+        }
+        this.send(row.frame)
+        this.lastSent = row.seq
       }
-      this.send(row.frame)
-      this.lastSent = row.seq
+    } finally {
+      socket?.uncork()
     }
   }
 
