@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { ConfigError, envBool, envInt, envList, envStr, type Env } from '@atsuite/common'
 
@@ -31,6 +32,8 @@ export type RelayConfig = {
   backoffMaxMs: number
   /** revs further than this in the future are dropped (`rev_in_future`) */
   futureRevToleranceMs: number
+  /** worker threads verifying commits (CAR, signature, inversion); 0 = on the main thread */
+  verifyThreads: number
   /** identity cache: entries older than this are refreshed in the background */
   identityTtlMs: number
   version: string
@@ -63,6 +66,7 @@ export const envToConfig = (env: Env): RelayConfig => {
     allowInsecureHosts: envBool(env, 'RELAY_ALLOW_INSECURE_HOSTS') ?? isLocal,
     backoffMaxMs: envInt(env, 'RELAY_BACKOFF_MAX_MS') ?? 60_000,
     futureRevToleranceMs: envInt(env, 'RELAY_FUTURE_REV_TOLERANCE_MS') ?? 5 * 60 * 1000,
+    verifyThreads: envInt(env, 'RELAY_VERIFY_THREADS') ?? Math.min(8, Math.max(1, os.availableParallelism() - 1)),
     identityTtlMs: envInt(env, 'RELAY_IDENTITY_TTL_MS') ?? 60 * 60 * 1000,
     version: envStr(env, 'RELAY_VERSION') ?? '0.1.0',
   }
@@ -92,6 +96,9 @@ export const validateConfig = (cfg: RelayConfig): void => {
   for (const k of positive) {
     const v = cfg[k]
     if (typeof v !== 'number' || !(v > 0)) throw new ConfigError(`relay config ${k} must be a positive number, got ${String(v)}`)
+  }
+  if (!Number.isInteger(cfg.verifyThreads) || cfg.verifyThreads < 0 || cfg.verifyThreads > 64) {
+    throw new ConfigError(`RELAY_VERIFY_THREADS must be 0..64, got ${cfg.verifyThreads}`)
   }
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new ConfigError(`RELAY_PORT out of range: ${cfg.port}`)
 }

@@ -13,6 +13,7 @@ import { outboxLogger } from './logger.ts'
 import { MergedLog } from './outbox/merged-log.ts'
 import { systemClock, type Clock } from './util.ts'
 import { SignatureVerifier } from './validate/signature.ts'
+import { VerifyPool } from './validate/verify-pool.ts'
 
 /** Collaborators a test may replace through `RelayServer.create(cfg, overrides)`. */
 export type RelayOverrides = {
@@ -32,6 +33,8 @@ export class RelayContext {
   readonly accounts: AccountStore
   readonly identity: IdentityCache
   readonly verifier: SignatureVerifier
+  /** commit verification threads (RELAY_VERIFY_THREADS) */
+  readonly pool: VerifyPool
   readonly resync: Resyncer
   readonly processor: EventProcessor
   readonly hosts: HostManager
@@ -49,6 +52,7 @@ export class RelayContext {
     const resolver = overrides.idResolver ?? new IdResolver({ plcUrl: cfg.plcUrl, fetch: globalThis.fetch })
     this.identity = new IdentityCache(resolver, { ttlMs: cfg.identityTtlMs, clock: this.clock })
     this.verifier = new SignatureVerifier()
+    this.pool = new VerifyPool(cfg.verifyThreads, this.verifier)
     this.resync = new Resyncer({
       identity: this.identity,
       accounts: this.accounts,
@@ -59,7 +63,7 @@ export class RelayContext {
     this.processor = new EventProcessor({
       accounts: this.accounts,
       identity: this.identity,
-      verifier: this.verifier,
+      pool: this.pool,
       out: this.out,
       resync: this.resync,
       clock: this.clock,
@@ -111,6 +115,7 @@ export class RelayContext {
     this.timer = null
     this.resync.close()
     await this.hosts.stop()
+    await this.pool.close()
     this.flush()
     this.out.close()
     this.eventLog.close()

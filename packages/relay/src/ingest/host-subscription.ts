@@ -1,16 +1,16 @@
 import { WebSocket, type RawData } from 'ws'
-import { decodeFrame, FrameDecodeError } from '@atsuite/common'
+import { CborError, decodeFrameBytes } from '../validate/dag-cbor.ts'
 import { ingestLogger as log } from '../logger.ts'
 import type { DropReason, HostCounters } from './counters.ts'
 import { wsBase } from './hostname.ts'
-import { eventDid, type EventProcessor } from './processor.ts'
+import { eventDid, type EventProcessor, type Prepared, type UpstreamEvent } from './processor.ts'
 import { TokenBucket } from './token-bucket.ts'
 import type { IdentityCache } from '../identity/identity-cache.ts'
 
 export type SubscriptionStatus = 'active' | 'offline' | 'idle'
 
 type Item =
-  | { kind: 'event'; type: string; body: Record<string, unknown>; seq: number }
+  | { kind: 'event'; evt: UpstreamEvent; seq: number; prepared: Prepared | undefined }
   | { kind: 'info'; body: Record<string, unknown> }
   | { kind: 'drop'; reason: DropReason; seq: number | null }
   | { kind: 'error' }
@@ -64,8 +64,11 @@ export class HostSubscription {
   /** connections opened (tests, status) */
   connects = 0
 
+  private readonly source: { hostname: string; counters: HostCounters }
+
   constructor(deps: SubscriptionDeps) {
     this.d = deps
+    this.source = { hostname: deps.hostname, counters: deps.counters }
     this.hostname = deps.hostname
     this.cursor = deps.cursor
     this.bucket = new TokenBucket(deps.rateLimit)
@@ -215,9 +218,9 @@ export class HostSubscription {
     const tooBig = data.length > this.d.maxFrameBytes
     let frame
     try {
-      frame = decodeFrame(data)
+      frame = decodeFrameBytes(data)
     } catch (err) {
-      if (!(err instanceof FrameDecodeError)) log.warn({ host: this.hostname, err }, 'frame decode failed')
+      if (!(err instanceof CborError)) log.warn({ host: this.hostname, err }, 'frame decode failed')
       return { kind: 'drop', reason: tooBig ? 'too_big' : 'bad_frame', seq: null }
     }
     if (frame.op === -1) {
@@ -228,11 +231,14 @@ export class HostSubscription {
     const validSeq = typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : null
     if (tooBig) return { kind: 'drop', reason: 'too_big', seq: validSeq }
     if (frame.type === '#info') return { kind: 'info', body: frame.body }
-    if (validSeq === null) return { kind: 'drop', reason: 'bad_frame', seq: null }
+    if (validSeq === null || frame.seqStart < 0) return { kind: 'drop', reason: 'bad_frame', seq: null }
     const did = eventDid(frame.type, frame.body)
     // start resolving unknown DIDs now, so a queue of new accounts resolves in parallel
     if (did && !this.d.identity.peek(did) && !this.d.identity.knownUnresolvable(did)) void this.d.identity.resolve(did)
-    return { kind: 'event', type: frame.type, body: frame.body, seq: validSeq }
+    const evt: UpstreamEvent = { type: frame.type, body: frame.body, bytes: data, bodyStart: frame.bodyStart, seqStart: frame.seqStart, seqEnd: frame.seqEnd }
+    // an event already processed (replayed after a reconnect) is not worth verifying
+    const prepared = validSeq > this.cursor ? this.d.processor.prepare(this.source, evt) : undefined
+    return { kind: 'event', evt, seq: validSeq, prepared }
   }
 
   private upstreamError(error: string, message: string | undefined): void {
@@ -298,7 +304,7 @@ export class HostSubscription {
     if (item.seq <= this.cursor) return // already processed (replayed after a reconnect)
     let r: void | Promise<void>
     try {
-      r = this.d.processor.process({ hostname: this.hostname, counters: this.d.counters }, item.type, item.body)
+      r = this.d.processor.process(this.source, item.evt, item.prepared)
     } catch (err) {
       this.failed(item, err)
       return
@@ -308,8 +314,12 @@ export class HostSubscription {
       return
     }
     return r.then(
-      () => this.advance(item.seq),
-      (err: unknown) => this.failed(item, err),
+      () => {
+        if (!this.stopped) this.advance(item.seq)
+      },
+      (err: unknown) => {
+        if (!this.stopped) this.failed(item, err)
+      },
     )
   }
 
@@ -317,8 +327,8 @@ export class HostSubscription {
     if (seq > this.cursor) this.cursor = seq
   }
 
-  private failed(item: { type: string; seq: number }, err: unknown): void {
-    log.error({ host: this.hostname, type: item.type, seq: item.seq, err }, 'processing an upstream event failed')
+  private failed(item: { evt: UpstreamEvent; seq: number }, err: unknown): void {
+    log.error({ host: this.hostname, type: item.evt.type, seq: item.seq, err }, 'processing an upstream event failed')
     this.d.counters.dropped.bad_frame++
     this.advance(item.seq)
   }

@@ -1,13 +1,14 @@
-import { isCid, type Cid } from '@atproto/lex-data'
+import { encode as cborEncode } from '@atproto/lex-cbor'
 import type { AccountState, AccountStore } from '../accounts/account-store.ts'
 import type { SyncMode } from '../config.ts'
 import type { Identity, IdentityCache } from '../identity/identity-cache.ts'
 import { ingestLogger as log } from '../logger.ts'
 import type { MergedLog } from '../outbox/merged-log.ts'
 import type { Clock } from '../util.ts'
-import { CommitFormatError, invertCommit, missingRecordBlocks, parseCommitCar, verifyCommitSignature, type ParsedCommit, type RepoOp } from '../validate/commit.ts'
+import type { RepoOp, VerifyJob, VerifyResult } from '../validate/commit.ts'
+import { CidRef, encodeUint, type CborMap } from '../validate/dag-cbor.ts'
 import { emptyTreeCid } from '../validate/mst.ts'
-import type { SignatureVerifier } from '../validate/signature.ts'
+import type { VerifyPool } from '../validate/verify-pool.ts'
 import { isTid, tidTimestampMs } from '../validate/tid.ts'
 import type { DropReason, HostCounters } from './counters.ts'
 import { sameHost } from './hostname.ts'
@@ -16,10 +17,45 @@ import type { Resyncer } from './resync.ts'
 export const MAX_OPS = 200
 export const MAX_BLOCKS_BYTES = 2_000_000
 
+/** A verification started ahead of an event's turn (EventProcessor.prepare). */
+export type Prepared = { key: string; result: VerifyResult | Promise<VerifyResult> }
+
+type Verified = Extract<VerifyResult, { ok: true }>
+
 /** The sending host, as the processor sees it. */
 export type Source = { hostname: string; counters: HostCounters }
 
-type Body = Record<string, unknown>
+/** One upstream message frame: decoded, plus where its bytes are (to re-sequence it without re-encoding). */
+export type UpstreamEvent = {
+  type: string
+  body: CborMap
+  bytes: Uint8Array
+  bodyStart: number
+  seqStart: number
+  seqEnd: number
+}
+
+const headers = new Map<string, Uint8Array>()
+const frameHeader = (type: string): Uint8Array => {
+  let h = headers.get(type)
+  if (!h) {
+    h = cborEncode({ op: 1, t: type })
+    headers.set(type, h)
+  }
+  return h
+}
+
+/**
+ * The relayed frame: our header, then the upstream body bytes exactly as
+ * received except for the top-level seq, which becomes ours.
+ */
+const resequence = (evt: UpstreamEvent) => (seq: number): Uint8Array =>
+  Buffer.concat([
+    frameHeader(evt.type),
+    evt.bytes.subarray(evt.bodyStart, evt.seqStart),
+    encodeUint(seq),
+    evt.bytes.subarray(evt.seqEnd),
+  ])
 
 const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]{1,2048}$/
 const ACTIONS = new Set(['create', 'update', 'delete'])
@@ -27,7 +63,7 @@ const ACTIONS = new Set(['create', 'update', 'delete'])
 const isDid = (v: unknown): v is string => typeof v === 'string' && DID_RE.test(v)
 
 /** The DID an event is about (prefetching identities before processing). */
-export const eventDid = (type: string, body: Body): string | undefined => {
+export const eventDid = (type: string, body: CborMap): string | undefined => {
   const did = type === '#commit' ? body.repo : body.did
   return isDid(did) ? did : undefined
 }
@@ -41,20 +77,14 @@ const validOps = (ops: unknown): ops is RepoOp[] =>
       ACTIONS.has(op.action as string) &&
       typeof op.path === 'string' &&
       op.path.split('/').length === 2 &&
-      (op.cid === null || isCid(op.cid)) &&
-      (op.prev === undefined || op.prev === null || isCid(op.prev)),
+      (op.cid === null || op.cid instanceof CidRef) &&
+      (op.prev === undefined || op.prev === null || op.prev instanceof CidRef),
   )
-
-/** The body relayed downstream: the upstream body without its seq (the log assigns ours). */
-const outgoing = (body: Body): Body => {
-  const { seq: _seq, ...rest } = body
-  return rest
-}
 
 export type ProcessorDeps = {
   accounts: AccountStore
   identity: IdentityCache
-  verifier: SignatureVerifier
+  pool: VerifyPool
   out: MergedLog
   resync: Resyncer
   clock: Clock
@@ -84,16 +114,17 @@ export class EventProcessor {
     this.d = deps
   }
 
-  process(src: Source, type: string, body: Body): void | Promise<void> {
-    switch (type) {
+  process(src: Source, evt: UpstreamEvent, prepared?: Prepared): void | Promise<void> {
+    const body = evt.body
+    switch (evt.type) {
       case '#commit':
-        return this.withIdentity(src, body.repo, (ident) => this.commit(src, body, ident, false))
+        return this.withIdentity(src, body.repo, (ident) => this.commit(src, evt, ident, false, prepared))
       case '#sync':
-        return this.withIdentity(src, body.did, (ident) => this.sync(src, body, ident, false))
+        return this.withIdentity(src, body.did, (ident) => this.sync(src, evt, ident, false, prepared))
       case '#identity':
-        return this.identityEvent(src, body)
+        return this.identityEvent(src, evt)
       case '#account':
-        return this.withIdentity(src, body.did, (ident) => this.account(src, body, ident))
+        return this.withIdentity(src, body.did, (ident) => this.account(src, evt, ident))
       case '#info':
         log.info({ host: src.hostname, name: body.name, message: body.message }, 'upstream info')
         return
@@ -108,9 +139,9 @@ export class EventProcessor {
     log.debug({ host: src.hostname, did, reason, detail }, 'dropped upstream event')
   }
 
-  private emit(src: Source, type: string, did: string, body: Body): void {
+  private emit(src: Source, did: string, evt: UpstreamEvent): void {
     src.counters.eventsRelayed++
-    this.d.out.push({ did, type, body: outgoing(body) })
+    this.d.out.push({ did, type: evt.type, body: evt.body, encoded: resequence(evt) })
   }
 
   /** Runs `fn` with the DID's identity once it is known to be hosted by `src`. */
@@ -155,48 +186,96 @@ export class EventProcessor {
     return true
   }
 
-  /** Verifies the signature, retrying once with a freshly resolved key (rotation). */
-  private signed(src: Source, did: string, parsed: ParsedCommit, ident: Identity): true | Promise<boolean> {
-    if (verifyCommitSignature(this.d.verifier, parsed, ident.signingKey)) return true
-    return this.d.identity.refresh(did).then((fresh) => {
-      if (fresh && fresh.signingKey !== ident.signingKey && sameHost(fresh.pdsHost, src.hostname)) {
-        if (verifyCommitSignature(this.d.verifier, parsed, fresh.signingKey)) return true
-      }
-      this.drop(src, 'bad_signature', did)
-      return false
-    })
+  /** The commit checks that need no account state, as a job for the verification pool. */
+  private job(evt: UpstreamEvent, did: string, key: string): VerifyJob | null {
+    const b = evt.body
+    if (typeof b.rev !== 'string' || !(b.blocks instanceof Uint8Array)) return null
+    if (evt.type === '#sync') return { did, rev: b.rev, blocks: b.blocks, root: null, key, ops: null, base: null }
+    if (!(b.commit instanceof CidRef) || !validOps(b.ops)) return null
+    // a repo's first commit (no since) starts from the empty tree
+    const base = b.prevData instanceof CidRef ? b.prevData : b.since === null || b.since === undefined ? emptyTreeCid() : null
+    return {
+      did,
+      rev: b.rev,
+      blocks: b.blocks,
+      root: b.commit.bytes,
+      key,
+      ops: b.ops.map((op) => ({ action: op.action, path: op.path, cid: op.cid?.bytes ?? null, prev: op.prev?.bytes ?? null })),
+      base: base?.bytes ?? null,
+    }
   }
 
-  private parse(src: Source, did: string, blocks: Uint8Array, root: Cid | undefined, rev: string): ParsedCommit | null {
-    let parsed: ParsedCommit
-    try {
-      parsed = parseCommitCar(blocks, root)
-    } catch (err) {
-      if (!(err instanceof CommitFormatError)) throw err
-      this.drop(src, 'bad_commit', did, err.message)
-      return null
-    }
-    if (parsed.commit.did !== did || parsed.commit.rev !== rev) {
-      this.drop(src, 'bad_commit', did, 'commit DID or rev differs from the event')
-      return null
-    }
-    return parsed
+  /**
+   * Starts verifying a #commit / #sync as soon as it arrives (before its
+   * turn), when the DID's key is already cached: the pool then works ahead
+   * of the in-order processing. `process` uses the answer when the key is
+   * still the one it expects.
+   */
+  prepare(src: Source, evt: UpstreamEvent): Prepared | undefined {
+    if (evt.type !== '#commit' && evt.type !== '#sync') return undefined
+    const did = evt.type === '#commit' ? evt.body.repo : evt.body.did
+    if (!isDid(did)) return undefined
+    const ident = this.d.identity.peek(did)
+    if (!ident || !sameHost(ident.pdsHost, src.hostname)) return undefined
+    const job = this.job(evt, did, ident.signingKey)
+    if (!job) return undefined
+    const result = this.d.pool.verify(job)
+    // handled when the event's turn comes; never an unhandled rejection meanwhile
+    if (result instanceof Promise) result.catch(() => undefined)
+    return { key: ident.signingKey, result }
   }
 
-  private commit(src: Source, body: Body, ident: Identity, replay: boolean): void | Promise<void> {
+  /**
+   * The verification answer for `evt` with `ident`'s key (the prepared one
+   * when it used the same key), retried once with a freshly resolved key
+   * when the signature does not verify (key rotation). Null when dropped.
+   */
+  private verified(src: Source, evt: UpstreamEvent, ident: Identity, prepared: Prepared | undefined): Verified | null | Promise<Verified | null> {
     const did = ident.did
+    let first: VerifyResult | Promise<VerifyResult>
+    if (prepared && prepared.key === ident.signingKey) first = prepared.result
+    else {
+      const job = this.job(evt, did, ident.signingKey)
+      if (!job) {
+        this.drop(src, 'bad_frame', did, `malformed ${evt.type}`)
+        return null
+      }
+      first = this.d.pool.verify(job)
+    }
+    const check = (res: VerifyResult): Verified | null | Promise<Verified | null> => {
+      if (!res.ok) {
+        this.drop(src, 'bad_commit', did, res.message)
+        return null
+      }
+      if (res.sigOk) return res
+      return this.d.identity.refresh(did).then(async (fresh) => {
+        if (fresh && fresh.signingKey !== ident.signingKey && sameHost(fresh.pdsHost, src.hostname)) {
+          const job = this.job(evt, did, fresh.signingKey)
+          const again = job ? await this.d.pool.verify(job) : null
+          if (again?.ok && again.sigOk) return again
+        }
+        this.drop(src, 'bad_signature', did)
+        return null
+      })
+    }
+    return first instanceof Promise ? first.then(check) : check(first)
+  }
+
+  private commit(src: Source, evt: UpstreamEvent, ident: Identity, replay: boolean, prepared?: Prepared): void | Promise<void> {
+    const did = ident.did
+    const body = evt.body
     const { rev, since, commit, blocks, ops, prevData } = body
-    if (!isCid(commit) || !(blocks instanceof Uint8Array) || !validOps(ops) || !(since === null || since === undefined || isTid(since))) {
+    if (!(commit instanceof CidRef) || !(blocks instanceof Uint8Array) || !validOps(ops) || !(since === null || since === undefined || isTid(since))) {
       return this.drop(src, 'bad_frame', did, 'malformed #commit')
     }
-    if (prevData !== undefined && prevData !== null && !isCid(prevData)) return this.drop(src, 'bad_frame', did, 'prevData is not a CID')
+    if (prevData !== undefined && prevData !== null && !(prevData instanceof CidRef)) return this.drop(src, 'bad_frame', did, 'prevData is not a CID')
     if (body.tooBig === true || ops.length > MAX_OPS || blocks.length > MAX_BLOCKS_BYTES) {
       return this.drop(src, 'too_big', did)
     }
     if (!this.checkRev(src, did, rev)) return
     const acc = this.account_(src, did)
     if (this.d.resync.busy(did)) {
-      if (!this.d.resync.defer(did, () => this.commit(src, body, ident, true))) this.drop(src, 'chain_break', did, 'resync backlog full')
+      if (!this.d.resync.defer(did, () => this.commit(src, evt, ident, true, prepared))) this.drop(src, 'chain_break', did, 'resync backlog full')
       return
     }
     // the head itself again (a replay after an unclean stop): nothing to do
@@ -206,46 +285,41 @@ export class EventProcessor {
       return
     }
     if (!acc.active) return this.drop(src, 'inactive_account', did, acc.status ?? undefined)
-    const parsed = this.parse(src, did, blocks, commit, rev)
-    if (!parsed) return
-    const ok = this.signed(src, did, parsed, ident)
-    if (ok === true) return this.commitVerified(src, body, acc, parsed, ops, (since as string | null | undefined) ?? null, prevData as Cid | undefined)
-    return ok.then((good) => {
-      if (good) this.commitVerified(src, body, acc, parsed, ops, (since as string | null | undefined) ?? null, prevData as Cid | undefined)
+    const sinceRev = (since as string | null | undefined) ?? null
+    const base = prevData instanceof CidRef ? prevData : undefined
+    const res = this.verified(src, evt, ident, prepared)
+    if (res === null) return
+    if (!(res instanceof Promise)) return this.commitVerified(src, evt, acc, res, sinceRev, base)
+    return res.then((r) => {
+      if (r) this.commitVerified(src, evt, acc, r, sinceRev, base)
     })
   }
 
-  private commitVerified(src: Source, body: Body, acc: AccountState, parsed: ParsedCommit, ops: RepoOp[], since: string | null, prevData: Cid | undefined): void {
+  private commitVerified(src: Source, evt: UpstreamEvent, acc: AccountState, res: Verified, since: string | null, prevData: CidRef | undefined): void {
     const did = acc.did
+    const rev = evt.body.rev as string
     // signed by the account, so it may trigger a resync: check the chain
     const brokenSince = acc.rev !== null && since !== acc.rev
-    const brokenData = acc.data !== null && prevData !== undefined && prevData !== null && prevData.toString() !== acc.data
+    const brokenData = acc.data !== null && prevData !== undefined && prevData.toString() !== acc.data
     if (brokenSince || brokenData) {
       this.drop(src, 'chain_break', did, brokenSince ? `since ${since} but last rev ${acc.rev}` : 'prevData is not the last data')
       this.desync(acc, 'chain break')
       return
     }
-    // a repo's first commit starts from the empty tree
-    const base = prevData ?? (since === null ? emptyTreeCid() : undefined)
-    let failure = invertCommit(parsed, ops, base)
-    if (!failure) {
-      const missing = missingRecordBlocks(parsed, ops)
-      if (missing.length > 0) failure = `record blocks missing for ${missing.join(', ')}`
-    }
-    if (failure) {
+    if (res.inversion) {
       src.counters.dropped.bad_inversion++
       if (this.d.syncMode === 'strict') {
-        log.warn({ host: src.hostname, did, rev: parsed.commit.rev, failure }, 'commit failed sync v1.1 inversion: dropped')
+        log.warn({ host: src.hostname, did, rev, failure: res.inversion }, 'commit failed sync v1.1 inversion: dropped')
         this.desync(acc, 'inversion failed')
         return
       }
-      log.warn({ host: src.hostname, did, rev: parsed.commit.rev, failure }, 'commit failed sync v1.1 inversion: relayed (lenient)')
+      log.warn({ host: src.hostname, did, rev, failure: res.inversion }, 'commit failed sync v1.1 inversion: relayed (lenient)')
     }
-    acc.rev = parsed.commit.rev
-    acc.head = parsed.cid.toString()
-    acc.data = parsed.commit.data.toString()
+    acc.rev = rev
+    acc.head = res.commitCid
+    acc.data = res.dataCid
     this.d.accounts.save(acc)
-    this.emit(src, '#commit', did, body)
+    this.emit(src, did, evt)
   }
 
   private desync(acc: AccountState, why: string): void {
@@ -254,15 +328,15 @@ export class EventProcessor {
     this.d.resync.request(acc.did, why)
   }
 
-  private sync(src: Source, body: Body, ident: Identity, replay: boolean): void | Promise<void> {
+  private sync(src: Source, evt: UpstreamEvent, ident: Identity, replay: boolean, prepared?: Prepared): void | Promise<void> {
     const did = ident.did
-    const { rev, blocks } = body
+    const { rev, blocks } = evt.body
     if (!(blocks instanceof Uint8Array)) return this.drop(src, 'bad_frame', did, 'malformed #sync')
     if (blocks.length > MAX_BLOCKS_BYTES) return this.drop(src, 'too_big', did)
     if (!this.checkRev(src, did, rev)) return
     const acc = this.account_(src, did)
     if (this.d.resync.busy(did)) {
-      if (!this.d.resync.defer(did, () => this.sync(src, body, ident, true))) this.drop(src, 'chain_break', did, 'resync backlog full')
+      if (!this.d.resync.defer(did, () => this.sync(src, evt, ident, true, prepared))) this.drop(src, 'chain_break', did, 'resync backlog full')
       return
     }
     // equal is fine: a #sync on activation repeats the current rev
@@ -270,36 +344,32 @@ export class EventProcessor {
       if (!replay) this.drop(src, 'rev_not_newer', did, `${rev} < ${acc.rev}`)
       return
     }
-    const parsed = this.parse(src, did, blocks, undefined, rev)
-    if (!parsed) return
-    const apply = () => {
-      acc.rev = parsed.commit.rev
-      acc.head = parsed.cid.toString()
-      acc.data = parsed.commit.data.toString()
+    const apply = (res: Verified | null) => {
+      if (!res) return
+      acc.rev = rev
+      acc.head = res.commitCid
+      acc.data = res.dataCid
       acc.desynchronized = false
       this.d.accounts.save(acc)
-      this.emit(src, '#sync', did, body)
+      this.emit(src, did, evt)
     }
-    const ok = this.signed(src, did, parsed, ident)
-    if (ok === true) return apply()
-    return ok.then((good) => {
-      if (good) apply()
-    })
+    const res = this.verified(src, evt, ident, prepared)
+    return res instanceof Promise ? res.then(apply) : apply(res)
   }
 
-  private async identityEvent(src: Source, body: Body): Promise<void> {
-    const did = body.did
+  private async identityEvent(src: Source, evt: UpstreamEvent): Promise<void> {
+    const did = evt.body.did
     if (!isDid(did)) return this.drop(src, 'bad_frame', did, 'malformed #identity')
     const ident = await this.d.identity.refresh(did)
     if (!ident) return this.drop(src, 'unresolvable_did', did)
     if (!sameHost(ident.pdsHost, src.hostname)) return this.drop(src, 'wrong_host', did, `DID is hosted on ${ident.pdsHost}`)
     this.account_(src, did)
-    this.emit(src, '#identity', did, body)
+    this.emit(src, did, evt)
   }
 
-  private account(src: Source, body: Body, ident: Identity): void {
+  private account(src: Source, evt: UpstreamEvent, ident: Identity): void {
     const did = ident.did
-    const { active, status } = body
+    const { active, status } = evt.body
     if (typeof active !== 'boolean' || !(status === undefined || status === null || typeof status === 'string')) {
       return this.drop(src, 'bad_frame', did, 'malformed #account')
     }
@@ -307,6 +377,6 @@ export class EventProcessor {
     acc.active = active
     acc.status = active ? null : ((status as string | undefined) ?? null)
     this.d.accounts.save(acc)
-    this.emit(src, '#account', did, body)
+    this.emit(src, did, evt)
   }
 }

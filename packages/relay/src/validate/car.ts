@@ -1,17 +1,17 @@
-import { createHash } from 'node:crypto'
-import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
-import { createCid, decodeCid, type Cid } from '@atproto/lex-data'
+import crypto from 'node:crypto'
+import { CborError, CidRef, decodeCbor, isMap } from './dag-cbor.ts'
 
 // Synchronous CARv1 parsing for firehose events: one pass, every block's
-// sha-256 checked against its CID. @atproto/repo's readCar is async (an
-// async generator that yields to the event loop every 25 blocks), which is
-// the wrong shape for a hot path handling thousands of small CARs a second.
+// sha-256 checked against its CID, CIDs kept as byte slices. @atproto/repo's
+// readCar is async (an async generator that yields to the event loop every
+// 25 blocks), which is the wrong shape for a hot path handling thousands of
+// small CARs a second.
 
 export const DAG_CBOR = 0x71
 export const RAW = 0x55
 const SHA256 = 0x12
 
-/** Blocks keyed by the CID's raw bytes (as a latin1 string: cheap to build, exact to compare). */
+/** Blocks keyed by the CID's raw bytes as a latin1 string (CidRef.key): cheap to build, exact to compare. */
 export type BlockMap = Map<string, Uint8Array>
 
 export class CarError extends Error {}
@@ -19,10 +19,12 @@ export class CarError extends Error {}
 export const cidKey = (cid: { bytes: Uint8Array }): string =>
   Buffer.from(cid.bytes.buffer, cid.bytes.byteOffset, cid.bytes.byteLength).toString('latin1')
 
-export const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest()
+export const sha256 = (bytes: Uint8Array): Buffer => crypto.hash('sha256', bytes, 'buffer')
+
+const CID_PREFIX = Buffer.from([0x01, DAG_CBOR, SHA256, 0x20])
 
 /** The CID of DAG-CBOR bytes (CIDv1, sha-256), synchronously. */
-export const cidForCbor = (bytes: Uint8Array): Cid => createCid(DAG_CBOR, SHA256, sha256(bytes))
+export const cidForCbor = (bytes: Uint8Array): CidRef => new CidRef(Buffer.concat([CID_PREFIX, sha256(bytes)]))
 
 const readVarint = (bytes: Uint8Array, pos: number): [number, number] => {
   let value = 0
@@ -37,28 +39,51 @@ const readVarint = (bytes: Uint8Array, pos: number): [number, number] => {
   throw new CarError('varint too long')
 }
 
-export type ParsedCar = { roots: Cid[]; blocks: BlockMap }
+export type ParsedCar = { roots: CidRef[]; blocks: BlockMap }
+
+/** The canonical header of a one-root CAR: {roots: [root], version: 1}. */
+const carHeader = (root: CidRef): Buffer => {
+  const len = root.bytes.length + 1
+  return Buffer.concat([
+    Buffer.from([0xa2, 0x65, 0x72, 0x6f, 0x6f, 0x74, 0x73, 0x81, 0xd8, 0x2a]),
+    Buffer.from(len < 24 ? [0x40 + len] : [0x58, len]),
+    Buffer.from([0]),
+    root.bytes,
+    Buffer.from([0x67, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x01]),
+  ])
+}
+
+const readHeader = (bytes: Uint8Array, expectedRoot: CidRef | undefined): CidRef[] => {
+  if (expectedRoot) {
+    const expected = carHeader(expectedRoot)
+    if (Buffer.compare(expected, bytes) === 0) return [expectedRoot]
+  }
+  let header
+  try {
+    header = decodeCbor(bytes)
+  } catch (err) {
+    if (err instanceof CborError) throw new CarError(`bad CAR header: ${err.message}`)
+    throw err
+  }
+  if (!isMap(header) || header.version !== 1 || !Array.isArray(header.roots)) throw new CarError('bad CAR header')
+  const roots = header.roots
+  if (!roots.every((r) => r instanceof CidRef)) throw new CarError('bad CAR roots')
+  return roots as CidRef[]
+}
 
 /**
  * Parses a CARv1. Always checks: framing, CIDv1 with dag-cbor or raw codec
  * and a sha-256 multihash, and that each block hashes to its CID. Never
- * checks what the blocks mean.
+ * checks what the blocks mean. `expectedRoot` only makes the usual case
+ * (a canonical header naming it) cheaper.
  */
-export const parseCar = (bytes: Uint8Array): ParsedCar => {
+export const parseCar = (bytes: Uint8Array, expectedRoot?: CidRef): ParsedCar => {
   let pos = 0
   let headerLen: number
   ;[headerLen, pos] = readVarint(bytes, pos)
   if (headerLen === 0 || pos + headerLen > bytes.length) throw new CarError('bad CAR header length')
-  let header: unknown
-  try {
-    header = cborDecode(bytes.subarray(pos, pos + headerLen))
-  } catch (err) {
-    throw new CarError(`bad CAR header: ${(err as Error).message}`)
-  }
+  const roots = readHeader(bytes.subarray(pos, pos + headerLen), expectedRoot)
   pos += headerLen
-  const h = header as { version?: unknown; roots?: unknown }
-  if (!h || h.version !== 1 || !Array.isArray(h.roots)) throw new CarError('bad CAR header')
-  const roots = h.roots as Cid[]
   const blocks: BlockMap = new Map()
   while (pos < bytes.length) {
     let len: number
@@ -85,9 +110,6 @@ export const parseCar = (bytes: Uint8Array): ParsedCar => {
   return { roots, blocks }
 }
 
-/** A Cid from a BlockMap key. */
-export const cidFromKey = (key: string): Cid => decodeCid(Buffer.from(key, 'latin1'))
-
 const varintBytes = (n: number): number[] => {
   const out: number[] = []
   while (n >= 0x80) {
@@ -99,8 +121,8 @@ const varintBytes = (n: number): number[] => {
 }
 
 /** A CARv1 with one root from already-encoded blocks. */
-export const writeCar = (root: Cid, blocks: Iterable<readonly [Cid, Uint8Array]>): Uint8Array => {
-  const header = cborEncode({ version: 1, roots: [root] } as never)
+export const writeCar = (root: { bytes: Uint8Array }, blocks: Iterable<readonly [{ bytes: Uint8Array }, Uint8Array]>): Uint8Array => {
+  const header = carHeader(new CidRef(root.bytes))
   const parts: Uint8Array[] = [Uint8Array.from(varintBytes(header.length)), header]
   for (const [cid, bytes] of blocks) {
     parts.push(Uint8Array.from(varintBytes(cid.bytes.length + bytes.length)), cid.bytes, bytes)

@@ -1,6 +1,5 @@
-import { encode as cborEncode, decode as cborDecode } from '@atproto/lex-cbor'
-import { isCid, type Cid } from '@atproto/lex-data'
-import { CarError, cidKey, parseCar, sha256, type BlockMap } from './car.ts'
+import { CarError, parseCar, sha256, type BlockMap } from './car.ts'
+import { CborError, CidRef, decodeCbor, isMap, omitMapKey } from './dag-cbor.ts'
 import { MstError, loadTree, put, remove, rootCid } from './mst.ts'
 import type { SignatureVerifier } from './signature.ts'
 
@@ -8,12 +7,12 @@ import type { SignatureVerifier } from './signature.ts'
 // event. No state, no I/O: the caller (ingest/processor.ts) supplies the
 // signing key and applies rev/since/host rules around these.
 
-export type RepoOp = { action: 'create' | 'update' | 'delete'; path: string; cid: Cid | null; prev?: Cid | null }
+export type RepoOp = { action: 'create' | 'update' | 'delete'; path: string; cid: CidRef | null; prev?: CidRef | null }
 
-export type SignedCommit = { did: string; version: number; data: Cid; rev: string; prev: Cid | null; sig: Uint8Array }
+export type SignedCommit = { did: string; version: number; data: CidRef; rev: string; prev: CidRef | null; sig: Uint8Array }
 
 export type ParsedCommit = {
-  cid: Cid
+  cid: CidRef
   commit: SignedCommit
   blocks: BlockMap
   /** DAG-CBOR of the commit without `sig`, and its sha-256: what was signed */
@@ -27,39 +26,40 @@ export class CommitFormatError extends Error {}
 /**
  * Reads the commit out of a CAR slice. Always checks: the CAR parses and
  * every block matches its CID; exactly one root, equal to `expectedRoot`
- * when given; the root block is a v3 commit with well-typed fields. Never
- * checks the signature, the DID or rev against the event, or the MST.
+ * when given; the root block is a canonical DAG-CBOR v3 commit with
+ * well-typed fields. Never checks the signature, the DID or rev against the
+ * event, or the MST.
  */
-export const parseCommitCar = (car: Uint8Array, expectedRoot?: Cid): ParsedCommit => {
-  let roots: Cid[], blocks: BlockMap
+export const parseCommitCar = (car: Uint8Array, expectedRoot?: CidRef): ParsedCommit => {
+  let roots: CidRef[], blocks: BlockMap
   try {
-    ;({ roots, blocks } = parseCar(car))
+    ;({ roots, blocks } = parseCar(car, expectedRoot))
   } catch (err) {
     if (err instanceof CarError) throw new CommitFormatError(err.message)
     throw err
   }
-  if (roots.length !== 1 || !isCid(roots[0])) throw new CommitFormatError('CAR must have exactly one root')
+  if (roots.length !== 1) throw new CommitFormatError('CAR must have exactly one root')
   const root = roots[0]
   if (expectedRoot && !root.equals(expectedRoot)) throw new CommitFormatError('CAR root is not the event commit')
-  const bytes = blocks.get(cidKey(root))
+  const bytes = blocks.get(root.key)
   if (!bytes) throw new CommitFormatError('commit block missing from CAR')
-  let c: Record<string, unknown>
+  let c, unsigned
   try {
-    c = cborDecode(bytes) as Record<string, unknown>
-  } catch {
-    throw new CommitFormatError('commit block is not DAG-CBOR')
+    c = decodeCbor(bytes)
+    unsigned = omitMapKey(bytes, 'sig')
+  } catch (err) {
+    if (err instanceof CborError) throw new CommitFormatError(`commit block: ${err.message}`)
+    throw err
   }
   if (
-    !c || typeof c !== 'object' || typeof c.did !== 'string' || c.version !== 3 || !isCid(c.data) ||
-    typeof c.rev !== 'string' || !(c.prev === null || c.prev === undefined || isCid(c.prev)) || !(c.sig instanceof Uint8Array)
+    !isMap(c) || typeof c.did !== 'string' || c.version !== 3 || !(c.data instanceof CidRef) || typeof c.rev !== 'string' ||
+    !(c.prev === null || c.prev === undefined || c.prev instanceof CidRef) || !(c.sig instanceof Uint8Array) || !unsigned
   ) {
     throw new CommitFormatError('malformed commit object')
   }
-  const { sig, ...rest } = c
-  const unsigned = cborEncode(rest as never)
   return {
     cid: root,
-    commit: { did: c.did, version: 3, data: c.data, rev: c.rev, prev: (c.prev as Cid | null | undefined) ?? null, sig },
+    commit: { did: c.did, version: 3, data: c.data, rev: c.rev, prev: (c.prev as CidRef | null | undefined) ?? null, sig: c.sig },
     blocks,
     unsigned,
     hash: sha256(unsigned),
@@ -73,7 +73,7 @@ export const verifyCommitSignature = (verifier: SignatureVerifier, parsed: Parse
 export const missingRecordBlocks = (parsed: ParsedCommit, ops: RepoOp[]): string[] => {
   const missing: string[] = []
   for (const op of ops) {
-    if ((op.action === 'create' || op.action === 'update') && op.cid && !parsed.blocks.has(cidKey(op.cid))) missing.push(op.path)
+    if ((op.action === 'create' || op.action === 'update') && op.cid && !parsed.blocks.has(op.cid.key)) missing.push(op.path)
   }
   return missing
 }
@@ -87,8 +87,9 @@ export const missingRecordBlocks = (parsed: ParsedCommit, ops: RepoOp[]): string
  * matches, else why not. Ops without `prev` where one is required (the
  * pre-1.1 format) cannot be inverted and fail.
  */
-export const invertCommit = (parsed: ParsedCommit, ops: RepoOp[], prevData: Cid | null | undefined): string | null => {
+export const invertCommit = (parsed: ParsedCommit, ops: RepoOp[], prevData: CidRef | null | undefined): string | null => {
   if (!prevData) return ops.length === 0 ? null : 'missing prevData'
+  if (ops.length === 0) return parsed.commit.data.equals(prevData) ? null : 'no ops, but data is not prevData'
   const seen = new Set<string>()
   try {
     let root = loadTree(parsed.commit.data, parsed.blocks)
@@ -118,4 +119,56 @@ export const invertCommit = (parsed: ParsedCommit, ops: RepoOp[], prevData: Cid 
     if (err instanceof MstError) return err.message
     throw err
   }
+}
+
+/** Everything needed to check a #commit or #sync commit off the main thread (plain data: structured-clone friendly). */
+export type VerifyJob = {
+  did: string
+  rev: string
+  /** CAR slice */
+  blocks: Uint8Array
+  /** the event's commit CID (#commit); null for #sync, whose CAR root is the commit */
+  root: Uint8Array | null
+  /** did:key to check the signature with */
+  key: string
+  /** #commit ops to invert; null for #sync (nothing to invert) */
+  ops: { action: RepoOp['action']; path: string; cid: Uint8Array | null; prev: Uint8Array | null }[] | null
+  /** MST root the ops must invert to (prevData, or the empty tree for a first commit); null: missing */
+  base: Uint8Array | null
+}
+
+export type VerifyResult =
+  | { ok: false; reason: 'bad_commit'; message: string }
+  | { ok: true; sigOk: boolean; commitCid: string; dataCid: string; inversion: string | null }
+
+const ref = (b: Uint8Array | null): CidRef | null => (b ? new CidRef(b) : null)
+
+/**
+ * The stateless part of checking an event's commit: read the CAR, match the
+ * commit's DID and rev with the event, verify the signature with `key`,
+ * invert the ops (#commit) and look for their record blocks. Never looks
+ * at account state (rev order, since): the caller does, in order.
+ */
+export const verifyJob = (verifier: SignatureVerifier, job: VerifyJob): VerifyResult => {
+  let parsed: ParsedCommit
+  try {
+    parsed = parseCommitCar(job.blocks, job.root ? new CidRef(job.root) : undefined)
+  } catch (err) {
+    if (err instanceof CommitFormatError) return { ok: false, reason: 'bad_commit', message: err.message }
+    throw err
+  }
+  if (parsed.commit.did !== job.did || parsed.commit.rev !== job.rev) {
+    return { ok: false, reason: 'bad_commit', message: 'commit DID or rev differs from the event' }
+  }
+  const sigOk = verifyCommitSignature(verifier, parsed, job.key)
+  let inversion: string | null = null
+  if (sigOk && job.ops) {
+    const ops: RepoOp[] = job.ops.map((op) => ({ action: op.action, path: op.path, cid: ref(op.cid), prev: ref(op.prev) }))
+    inversion = invertCommit(parsed, ops, ref(job.base))
+    if (!inversion) {
+      const missing = missingRecordBlocks(parsed, ops)
+      if (missing.length > 0) inversion = `record blocks missing for ${missing.join(', ')}`
+    }
+  }
+  return { ok: true, sigOk, commitCid: parsed.cid.toString(), dataCid: parsed.commit.data.toString(), inversion }
 }

@@ -1,6 +1,5 @@
-import { decode as cborDecode } from '@atproto/lex-cbor'
-import type { Cid } from '@atproto/lex-data'
-import { cidForCbor, cidKey, sha256, type BlockMap } from './car.ts'
+import { cidForCbor, sha256, type BlockMap } from './car.ts'
+import { CborError, CidRef, decodeCbor, isMap } from './dag-cbor.ts'
 
 // A partial Merkle Search Tree, synchronous, for sync v1.1 inversion: the
 // nodes present in a commit's CAR slice are loaded, every other subtree is a
@@ -17,7 +16,7 @@ import { cidForCbor, cidKey, sha256, type BlockMap } from './car.ts'
 export class MstError extends Error {}
 export class PartialTreeError extends MstError {}
 
-type Leaf = { key: string; value: Cid; child?: undefined }
+type Leaf = { key: string; value: CidRef; child?: undefined }
 type Sub = { child: MstNode; key?: undefined }
 type Entry = Leaf | Sub
 
@@ -27,7 +26,7 @@ export type MstNode = {
   /** stub: not in the CAR slice; only `cid` is known */
   stub: boolean
   /** valid when !dirty */
-  cid: Cid | null
+  cid: CidRef | null
   dirty: boolean
 }
 
@@ -48,21 +47,26 @@ export const keyHeight = (key: string): number => {
 }
 
 const newNode = (height: number, entries: Entry[] = []): MstNode => ({ height, entries, stub: false, cid: null, dirty: true })
-const stubNode = (cid: Cid, height: number): MstNode => ({ height, entries: [], stub: true, cid, dirty: false })
+const stubNode = (cid: CidRef, height: number): MstNode => ({ height, entries: [], stub: true, cid, dirty: false })
 
-type RawEntry = { p: number; k: Uint8Array; v: Cid; t: Cid | null }
-type RawNode = { l: Cid | null; e: RawEntry[] }
+type RawEntry = { p: number; k: Uint8Array; v: CidRef; t: CidRef | null }
+type RawNode = { l: CidRef | null; e: RawEntry[] }
 
 const decodeNode = (bytes: Uint8Array): RawNode => {
-  let raw: unknown
+  let raw
   try {
-    raw = cborDecode(bytes)
+    raw = decodeCbor(bytes)
   } catch (err) {
-    throw new MstError(`MST node is not DAG-CBOR: ${(err as Error).message}`)
+    if (err instanceof CborError) throw new MstError(`MST node is not DAG-CBOR: ${err.message}`)
+    throw err
   }
-  const n = raw as RawNode
-  if (!n || typeof n !== 'object' || !Array.isArray(n.e) || n.l === undefined) throw new MstError('malformed MST node')
-  return n
+  if (!isMap(raw) || !Array.isArray(raw.e) || !(raw.l === null || raw.l instanceof CidRef)) throw new MstError('malformed MST node')
+  for (const e of raw.e) {
+    if (!isMap(e) || typeof e.p !== 'number' || !(e.k instanceof Uint8Array) || !(e.v instanceof CidRef) || !(e.t === null || e.t instanceof CidRef)) {
+      throw new MstError('malformed MST entry')
+    }
+  }
+  return raw as unknown as RawNode
 }
 
 /**
@@ -71,25 +75,22 @@ const decodeNode = (bytes: Uint8Array): RawNode => {
  * within a node. Never checks key heights beyond the first key of a node
  * (the caller's final root comparison is what proves the tree).
  */
-export const loadTree = (root: Cid, blocks: BlockMap): MstNode => {
+export const loadTree = (root: CidRef, blocks: BlockMap): MstNode => {
   const node = loadNode(root, blocks, undefined)
   if (node.stub) throw new PartialTreeError('MST root not in blocks')
   return node
 }
 
-const loadNode = (cid: Cid, blocks: BlockMap, expectedHeight: number | undefined): MstNode => {
-  const bytes = blocks.get(cidKey(cid))
+const loadNode = (cid: CidRef, blocks: BlockMap, expectedHeight: number | undefined): MstNode => {
+  const bytes = blocks.get(cid.key)
   if (!bytes) {
     if (expectedHeight === undefined) throw new PartialTreeError('MST node height unknown: block missing')
     return stubNode(cid, expectedHeight)
   }
   const raw = decodeNode(bytes)
-  const leaves: { key: string; value: Cid; right: Cid | null }[] = []
+  const leaves: { key: string; value: CidRef; right: CidRef | null }[] = []
   let prevKey = ''
   for (const e of raw.e) {
-    if (!e || typeof e.p !== 'number' || !(e.k instanceof Uint8Array) || !e.v || e.t === undefined) {
-      throw new MstError('malformed MST entry')
-    }
     if (e.p > prevKey.length) throw new MstError('bad MST key prefix')
     const key = prevKey.slice(0, e.p) + Buffer.from(e.k.buffer, e.k.byteOffset, e.k.byteLength).toString('latin1')
     if (leaves.length > 0 && key <= prevKey) throw new MstError('MST keys out of order')
@@ -137,7 +138,7 @@ const need = (node: MstNode): MstNode => {
 }
 
 /** Value at key, or null. Throws PartialTreeError when the path runs into a stub. */
-export const get = (root: MstNode, key: string, height = keyHeight(key)): Cid | null => {
+export const get = (root: MstNode, key: string, height = keyHeight(key)): CidRef | null => {
   let node = need(root)
   for (;;) {
     if (height > node.height) return null
@@ -153,12 +154,12 @@ export const get = (root: MstNode, key: string, height = keyHeight(key)): Cid | 
 }
 
 /** Sets key → value; returns the new root and the previous value (null if absent). */
-export const put = (root: MstNode, key: string, value: Cid): { root: MstNode; prev: Cid | null } => {
+export const put = (root: MstNode, key: string, value: CidRef): { root: MstNode; prev: CidRef | null } => {
   const res = insert(root, key, value, keyHeight(key))
   return { root: res.node, prev: res.prev }
 }
 
-const insert = (n: MstNode, key: string, value: Cid, height: number): { node: MstNode; prev: Cid | null } => {
+const insert = (n: MstNode, key: string, value: CidRef, height: number): { node: MstNode; prev: CidRef | null } => {
   const node = need(n)
   if (height > node.height) {
     const parent = node.entries.length === 0 ? newNode(height) : newNode(node.height + 1, [{ child: node }])
@@ -221,7 +222,7 @@ const split = (n: MstNode, key: string): [MstNode | null, MstNode | null] => {
 }
 
 /** Removes key; returns the new root (trimmed) and the removed value (null if absent). */
-export const remove = (root: MstNode, key: string): { root: MstNode; prev: Cid | null } => {
+export const remove = (root: MstNode, key: string): { root: MstNode; prev: CidRef | null } => {
   const res = del(root, key, keyHeight(key))
   let node = res.node
   // the root is never a pointer-only layer
@@ -230,7 +231,7 @@ export const remove = (root: MstNode, key: string): { root: MstNode; prev: Cid |
   return { root: node, prev: res.prev }
 }
 
-const del = (n: MstNode, key: string, height: number): { node: MstNode; prev: Cid | null } => {
+const del = (n: MstNode, key: string, height: number): { node: MstNode; prev: CidRef | null } => {
   const node = need(n)
   if (height > node.height) return { node, prev: null }
   const i = position(node, key)
@@ -270,7 +271,7 @@ const merge = (a: MstNode, b: MstNode): MstNode => {
 }
 
 /** The root CID, re-encoding only dirty nodes. */
-export const rootCid = (node: MstNode): Cid => {
+export const rootCid = (node: MstNode): CidRef => {
   if (!node.dirty && node.cid) return node.cid
   const bytes = encodeNode(node)
   node.cid = cidForCbor(bytes)
@@ -324,7 +325,7 @@ class Writer {
     this.ensure(s.length)
     this.pos += this.buf.write(s, this.pos, 'latin1')
   }
-  cid(c: Cid | null): void {
+  cid(c: CidRef | null): void {
     this.ensure(2)
     if (c === null) {
       this.buf[this.pos++] = 0xf6
@@ -340,12 +341,12 @@ class Writer {
   }
 }
 
-const childCid = (e: Entry | undefined): Cid | null => (e && e.child !== undefined ? rootCid(e.child) : null)
+const childCid = (e: Entry | undefined): CidRef | null => (e && e.child !== undefined ? rootCid(e.child) : null)
 
 /** Encodes a node; child CIDs are computed (recursively) first. */
 export const encodeNode = (node: MstNode): Uint8Array => {
   const { entries } = node
-  const leaves: { key: string; value: Cid; right: Cid | null }[] = []
+  const leaves: { key: string; value: CidRef; right: CidRef | null }[] = []
   const left = childCid(entries[0])
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]
@@ -377,10 +378,10 @@ export const encodeNode = (node: MstNode): Uint8Array => {
   return w.buf.subarray(0, w.pos)
 }
 
-let emptyTree: Cid | null = null
+let emptyTree: CidRef | null = null
 
 /** The root CID of an empty repo's MST (a first commit inverts to it). */
-export const emptyTreeCid = (): Cid => {
+export const emptyTreeCid = (): CidRef => {
   emptyTree ??= rootCid(newNode(0))
   return emptyTree
 }
