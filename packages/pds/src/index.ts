@@ -8,6 +8,7 @@ import { lexiconDocs } from './lexicon.ts'
 import { toXrpcError } from './errors.ts'
 import { wellKnownRouter } from './well-known.ts'
 import { httpLogger, seqLogger } from './logger.ts'
+import { markCleanShutdown, recoverUnannouncedCommits } from './sequencer/recovery.ts'
 import type { SubscriptionServer } from '@atsuite/common'
 import { subscribeRepos } from './api/com/atproto/sync/subscribeRepos.ts'
 
@@ -125,6 +126,7 @@ export class PDS {
   }
 
   async start(): Promise<number> {
+    await recoverUnannouncedCommits(this.ctx)
     const port = await this.http.listen(this.ctx.cfg.service.port, this.ctx.cfg.service.host)
     this.ctx.blobs.start()
     this.ctx.sequencer.startTrimming((err) => seqLogger.warn({ err }, 'firehose trim failed'))
@@ -144,5 +146,6 @@ export class PDS {
     this.firehose.close()
     await this.http.close()
     await this.ctx.destroy()
+    markCleanShutdown(this.ctx)
   }
 }
