@@ -33,6 +33,7 @@ import { requestPasswordReset, resetPassword } from './com/atproto/server/passwo
 import { confirmEmail, requestEmailConfirmation } from './com/atproto/server/email.ts'
 import { createInviteCode, createInviteCodes } from './com/atproto/server/invites.ts'
 import { getPreferences, putPreferences } from './app/bsky/actor/preferences.ts'
+import { getSubjectStatus, updateSubjectStatus } from './com/atproto/admin/subjectStatus.ts'
 
 const routes: Route[] = [
   createRecord, putRecord, deleteRecord, applyWrites, getRecord, listRecords, describeRepo, uploadBlob,
@@ -44,6 +45,7 @@ const routes: Route[] = [
   requestPasswordReset, resetPassword, requestEmailConfirmation, confirmEmail,
   createInviteCode, createInviteCodes,
   getPreferences, putPreferences,
+  updateSubjectStatus, getSubjectStatus,
 ]
 
 export const registerRoutes = (server: Server, ctx: AppContext): void => {
