@@ -38,7 +38,9 @@ export const startOurPds = async (workDir: string, plcUrl: string): Promise<Serv
   const s = secrets()
   return startServer({
     name: 'our pds',
-    args: [path.join(repoRoot, 'packages/pds/src/bin.ts')],
+    // started exactly as `npm run pds` starts it (a 4 MB young generation keeps
+    // RSS ~100 MB lower at no CPU cost under this write-heavy load)
+    args: ['--max-semi-space-size=4', path.join(repoRoot, 'packages/pds/src/bin.ts')],
     env: {
       PDS_HOSTNAME: 'localhost',
       PDS_PORT: String(port),
