@@ -185,3 +185,12 @@ test('a slow consumer is cut with ConsumerTooSlow while a fast one keeps receivi
   expect(last.body.error).toBe('ConsumerTooSlow')
   expect(slowFrames.length).toBeLessThan(N + 1)
 })
+
+test('WebSocket pings are answered', async () => {
+  const ws = new WebSocket(wsUrl(net))
+  await new Promise((r) => ws.once('open', r))
+  const pong = new Promise<Buffer>((r) => ws.once('pong', r))
+  ws.ping(Buffer.from('are you there'))
+  expect((await pong).toString()).toBe('are you there')
+  ws.terminate()
+})
