@@ -94,9 +94,11 @@ export type ProcessorDeps = {
 
 /**
  * Applies the relay's rules to one upstream event and relays it or drops it
- * (counting why on the sending host). Synchronous when the DID is cached and
- * the signature verifies with the cached key; a Promise only when it has to
- * resolve a DID. Never throws for anything an upstream can send.
+ * (counting why on the sending host). Events of one host must be passed in
+ * order, the next only after the previous settled: the rev/since checks and
+ * account state depend on it. Returns a Promise when it waits for a DID
+ * resolution or a verification thread, else finishes synchronously. Never
+ * throws for anything an upstream can send.
  *
  * Every DID-bearing event: the DID must resolve, and its current PDS must be
  * the sending host (re-resolved once, forcing a refresh, before dropping).

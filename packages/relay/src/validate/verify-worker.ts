@@ -2,18 +2,25 @@ import { parentPort } from 'node:worker_threads'
 import { verifyJob, type VerifyJob, type VerifyResult } from './commit.ts'
 import { SignatureVerifier } from './signature.ts'
 
-// A verification thread (VerifyPool): batches of jobs in, results out, in order.
+// A verification thread (VerifyPool): batches of jobs in, results out in
+// order, in chunks small enough that the first answers do not wait for the
+// whole batch.
 
+const CHUNK = 32
 const verifier = new SignatureVerifier()
 
 parentPort!.on('message', (batch: { id: number; job: VerifyJob }[]) => {
-  const out: { id: number; result: VerifyResult | { ok: false; reason: 'error'; message: string } }[] = []
+  let out: { id: number; result: VerifyResult | { ok: false; reason: 'error'; message: string } }[] = []
   for (const { id, job } of batch) {
     try {
       out.push({ id, result: verifyJob(verifier, job) })
     } catch (err) {
       out.push({ id, result: { ok: false, reason: 'error', message: (err as Error).message } })
     }
+    if (out.length >= CHUNK) {
+      parentPort!.postMessage(out)
+      out = []
+    }
   }
-  parentPort!.postMessage(out)
+  if (out.length > 0) parentPort!.postMessage(out)
 })
