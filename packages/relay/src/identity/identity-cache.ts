@@ -19,6 +19,7 @@ export type Identity = {
 const MAX_ENTRIES = 500_000
 const NEGATIVE_TTL_MS = 5_000
 const FORCE_REFRESH_MIN_INTERVAL_MS = 2_000
+const MAX_CONCURRENT_FETCHES = 32
 
 /**
  * DID → identity, cached in memory in front of @atproto/identity's
@@ -27,7 +28,8 @@ const FORCE_REFRESH_MIN_INTERVAL_MS = 2_000
  * lookups. Entries older than the TTL are still served while a background
  * refresh runs. A DID that failed to resolve is remembered as unresolvable
  * for a few seconds so a host spamming unknown DIDs cannot hammer the PLC.
- * Forced refreshes (key rotation, host mismatch) are rate-limited per DID.
+ * Forced refreshes (key rotation, host mismatch) are rate-limited per DID,
+ * and at most 32 lookups run at once (a burst of new DIDs queues).
  */
 export class IdentityCache {
   private readonly resolver: IdResolver
@@ -37,6 +39,8 @@ export class IdentityCache {
   private readonly negative = new Map<string, number>()
   private readonly inflight = new Map<string, Promise<Identity | null>>()
   private readonly lastForced = new Map<string, number>()
+  private running = 0
+  private readonly waiting: (() => void)[] = []
 
   constructor(resolver: IdResolver, opts: { ttlMs: number; clock: Clock }) {
     this.resolver = resolver
@@ -101,6 +105,17 @@ export class IdentityCache {
   }
 
   private async doFetch(did: string, force: boolean): Promise<Identity | null> {
+    if (this.running >= MAX_CONCURRENT_FETCHES) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.running++
+    try {
+      return await this.lookup(did, force)
+    } finally {
+      this.running--
+      this.waiting.shift()?.()
+    }
+  }
+
+  private async lookup(did: string, force: boolean): Promise<Identity | null> {
     let identity: Identity | null = null
     try {
       const doc = await this.resolver.did.resolve(did, force)

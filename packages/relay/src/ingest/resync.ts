@@ -13,6 +13,7 @@ const MAX_DEFERRED = 1000
 const RETRY_AFTER_FAILURE_MS = 10_000
 const MAX_CONCURRENT = 4
 const FETCH_TIMEOUT_MS = 60_000
+const MAX_REPO_BYTES = 512 * 1024 * 1024
 
 type Deferred = () => void | Promise<void>
 
@@ -121,8 +122,11 @@ export class Resyncer {
     if (url.protocol === 'http:' && !(this.allowInsecure && isLoopback(host))) throw new Error(`refusing plain http PDS ${ident.pdsEndpoint}`)
     url.searchParams.set('did', did)
     const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' })
-    if (!res.ok) throw new Error(`getRepo answered ${res.status}`)
-    const car = new Uint8Array(await res.arrayBuffer())
+    if (!res.ok) {
+      await res.body?.cancel()
+      throw new Error(`getRepo answered ${res.status}`)
+    }
+    const car = await readLimited(res, MAX_REPO_BYTES)
     const { root, blocks } = await readCarWithRoot(car)
     await verifyRepo(blocks, root, did, ident.signingKey)
     const commitBytes = blocks.get(root)
@@ -143,4 +147,21 @@ export class Resyncer {
     })
     log.info({ did, rev: commit.rev }, 'resynced')
   }
+}
+
+/** The response body, refusing more than `max` bytes. */
+const readLimited = async (res: Response, max: number): Promise<Uint8Array> => {
+  const declared = Number(res.headers.get('content-length') ?? 0)
+  if (declared > max) {
+    await res.body?.cancel()
+    throw new Error(`repo of ${declared} bytes is over the ${max} byte limit`)
+  }
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for await (const chunk of res.body ?? []) {
+    total += chunk.length
+    if (total > max) throw new Error(`repo is over the ${max} byte limit`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
 }
