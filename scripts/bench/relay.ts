@@ -221,6 +221,11 @@ try {
   const sentAt = () => hosts.reduce((s, h) => s + h.sent, 0)
   const startSent = sentAt()
   const startCpu = cpuSeconds(relay.pid) ?? 0
+  const workerCpu = () => ({
+    hosts: hosts.reduce((n, h) => n + (cpuSeconds(h.child.pid!) ?? 0), 0),
+    consumers: cpuSeconds(consumers.pid!) ?? 0,
+  })
+  const startWorkerCpu = workerCpu()
   const startWall = Date.now()
   const samples: Sample[] = []
   const sampleEvery = Math.max(1, Math.min(30, Math.round(duration / 20)))
@@ -243,6 +248,7 @@ try {
   }
   const wall = (Date.now() - startWall) / 1000
   const endCpu = cpuSeconds(relay.pid) ?? Number.NaN
+  const endWorkerCpu = workerCpu()
   const sent = sentAt() - startSent
   const reportMsg = nextMessage<{ type: string; frames: number[]; bytes: number[]; cut: (string | null)[]; errors: string[]; hist: { counts: Float64Array; max: number } }>(consumers, 'report', 30_000)
   consumers.send({ type: 'report' })
@@ -273,6 +279,8 @@ try {
       errors: report.errors,
       hist,
       relayCpuSeconds: endCpu - startCpu,
+      hostsCpuSeconds: endWorkerCpu.hosts - startWorkerCpu.hosts,
+      consumersCpuSeconds: endWorkerCpu.consumers - startWorkerCpu.consumers,
       samples,
       maxHostLagMs: Math.max(...hosts.map((h) => h.maxLagMs)),
       dropped,

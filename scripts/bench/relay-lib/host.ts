@@ -197,6 +197,9 @@ async function stream(t0: number): Promise<void> {
     if (sent >= due) {
       const waitUs = t0 + ((sent * 1e6) / rate) - nowMicros()
       await new Promise((r) => setTimeout(r, Math.max(0, Math.min(50, Math.floor(waitUs / 1000)))))
+    } else if (pds.maxBufferedAmount() >= HIGH_WATER) {
+      // the relay is not reading: wait without spinning (a busy host would steal the relay's CPU)
+      await new Promise((r) => setTimeout(r, 5))
     } else {
       await yieldToLoop()
     }

@@ -17,6 +17,9 @@ export type Report = {
   errors: string[]
   hist: Histogram
   relayCpuSeconds: number
+  /** the load generators, for judging how much of the machine was left to the relay */
+  hostsCpuSeconds: number
+  consumersCpuSeconds: number
   samples: Sample[]
   maxHostLagMs: number
   dropped: Record<string, number>
@@ -71,6 +74,7 @@ export const formatReport = (r: Report): string => {
     ['end-to-end latency, host send → consumer', `p50 ${ms(r.hist.quantile(0.5))} · p90 ${ms(r.hist.quantile(0.9))} · p99 ${ms(r.hist.quantile(0.99))} · max ${ms(r.hist.max)}  (${int(r.hist.count)} samples)`],
     ['fake hosts behind schedule (max)', `${r.maxHostLagMs.toFixed(0)} ms`],
     ['relay CPU', `${(r.relayCpuSeconds / r.duration).toFixed(2)} cores · ${relayedPerSec > 0 ? ((r.relayCpuSeconds * 1e6) / (relayedPerSec * r.duration)).toFixed(0) : 'n/a'} µs per relayed event`],
+    ['fake hosts / consumers CPU', `${(r.hostsCpuSeconds / r.duration).toFixed(2)} / ${(r.consumersCpuSeconds / r.duration).toFixed(2)} cores`],
     [
       'relay RSS',
       rss.length === 0
