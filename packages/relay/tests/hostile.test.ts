@@ -1,9 +1,10 @@
 /**
  * A hostile upstream: a fake PDS speaking the protocol sends forged
  * signatures, rolled-back and far-future revs, events for DIDs it does not
- * host or that do not resolve, oversized frames, garbage bytes, a wrong
- * prevData, ops that do not invert, and a broken `since` chain — between honest
- * commits. Each bad one is dropped and counted under its reason; the honest
+ * host or that do not resolve (commits, and #account/#identity for an
+ * account of another host), a commit passed off as another account's,
+ * oversized frames, garbage bytes, a wrong prevData, ops that do not invert,
+ * and a broken `since` chain — between honest commits. Each bad one is dropped and counted under its reason; the honest
  * events of this host and of a real PDS crawled at the same time are relayed;
  * the relay keeps serving.
  */
@@ -16,7 +17,7 @@ import { TestNetwork } from '@atsuite/dev-env'
 import type { RelayServer } from '@atsuite/relay'
 import { FakePds } from './_fake-pds.ts'
 import { FakeAccount, POST, post, tidAt } from './_fake-repo.ts'
-import { consume, pdsHostname, relayConfig, requestCrawl, startRelay, tempDir, waitUntilRelaying } from './_net.ts'
+import { consume, pdsHostname, relayConfig, requestCrawl, startRelay, tempDir, waitUntilRelaying, xrpcGet } from './_net.ts'
 import { waitFor, type Frame } from './_stream.ts'
 
 const MAX_FRAME = 100_000
@@ -107,6 +108,18 @@ test('every bad event is dropped under its reason; honest events of both hosts a
   bad.push(ghostly.cid.toString())
   await expectDrop('unresolvable_did', () => fake.emit('#commit', ghostly.body))
 
+  // speaking for an account of the real PDS: deactivate it, rename it — refused, the account untouched
+  const now = () => new Date().toISOString()
+  await expectDrop('wrong_host', () => fake.emit('#account', { did: real.did, active: false, status: 'deactivated', time: now() }))
+  await expectDrop('wrong_host', () => fake.emit('#identity', { did: real.did, handle: 'hijacked.test', time: now() }))
+  expect((await xrpcGet(relay.url, 'com.atproto.sync.getRepoStatus', { did: real.did })).body).toMatchObject({ active: true })
+
+  // alice's validly signed commit presented as another account's event
+  const bob = await FakeAccount.create(net.plc.url, fake.url, { handle: 'bob-fake.test' })
+  fake.repos.set(bob.did, bob)
+  const misattributed = await side({}, 'misattributed')
+  await expectDrop('bad_commit', () => fake.emit('#commit', { ...misattributed.body, repo: bob.did }))
+
   await realWrite('real two')
 
   // a frame over the relay's limit (an otherwise valid commit)
@@ -159,9 +172,12 @@ test('every bad event is dropped under its reason; honest events of both hosts a
     expect(consumer.commitCids(alice.did)).toEqual([v1, v2, v3].map((c) => c.cid.toString()))
     const everything = consumer.events.map((f) => String(f.body.commit ?? ''))
     for (const cid of bad) expect(everything).not.toContain(cid)
-    for (const did of [mallory.did, ghost.did]) {
+    for (const did of [mallory.did, ghost.did, bob.did]) {
       expect(consumer.events.filter((f) => (f.body.repo ?? f.body.did) === did)).toEqual([])
     }
+    // the real account's own #identity/#account (from its PDS) are relayed; the hostile ones are not
+    expect(consumer.of('#account', real.did).filter((f) => f.body.active === false)).toEqual([])
+    expect(consumer.of('#identity', real.did).filter((f) => f.body.handle === 'hijacked.test')).toEqual([])
     expect(consumer.recordCids(real.did)).toEqual(expect.arrayContaining(realCids))
     // each drop counted once, under its reason, and nothing else
     expect(await dropped()).toEqual(expected)
