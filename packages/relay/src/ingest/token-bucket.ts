@@ -24,10 +24,8 @@ export class TokenBucket {
   }
 
   take(): boolean {
-    if (this.tokens >= 1) {
-      this.tokens--
-      return true
-    }
+    // refill first, always: taking stored tokens without advancing `last`
+    // would credit the same idle time twice (a double burst)
     this.refill()
     if (this.tokens < 1) return false
     this.tokens--
