@@ -1,4 +1,5 @@
-import { cborToLexRecord, getRecords, BlockMap, blocksToCarFile, writeCarStream } from '@atproto/repo'
+import { cborToLexRecord, getRecords, BlockMap, blocksToCarFile } from '@atproto/repo'
+import { carHeader, cidBytes, pushCarBlock } from './car.ts'
 import { parseCid, type Cid, type LexMap } from '@atproto/lex-data'
 import type { ActorStore } from '../actor-store/actor-store.ts'
 import { SqlRepoStorage } from '../actor-store/repo-storage.ts'
@@ -59,25 +60,21 @@ export class RepoReader {
     const db = this.actorStore.db(did)
     const root = db.getRoot()
     if (!root) throw new InvalidRequest(`Could not find repo for DID: ${did}`, 'RepoNotFound')
-    const blocks = async function* () {
-      let cursor = ''
-      for (;;) {
-        const rows = since
-          ? (db.prep('SELECT cid, content FROM repo_block WHERE repoRev > ? AND cid > ? ORDER BY cid LIMIT ?').all(
-              since,
-              cursor,
-              PAGE,
-            ) as { cid: string; content: Buffer }[])
-          : (db.prep('SELECT cid, content FROM repo_block WHERE cid > ? ORDER BY cid LIMIT ?').all(cursor, PAGE) as {
-              cid: string
-              content: Buffer
-            }[])
-        for (const r of rows) yield { cid: parseCid(r.cid), bytes: r.content }
-        if (rows.length < PAGE) return
-        cursor = rows[rows.length - 1].cid
-      }
+    yield carHeader(parseCid(root.cid))
+    let cursor = ''
+    for (;;) {
+      const rows = (
+        since
+          ? db.prep('SELECT cid, content FROM repo_block WHERE repoRev > ? AND cid > ? ORDER BY cid LIMIT ?').all(since, cursor, PAGE)
+          : db.prep('SELECT cid, content FROM repo_block WHERE cid > ? ORDER BY cid LIMIT ?').all(cursor, PAGE)
+      ) as { cid: string; content: Buffer }[]
+      // one buffer per page of blocks
+      const parts: Uint8Array[] = []
+      for (const r of rows) pushCarBlock(parts, cidBytes(r.cid), r.content)
+      if (parts.length > 0) yield Buffer.concat(parts)
+      if (rows.length < PAGE) return
+      cursor = rows[rows.length - 1].cid
     }
-    yield* writeCarStream(parseCid(root.cid), blocks())
   }
 
   /** A CAR proving a record's presence or absence under the current commit. */

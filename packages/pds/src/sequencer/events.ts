@@ -1,7 +1,7 @@
-import { encode as cborEncode } from '@atproto/lex-cbor'
 import type { Cid } from '@atproto/lex-data'
 import type { LogEvent } from '@atsuite/common'
 import type { CommitEvent } from '../repo/repo-writer.ts'
+import { encodeCar } from '../repo/car.ts'
 
 // Event bodies of com.atproto.sync.subscribeRepos (sync v1.1). `seq` is set
 // when the event is sequenced; everything else is fixed at creation.
@@ -11,31 +11,6 @@ export type EventType = '#commit' | '#identity' | '#account' | '#sync'
 export type PendingEvent = LogEvent & { type: EventType }
 
 const MAX_BLOCKS_BYTES = 2_000_000
-
-const varint = (n: number): number[] => {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80)
-    n = Math.floor(n / 128)
-  }
-  out.push(n)
-  return out
-}
-
-/** A CARv1 file in memory, synchronously (for building events inside a commit's tick). */
-export const encodeCar = (root: Cid, blocks: Iterable<[Cid, Uint8Array]>): Uint8Array => {
-  const parts: Uint8Array[] = []
-  const header = cborEncode({ version: 1, roots: [root] } as never)
-  parts.push(Uint8Array.from(varint(header.length)), header)
-  const seen = new Set<string>()
-  for (const [cid, bytes] of blocks) {
-    const key = cid.toString()
-    if (seen.has(key)) continue
-    seen.add(key)
-    parts.push(Uint8Array.from(varint(cid.bytes.length + bytes.length)), cid.bytes, bytes)
-  }
-  return Buffer.concat(parts)
-}
 
 export const commitEvent = (evt: CommitEvent): PendingEvent => {
   const { commit } = evt
