@@ -3,7 +3,6 @@ import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
-import { fileTypeFromBuffer } from 'file-type'
 import { BlobRef } from '@atproto/lexicon'
 import type { ActorStore } from '../actor-store/actor-store.ts'
 import type { PdsConfig } from '../config.ts'
@@ -39,6 +38,7 @@ export class BlobManager {
 
   async upload(did: string, bytes: Uint8Array, declaredType: string | undefined) {
     const cid = blobCid(bytes)
+    const { fileTypeFromBuffer } = await import('file-type') // loaded on first upload
     const sniffed = await fileTypeFromBuffer(bytes).catch(() => undefined)
     const declared = declaredType?.split(';')[0].trim().toLowerCase()
     const mimeType = sniffed?.mime ?? (declared && !GENERIC_MIME.has(declared) ? declared : 'application/octet-stream')

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import nodemailer from 'nodemailer'
+import type { Transporter } from 'nodemailer'
 
 export type Mail = { to: string; subject: string; text: string; kind: string; token?: string }
 
@@ -11,18 +11,21 @@ export type Mail = { to: string; subject: string; text: string; kind: string; to
  * last), so local users and tests can read tokens.
  */
 export class Mailer {
-  private readonly transport: nodemailer.Transporter | null
+  private readonly smtpUrl: string | undefined
+  private transport: Transporter | null = null
   private readonly from: string
   readonly directory: string
 
   constructor(opts: { smtpUrl?: string; from: string; directory: string }) {
-    this.transport = opts.smtpUrl ? nodemailer.createTransport(opts.smtpUrl) : null
+    this.smtpUrl = opts.smtpUrl
     this.from = opts.from
     this.directory = opts.directory
   }
 
   async send(mail: Mail): Promise<void> {
-    if (this.transport) {
+    if (this.smtpUrl) {
+      // loaded on first use: most local servers never send SMTP mail
+      this.transport ??= (await import('nodemailer')).default.createTransport(this.smtpUrl)
       await this.transport.sendMail({ from: this.from, to: mail.to, subject: mail.subject, text: mail.text })
       return
     }
