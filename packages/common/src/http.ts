@@ -1,6 +1,6 @@
 import type { Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import type { RequestListener } from 'node:http'
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 
 /**
@@ -42,4 +42,29 @@ export class HttpServer {
     for (const s of this.sockets) s.destroy()
     await closed
   }
+}
+
+/** Open CORS for XRPC (browser clients), answering preflights itself. Express-compatible. */
+export const cors = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+  res.setHeader('access-control-allow-origin', '*')
+  if (req.method === 'OPTIONS') {
+    res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS')
+    res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] ?? '*')
+    res.setHeader('access-control-max-age', '86400')
+    res.statusCode = 204
+    res.end()
+    return
+  }
+  next()
+}
+
+/**
+ * body-parser's failures (malformed JSON, too large) as XRPC error bodies —
+ * a bad request body is a 4xx, never a 500. Null for any other error.
+ */
+export const bodyParserError = (err: unknown): { status: number; error: string; message: string } | null => {
+  const type = (err as { type?: unknown } | null)?.type
+  if (type === 'entity.too.large') return { status: 413, error: 'PayloadTooLarge', message: 'request entity too large' }
+  if (type === 'entity.parse.failed') return { status: 400, error: 'InvalidRequest', message: 'Request body is not valid JSON' }
+  return null
 }

@@ -1,6 +1,6 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { createServer as createXrpcServer, type Server as XrpcServer } from '@atproto/xrpc-server'
-import { HttpServer } from '@atsuite/common'
+import { HttpServer, bodyParserError, cors } from '@atsuite/common'
 import { AppContext, type ContextOverrides } from './context.ts'
 import type { PdsConfig, PdsSecrets } from './config.ts'
 import { registerRoutes } from './api/index.ts'
@@ -50,25 +50,12 @@ const rawJson: RequestHandler = (req, res, next) => {
   })
 }
 
-const cors: RequestHandler = (req, res, next) => {
-  res.setHeader('access-control-allow-origin', '*')
-  if (req.method === 'OPTIONS') {
-    res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS')
-    res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] ?? '*')
-    res.setHeader('access-control-max-age', '86400')
-    res.status(204).end()
-    return
-  }
-  next()
-}
-
 /** Errors raised before the XRPC layer (body parsing) become XRPC errors too. */
 const errorHandler: ErrorRequestHandler = (err, _req, res, _next) => {
-  const e = err as { type?: string; status?: number; message?: string }
-  if (e.type === 'entity.too.large') {
-    res.status(413).json({ error: 'PayloadTooLarge', message: 'request entity too large' })
-  } else if (e.type === 'entity.parse.failed') {
-    res.status(400).json({ error: 'InvalidRequest', message: 'Request body is not valid JSON' })
+  const e = err as { status?: number; message?: string }
+  const parseErr = bodyParserError(err)
+  if (parseErr) {
+    res.status(parseErr.status).json({ error: parseErr.error, message: parseErr.message })
   } else if (e.status && e.status >= 400 && e.status < 500) {
     res.status(e.status).json({ error: 'InvalidRequest', message: e.message ?? 'bad request' })
   } else {

@@ -1,6 +1,6 @@
-import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
+import express, { type ErrorRequestHandler } from 'express'
 import { createServer as createXrpcServer, type Server as XrpcServer } from '@atproto/xrpc-server'
-import { HttpServer, type SubscriptionServer } from '@atsuite/common'
+import { HttpServer, bodyParserError, cors, type SubscriptionServer } from '@atsuite/common'
 import { adminRouter } from './api/admin.ts'
 import { getRepo } from './api/com/atproto/sync/getRepo.ts'
 import { subscribeRepos } from './api/com/atproto/sync/subscribeRepos.ts'
@@ -16,26 +16,11 @@ export { RelayContext, type RelayOverrides } from './context.ts'
 export type { HostStatus } from './ingest/host-manager.ts'
 export { DROP_REASONS, type DropReason } from './ingest/counters.ts'
 
-const cors: RequestHandler = (req, res, next) => {
-  res.setHeader('access-control-allow-origin', '*')
-  if (req.method === 'OPTIONS') {
-    res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS')
-    res.setHeader('access-control-allow-headers', req.headers['access-control-request-headers'] ?? '*')
-    res.status(204).end()
-    return
-  }
-  next()
-}
-
 /** Errors outside the XRPC layer (admin, getRepo, body parsing) as `{error, message}`. */
 const errorHandler: ErrorRequestHandler = (err, _req, res, _next) => {
-  const e = err as { type?: string; status?: number; message?: string }
-  if (e.type === 'entity.parse.failed') {
-    res.status(400).json({ error: 'InvalidRequest', message: 'Request body is not valid JSON' })
-    return
-  }
-  if (e.type === 'entity.too.large') {
-    res.status(413).json({ error: 'PayloadTooLarge', message: 'request entity too large' })
+  const parseErr = bodyParserError(err)
+  if (parseErr) {
+    res.status(parseErr.status).json({ error: parseErr.error, message: parseErr.message })
     return
   }
   const x = toXrpcError(err)
