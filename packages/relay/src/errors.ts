@@ -1,18 +1,7 @@
-import { ResponseType, XRPCError } from '@atproto/xrpc-server'
+import { DomainError, domainToXrpcError } from '@atsuite/common'
 
-/**
- * Domain errors. Each names the lexicon error it becomes at the XRPC
- * boundary (`toXrpcError`), so domain code never imports the HTTP layer.
- */
-export class RelayError extends Error {
-  readonly errorName: string
-  readonly status: 400 | 401 | 403 | 404
-  constructor(status: RelayError['status'], errorName: string, message: string) {
-    super(message)
-    this.status = status
-    this.errorName = errorName
-  }
-}
+/** The relay's domain errors (see common DomainError: each names its lexicon error). */
+export class RelayError extends DomainError {}
 
 export class InvalidRequestError extends RelayError {
   constructor(message: string, errorName = 'InvalidRequest') {
@@ -26,16 +15,4 @@ export class AuthRequiredError extends RelayError {
   }
 }
 
-const statusType: Record<RelayError['status'], ResponseType> = {
-  400: ResponseType.InvalidRequest,
-  401: ResponseType.AuthenticationRequired,
-  403: ResponseType.Forbidden,
-  404: ResponseType.XRPCNotSupported,
-}
-
-export const toXrpcError = (err: unknown): XRPCError => {
-  if (err instanceof RelayError) {
-    return new XRPCError(statusType[err.status], err.message, err.errorName, { cause: err })
-  }
-  return XRPCError.fromError(err)
-}
+export const toXrpcError = domainToXrpcError
