@@ -11,13 +11,13 @@
 // the response was read: negative when the event came first). Two workloads:
 // steady (the next write 5 ms after each response) and sparse (300 ms after).
 // The writer never waits for the event before its next write.
-import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { cpuWindow, processCpuSeconds, type CpuWindow } from './lib/cpu.ts'
-import { isRunning, killAllStartedSync, logTail, stopAllStarted, stopServer, type ServerProcess } from './lib/process.ts'
+import { isRunning, logTail, stopServer, type ServerProcess } from './lib/process.ts'
+import { errorMessage, isInterrupted, progress, runBench, stepRunner } from './lib/run.ts'
 import { REFERENCE_VERSION, ensureReferenceInstalled } from './lib/reference.ts'
 import { startOurPds, startPlc, startReferencePds, type Target } from './lib/servers.ts'
 import { XrpcClient } from './lib/xrpc.ts'
@@ -43,35 +43,16 @@ if (flags.only !== undefined && flags.only !== 'ours' && flags.only !== 'referen
 }
 const targets: Target[] = flags.only ? [flags.only as Target] : ['ours', 'reference']
 const counts: Counts = flags.quick ? QUICK : FULL
-const progress = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`)
 
 /** Quiet time before each timed workload, so the sparse one starts from an idle server. */
 const IDLE_BEFORE_MS = 1_000
-
-/** Set on SIGINT/SIGTERM: remaining steps are skipped and no report is printed. */
-let interrupted = false
-
-const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 const describe = (w: Workload): string => `${w.name}: ${w.writes} writes, each ${w.gapMs} ms after the previous response`
 
 /** Attaches the subscriber, creates the writer, warms up, then runs both workloads against one started server. */
 const measure = async (server: ServerProcess): Promise<FirehoseResult> => {
   const result: FirehoseResult = { errors: [] }
-  const step = async <T>(label: string, fn: () => Promise<T>): Promise<T | undefined> => {
-    if (interrupted) return undefined
-    if (!isRunning(server)) {
-      result.errors.push(`${label}: skipped, server process is gone`)
-      return undefined
-    }
-    progress(`${server.name}: ${label}`)
-    try {
-      return await fn()
-    } catch (err) {
-      if (!interrupted) result.errors.push(`${label}: ${errorMessage(err)}`)
-      return undefined
-    }
-  }
+  const step = stepRunner(server, result.errors)
   const client = new XrpcClient(server.url)
   const sub = await step('subscribeRepos (live)', () => FirehoseSubscriber.connect(server.url))
   if (!sub) return result
@@ -129,12 +110,12 @@ const main = async (workDir: string): Promise<void> => {
 
   const results: Partial<Record<Target, FirehoseResult>> = {}
   for (const target of targets) {
-    if (interrupted) return
+    if (isInterrupted()) return
     results[target] = await runTarget(target, path.join(workDir, target), plc.url, cacheDir, cpu)
   }
   if (isRunning(plc)) cpu.addChild(processCpuSeconds(plc.pid))
   await stopServer(plc)
-  if (interrupted) return
+  if (isInterrupted()) return
   const load = cpu.finish()
 
   console.log()
@@ -186,30 +167,4 @@ const main = async (workDir: string): Promise<void> => {
   if (targets.some((t) => results[t]!.errors.length > 0)) process.exitCode = 1
 }
 
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atsuite-bench-firehose-'))
-const removeWorkDir = (): void => {
-  if (flags.keep) progress(`kept ${workDir}`)
-  else fs.rmSync(workDir, { recursive: true, force: true })
-}
-// Last resort if we die some other way: no server we started outlives us.
-process.once('exit', killAllStartedSync)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true
-    progress(`${signal}: stopping servers`)
-    void stopAllStarted().finally(() => {
-      removeWorkDir()
-      process.exit(signal === 'SIGINT' ? 130 : 143)
-    })
-  })
-}
-
-try {
-  await main(workDir)
-} catch (err) {
-  if (!interrupted) console.error(err instanceof Error ? err.stack : err)
-  process.exitCode = 1
-  await stopAllStarted()
-} finally {
-  removeWorkDir()
-}
+await runBench('atsuite-bench-firehose-', Boolean(flags.keep), main)

@@ -11,7 +11,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { isRunning, killAllStartedSync, logTail, memoryMiB, stopAllStarted, stopServer, type ServerProcess } from './lib/process.ts'
+import { isRunning, logTail, memoryMiB, stopServer, type ServerProcess } from './lib/process.ts'
+import { errorMessage, isInterrupted, progress, runBench, stepRunner } from './lib/run.ts'
 import { REFERENCE_VERSION, ensureReferenceInstalled } from './lib/reference.ts'
 import { startOurPds, startPlc, startReferencePds, type Target } from './lib/servers.ts'
 import { cpuWindow, processCpuSeconds, type CpuWindow } from './lib/cpu.ts'
@@ -54,31 +55,12 @@ if (!Number.isInteger(rounds) || rounds < 1) {
   console.error(`--rounds must be a positive integer, got "${flags.rounds}"`)
   process.exit(2)
 }
-const progress = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`)
-
-/** Set on SIGINT/SIGTERM: remaining steps are skipped and no report is printed. */
-let interrupted = false
-
-const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 /** Runs every workload against one started server; a failing step is recorded and later steps go on where they can. */
 const measure = async (server: ServerProcess): Promise<TargetResult> => {
   const elapsed = timer()
   const result: TargetResult = { errors: [], elapsedMs: 0 }
-  const step = async <T>(label: string, fn: () => Promise<T>): Promise<T | undefined> => {
-    if (interrupted) return undefined
-    if (!isRunning(server)) {
-      result.errors.push(`${label}: skipped, server process is gone`)
-      return undefined
-    }
-    progress(`${server.name}: ${label}`)
-    try {
-      return await fn()
-    } catch (err) {
-      if (!interrupted) result.errors.push(`${label}: ${errorMessage(err)}`)
-      return undefined
-    }
-  }
+  const step = stepRunner(server, result.errors)
   const client = new XrpcClient(server.url)
   result.rssStartMiB = memoryMiB(server.pid)
 
@@ -162,7 +144,7 @@ const main = async (workDir: string): Promise<void> => {
     const order = round % 2 === 1 ? targets : [...targets].reverse()
     const roundDir = path.join(workDir, `round-${round}`)
     for (const target of order) {
-      if (interrupted) return
+      if (isInterrupted()) return
       progress(`round ${round}/${rounds}: ${target}`)
       results[target].push(await runTarget(target, roundDir, plc.url, cacheDir, cpu))
     }
@@ -170,7 +152,7 @@ const main = async (workDir: string): Promise<void> => {
   }
   if (isRunning(plc)) cpu.addChild(processCpuSeconds(plc.pid))
   await stopServer(plc)
-  if (interrupted) return
+  if (isInterrupted()) return
   const load = cpu.finish()
 
   const c = counts
@@ -211,30 +193,4 @@ const main = async (workDir: string): Promise<void> => {
   if (targets.some((t) => results[t].some((r) => r.errors.length > 0))) process.exitCode = 1
 }
 
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atsuite-bench-'))
-const removeWorkDir = (): void => {
-  if (flags.keep) progress(`kept ${workDir}`)
-  else fs.rmSync(workDir, { recursive: true, force: true })
-}
-// Last resort if we die some other way: no server we started outlives us.
-process.once('exit', killAllStartedSync)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true
-    progress(`${signal}: stopping servers`)
-    void stopAllStarted().finally(() => {
-      removeWorkDir()
-      process.exit(signal === 'SIGINT' ? 130 : 143)
-    })
-  })
-}
-
-try {
-  await main(workDir)
-} catch (err) {
-  if (!interrupted) console.error(err instanceof Error ? err.stack : err)
-  process.exitCode = 1
-  await stopAllStarted()
-} finally {
-  removeWorkDir()
-}
+await runBench('atsuite-bench-', Boolean(flags.keep), main)
