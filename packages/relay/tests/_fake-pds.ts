@@ -11,34 +11,11 @@
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Cid } from '@atproto/lex-data'
-import { encode as cborEncode } from '@atproto/lex-cbor'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { encodeFrame } from '@atsuite/common'
-
-const varint = (n: number): number[] => {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80)
-    n = Math.floor(n / 128)
-  }
-  out.push(n)
-  return out
-}
+import { encodeCar, encodeFrame } from '@atsuite/common'
 
 /** A CARv1 in memory with one root; blocks are written in the order given, duplicates once. */
-export const carBytes = (root: Cid, blocks: Iterable<readonly [Cid, Uint8Array]>): Uint8Array => {
-  const parts: Uint8Array[] = []
-  const header = cborEncode({ version: 1, roots: [root] } as never)
-  parts.push(Uint8Array.from(varint(header.length)), header)
-  const seen = new Set<string>()
-  for (const [cid, bytes] of blocks) {
-    const key = cid.toString()
-    if (seen.has(key)) continue
-    seen.add(key)
-    parts.push(Uint8Array.from(varint(cid.bytes.length + bytes.length)), cid.bytes, bytes)
-  }
-  return Buffer.concat(parts)
-}
+export const carBytes = (root: Cid, blocks: Iterable<readonly [Cid, Uint8Array]>): Uint8Array => encodeCar(root, blocks)
 
 /** What the fake host knows about one repo it serves over HTTP. */
 export type FakeRepoSource = {

@@ -1,5 +1,7 @@
 import crypto from 'node:crypto'
 import { CborError, CidRef, decodeCbor, isMap } from './dag-cbor.ts'
+// the CAR writer alone: verification worker threads load this file, not all of common
+import { carHeaderBody, encodeCar } from '@atsuite/common/car'
 
 // Synchronous CARv1 parsing for firehose events: one pass, every block's
 // sha-256 checked against its CID, CIDs kept as byte slices. @atproto/repo's
@@ -42,20 +44,9 @@ const readVarint = (bytes: Uint8Array, pos: number): [number, number] => {
 export type ParsedCar = { roots: CidRef[]; blocks: BlockMap }
 
 /** The canonical header of a one-root CAR: {roots: [root], version: 1}. */
-const carHeader = (root: CidRef): Buffer => {
-  const len = root.bytes.length + 1
-  return Buffer.concat([
-    Buffer.from([0xa2, 0x65, 0x72, 0x6f, 0x6f, 0x74, 0x73, 0x81, 0xd8, 0x2a]),
-    Buffer.from(len < 24 ? [0x40 + len] : [0x58, len]),
-    Buffer.from([0]),
-    root.bytes,
-    Buffer.from([0x67, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x01]),
-  ])
-}
-
 const readHeader = (bytes: Uint8Array, expectedRoot: CidRef | undefined): CidRef[] => {
   if (expectedRoot) {
-    const expected = carHeader(expectedRoot)
+    const expected = carHeaderBody(expectedRoot)
     if (Buffer.compare(expected, bytes) === 0) return [expectedRoot]
   }
   let header
@@ -110,22 +101,5 @@ export const parseCar = (bytes: Uint8Array, expectedRoot?: CidRef): ParsedCar =>
   return { roots, blocks }
 }
 
-const varintBytes = (n: number): number[] => {
-  const out: number[] = []
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80)
-    n = Math.floor(n / 128)
-  }
-  out.push(n)
-  return out
-}
-
-/** A CARv1 with one root from already-encoded blocks. */
-export const writeCar = (root: { bytes: Uint8Array }, blocks: Iterable<readonly [{ bytes: Uint8Array }, Uint8Array]>): Uint8Array => {
-  const header = carHeader(new CidRef(root.bytes))
-  const parts: Uint8Array[] = [Uint8Array.from(varintBytes(header.length)), header]
-  for (const [cid, bytes] of blocks) {
-    parts.push(Uint8Array.from(varintBytes(cid.bytes.length + bytes.length)), cid.bytes, bytes)
-  }
-  return Buffer.concat(parts)
-}
+/** A CARv1 with one root from already-encoded blocks (common's writer). */
+export const writeCar = encodeCar
