@@ -23,6 +23,17 @@ const MAX_CACHED = 200_000
  * entries are evicted oldest-first past a bound; dirty ones never are.
  * Host account counts are kept here too, so listHosts never scans.
  */
+const fromRow = (row: AccountRow): AccountState => ({
+  did: row.did,
+  host: row.host,
+  head: row.head,
+  rev: row.rev,
+  data: row.data,
+  active: row.active === 1,
+  status: row.status,
+  desynchronized: row.desynchronized === 1,
+})
+
 export class AccountStore {
   private readonly db: RelayDb
   private readonly cache = new Map<string, AccountState>()
@@ -49,16 +60,7 @@ export class AccountStore {
     if (hit) return hit
     const row = this.getStmt.get(did) as AccountRow | undefined
     if (!row) return undefined
-    const acc: AccountState = {
-      did: row.did,
-      host: row.host,
-      head: row.head,
-      rev: row.rev,
-      data: row.data,
-      active: row.active === 1,
-      status: row.status,
-      desynchronized: row.desynchronized === 1,
-    }
+    const acc = fromRow(row)
     this.remember(acc)
     return acc
   }
@@ -121,16 +123,7 @@ export class AccountStore {
         ? this.db.sqlite.prepare('SELECT * FROM account WHERE did > ? ORDER BY did LIMIT ?').all(cursor, limit)
         : this.db.sqlite.prepare('SELECT * FROM account ORDER BY did LIMIT ?').all(limit)
     ) as AccountRow[]
-    return rows.map((row) => ({
-      did: row.did,
-      host: row.host,
-      head: row.head,
-      rev: row.rev,
-      data: row.data,
-      active: row.active === 1,
-      status: row.status,
-      desynchronized: row.desynchronized === 1,
-    }))
+    return rows.map(fromRow)
   }
 
   private remember(acc: AccountState): void {
