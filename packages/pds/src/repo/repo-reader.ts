@@ -29,6 +29,11 @@ export class RepoReader {
     return { uri, cid: row.cid, value: cborToLexRecord(bytes) }
   }
 
+  /** The current CID of a record, from the index alone (no block read or decode). */
+  recordCid(did: string, collection: string, rkey: string): string | null {
+    return this.actorStore.db(did).getRecord(atUri(did, collection, rkey))?.cid ?? null
+  }
+
   listRecords(did: string, opts: { collection: string; limit?: number; cursor?: string; reverse?: boolean }) {
     const db = this.actorStore.db(did)
     const limit = clampLimit(opts.limit, 50, 100)

@@ -16,8 +16,7 @@ export const deleteRecord: Route = (server, ctx) => {
         rkey: body.rkey,
         swapCid: parseSwapRecord(body),
       })
-      const current = ctx.repoReader.getRecord(did, write.collection, write.rkey)
-      if (!current) {
+      if (ctx.repoReader.recordCid(did, write.collection, write.rkey) === null) {
         // deleting what is not there is a no-op, unless the caller expected it there
         if (write.swapCid) throw new InvalidSwapError('Record was at null')
         return json({})

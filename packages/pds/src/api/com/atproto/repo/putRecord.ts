@@ -18,10 +18,10 @@ export const putRecord: Route = (server, ctx) => {
         validate: body.validate,
         swapCid: parseSwapRecord(body),
       })
-      const current = ctx.repoReader.getRecord(did, write.collection, write.rkey)
-      if (current && current.cid === write.cid.toString()) {
+      const currentCid = ctx.repoReader.recordCid(did, write.collection, write.rkey)
+      if (currentCid === write.cid.toString()) {
         // unchanged: no empty commit, same answer as the reference
-        return json({ uri: write.uri, cid: current.cid, validationStatus: write.validationStatus })
+        return json({ uri: write.uri, cid: currentCid, validationStatus: write.validationStatus })
       }
       const res = await ctx.repoWriter.processWrites(did, [write], parseSwap(body.swapCommit))
       return json({
