@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3'
+import type { Kysely } from 'kysely'
 import type { AccountDb } from '../db/index.ts'
+import type { AccountDbSchema } from '../db/schema.ts'
 import type { AccountTable } from '../db/schema.ts'
 import { AuthError, InvalidRequest } from '../errors.ts'
 import { AuthScope, type JwtIssuer } from '../auth/jwt.ts'
@@ -20,6 +22,19 @@ export type EmailTokenPurpose = 'confirm_email' | 'update_email' | 'reset_passwo
 const EMAIL_TOKEN_TTL_MS = 15 * 60 * 1000
 /** A rotated refresh token may be presented again this long (lost responses, racing tabs). */
 const REFRESH_GRACE_MS = 2 * 60 * 60 * 1000
+
+/** An invite code exists, is enabled and has uses left (read in the caller's transaction when given one). */
+const assertInviteAvailable = async (q: Kysely<AccountDbSchema>, code: string): Promise<void> => {
+  const invite = await q.selectFrom('invite_code').selectAll().where('code', '=', code).executeTakeFirst()
+  const uses = await q
+    .selectFrom('invite_code_use')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('code', '=', code)
+    .executeTakeFirstOrThrow()
+  if (!invite || invite.disabled || Number(uses.n) >= invite.availableUses) {
+    throw new InvalidRequest('Provided invite code not available', 'InvalidInviteCode')
+  }
+}
 
 /**
  * Accounts, sessions, app passwords, invites and email tokens in the service
@@ -67,15 +82,7 @@ export class AccountManager {
     const now = new Date().toISOString()
     await this.q.transaction().execute(async (tx) => {
       if (opts.inviteCode) {
-        const invite = await tx.selectFrom('invite_code').selectAll().where('code', '=', opts.inviteCode).executeTakeFirst()
-        const uses = await tx
-          .selectFrom('invite_code_use')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('code', '=', opts.inviteCode)
-          .executeTakeFirstOrThrow()
-        if (!invite || invite.disabled || Number(uses.n) >= invite.availableUses) {
-          throw new InvalidRequest('Provided invite code not available', 'InvalidInviteCode')
-        }
+        await assertInviteAvailable(tx, opts.inviteCode)
         await tx.insertInto('invite_code_use').values({ code: opts.inviteCode, usedBy: opts.did, usedAt: now }).execute()
       }
       await tx
@@ -97,15 +104,7 @@ export class AccountManager {
   }
 
   async checkInviteCode(code: string): Promise<void> {
-    const invite = await this.q.selectFrom('invite_code').selectAll().where('code', '=', code).executeTakeFirst()
-    const uses = await this.q
-      .selectFrom('invite_code_use')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('code', '=', code)
-      .executeTakeFirstOrThrow()
-    if (!invite || invite.disabled || Number(uses.n) >= invite.availableUses) {
-      throw new InvalidRequest('Provided invite code not available', 'InvalidInviteCode')
-    }
+    await assertInviteAvailable(this.q, code)
   }
 
   async updateHandle(did: string, handle: string): Promise<void> {
