@@ -127,6 +127,18 @@ export class ActorDb {
     }[]).map((r) => r.collection)
   }
 
+  /** Sizes checkAccountStatus reports (e.g. during a migration). */
+  stats(): { blocks: number; records: number; prefs: number; expectedBlobs: number; importedBlobs: number } {
+    const count = (sql: string) => (this.prep(sql).get() as { n: number }).n
+    return {
+      blocks: count('SELECT count(*) AS n FROM repo_block'),
+      records: count('SELECT count(*) AS n FROM record'),
+      prefs: count('SELECT count(*) AS n FROM account_pref'),
+      expectedBlobs: count('SELECT count(DISTINCT blobCid) AS n FROM record_blob'),
+      importedBlobs: count('SELECT count(*) AS n FROM blob WHERE tempKey IS NULL'),
+    }
+  }
+
   countRecords(): number {
     return (this.prep('SELECT count(*) AS n FROM record').get() as { n: number }).n
   }

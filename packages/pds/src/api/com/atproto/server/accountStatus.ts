@@ -11,7 +11,7 @@ export const checkAccountStatus: Route = (server, ctx) => {
       const acc = await ctx.accounts.getAccount(did)
       const db = ctx.actorStore.db(did)
       const root = db.getRoot()
-      const count = (sql: string) => (db.prep(sql).get() as { n: number }).n
+      const stats = db.stats()
       let validDid = false
       try {
         const data = await ctx.plc.getData(did)
@@ -26,11 +26,11 @@ export const checkAccountStatus: Route = (server, ctx) => {
         validDid,
         repoCommit: root?.cid ?? '',
         repoRev: root?.rev ?? '',
-        repoBlocks: count('SELECT count(*) AS n FROM repo_block'),
-        indexedRecords: count('SELECT count(*) AS n FROM record'),
-        privateStateValues: count('SELECT count(*) AS n FROM account_pref'),
-        expectedBlobs: count('SELECT count(DISTINCT blobCid) AS n FROM record_blob'),
-        importedBlobs: count('SELECT count(*) AS n FROM blob WHERE tempKey IS NULL'),
+        repoBlocks: stats.blocks,
+        indexedRecords: stats.records,
+        privateStateValues: stats.prefs,
+        expectedBlobs: stats.expectedBlobs,
+        importedBlobs: stats.importedBlobs,
       })
     },
   })
