@@ -92,6 +92,13 @@ const authorityDid = (nsid: string): string => {
 const fileFor = (nsid: string): string => path.join(LEXICON_DIR, ...nsid.split('.')) + '.json'
 const jsonText = (v: unknown): string => JSON.stringify(v, null, 2) + '\n'
 
+type Manifest = { version: 1; lexicons: string[]; resolutions: Record<string, { cid: string; uri: string }> }
+
+const readManifest = (): Manifest | null => (fs.existsSync(MANIFEST) ? (JSON.parse(fs.readFileSync(MANIFEST, 'utf8')) as Manifest) : null)
+
+/** Namespaces this script manages; lexicons of any other namespace (the project's own) are left as they are. */
+const managed = (nsid: string): boolean => Object.keys(AUTHORITY_DIDS).some((ns) => nsid.startsWith(`${ns}.`))
+
 const plan = async (): Promise<{ files: Map<string, string>; manifest: string }> => {
   const shipped = await shippedDocuments()
   const roots = [...shipped.keys()].filter((id) => ROOT_PREFIXES.some((p) => id.startsWith(p))).sort()
@@ -119,7 +126,12 @@ const plan = async (): Promise<{ files: Map<string, string>; manifest: string }>
       uri: `at://${authorityDid(nsid)}/com.atproto.lexicon.schema/${nsid}`,
     }
   }
-  return { files, manifest: jsonText({ version: 1, lexicons: roots, resolutions }) }
+  // keep the project's own lexicons (other namespaces) as they are in the manifest
+  const current = readManifest()
+  const ownRoots = (current?.lexicons ?? []).filter((id) => !managed(id))
+  for (const [id, r] of Object.entries(current?.resolutions ?? {})) if (!managed(id)) resolutions[id] = r
+  const sortedResolutions = Object.fromEntries(Object.entries(resolutions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  return { files, manifest: jsonText({ version: 1, lexicons: [...roots, ...ownRoots].sort(), resolutions: sortedResolutions }) }
 }
 
 const listJson = (dir: string): string[] =>
@@ -130,7 +142,8 @@ const listJson = (dir: string): string[] =>
 const main = async (): Promise<void> => {
   const check = process.argv.includes('--check')
   const { files, manifest } = await plan()
-  const stale = listJson(LEXICON_DIR).filter((f) => !files.has(f))
+  const nsidOf = (f: string) => path.relative(LEXICON_DIR, f).replace(/\.json$/, '').split(path.sep).join('.')
+  const stale = listJson(LEXICON_DIR).filter((f) => !files.has(f) && managed(nsidOf(f)))
   const differing = [...files].filter(([f, text]) => !fs.existsSync(f) || fs.readFileSync(f, 'utf8') !== text).map(([f]) => f)
   const manifestDiffers = !fs.existsSync(MANIFEST) || fs.readFileSync(MANIFEST, 'utf8') !== manifest
   if (check) {

@@ -1,4 +1,6 @@
 import { ResponseType, XRPCError } from '@atproto/xrpc-server'
+import { l } from '@atproto/lex-schema'
+import { bodyParserError } from './http.ts'
 
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413
 
@@ -26,10 +28,24 @@ const statusType: Record<ErrorStatus, ResponseType> = {
   413: ResponseType.PayloadTooLarge,
 }
 
+/**
+ * A client's mistake that xrpc-server would render as a 500 or name after a
+ * library class, as the lexicon names it; else null: lexicon validation
+ * outside xrpc-server's own request verifiers, and body-parser failures
+ * (which reach us wrapped, as SyntaxError / PayloadTooLargeError).
+ */
+const clientMistake = (err: unknown): DomainError | null => {
+  if (err instanceof l.LexValidationError) return new DomainError(400, 'InvalidRequest', err.message)
+  const parsed = bodyParserError(err) ?? (err instanceof Error ? bodyParserError(err.cause) : null)
+  if (!parsed) return null
+  return parsed.status === 413 ? new DomainError(413, parsed.error, parsed.message) : new DomainError(400, parsed.error, parsed.message)
+}
+
 /** A DomainError as its XRPC error; anything else as xrpc-server would render it (a 500 hides its message). */
 export const domainToXrpcError = (err: unknown): XRPCError => {
-  if (err instanceof DomainError) {
-    return new XRPCError(statusType[err.status], err.message, err.errorName, { cause: err })
+  const e = err instanceof DomainError ? err : (clientMistake(err) ?? err)
+  if (e instanceof DomainError) {
+    return new XRPCError(statusType[e.status], e.message, e.errorName, { cause: err })
   }
   return XRPCError.fromError(err)
 }

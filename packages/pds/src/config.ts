@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { isValidDid, isValidUri, type DidString, type UriString } from '@atproto/syntax'
 import { ConfigError, envBool, envInt, envList, envStr, type Env } from '@atsuite/common'
 
 /**
@@ -13,13 +14,15 @@ export type PdsConfig = {
     port: number
     host: string // interface to bind
     publicUrl: string
-    did: string
+    did: DidString
     version: string
     devMode: boolean
   }
   dataDirectory: string
   accountDbLocation: string
   actorStoreDirectory: string
+  /** open actor stores kept in the LRU (stores in use are never closed, so it may run over) */
+  actorStoreCacheSize: number
   blobstoreLocation: string
   blobUploadLimit: number
   blobTempGraceMs: number
@@ -29,7 +32,7 @@ export type PdsConfig = {
   }
   invites: { required: boolean; interval?: number }
   email: { smtpUrl?: string; fromAddress: string; mailDirectory: string }
-  links: { privacyPolicy?: string; termsOfService?: string }
+  links: { privacyPolicy?: UriString; termsOfService?: UriString }
   contactEmail?: string
   crawlers: string[]
   firehose: { dbLocation: string; retentionMs: number; maxBufferBytes: number }
@@ -46,6 +49,18 @@ export const readEnv = (): Env => ({ ...process.env })
 
 const DEV_SECRETS_FILE = 'dev-secrets.json'
 
+const envUri = (env: Env, name: string): UriString | undefined => {
+  const v = envStr(env, name)
+  if (v !== undefined && !isValidUri(v)) throw new ConfigError(`${name} is not a URI: ${v}`)
+  return v
+}
+
+const actorStoreCacheSize = (env: Env): number => {
+  const n = envInt(env, 'PDS_ACTOR_STORE_CACHE_SIZE') ?? 500
+  if (n < 1) throw new ConfigError(`PDS_ACTOR_STORE_CACHE_SIZE must be at least 1: ${n}`)
+  return n
+}
+
 export const envToConfig = (env: Env): PdsConfig => {
   const hostname = envStr(env, 'PDS_HOSTNAME') ?? 'localhost'
   const port = envInt(env, 'PDS_PORT') ?? 2583
@@ -56,6 +71,7 @@ export const envToConfig = (env: Env): PdsConfig => {
   const did =
     envStr(env, 'PDS_SERVICE_DID') ??
     (isLocal && port !== 0 ? `did:web:localhost%3A${port}` : `did:web:${hostname}`)
+  if (!isValidDid(did)) throw new ConfigError(`PDS_SERVICE_DID is not a DID: ${did}`)
   const dataDirectory = path.resolve(envStr(env, 'PDS_DATA_DIRECTORY') ?? './data/pds')
   const handleDomains = envList(env, 'PDS_SERVICE_HANDLE_DOMAINS') ?? (isLocal ? ['.test'] : [`.${hostname}`])
   for (const d of handleDomains) {
@@ -74,6 +90,7 @@ export const envToConfig = (env: Env): PdsConfig => {
     dataDirectory,
     accountDbLocation: envStr(env, 'PDS_ACCOUNT_DB_LOCATION') ?? path.join(dataDirectory, 'account.sqlite'),
     actorStoreDirectory: envStr(env, 'PDS_ACTOR_STORE_DIRECTORY') ?? path.join(dataDirectory, 'actors'),
+    actorStoreCacheSize: actorStoreCacheSize(env),
     blobstoreLocation: envStr(env, 'PDS_BLOBSTORE_DISK_LOCATION') ?? path.join(dataDirectory, 'blocks'),
     blobUploadLimit: envInt(env, 'PDS_BLOB_UPLOAD_LIMIT') ?? 100 * 1024 * 1024,
     blobTempGraceMs: envInt(env, 'PDS_BLOB_TEMP_GRACE_MS') ?? 60 * 60 * 1000,
@@ -91,8 +108,8 @@ export const envToConfig = (env: Env): PdsConfig => {
       mailDirectory: path.join(dataDirectory, 'mail'),
     },
     links: {
-      privacyPolicy: envStr(env, 'PDS_PRIVACY_POLICY_URL'),
-      termsOfService: envStr(env, 'PDS_TERMS_OF_SERVICE_URL'),
+      privacyPolicy: envUri(env, 'PDS_PRIVACY_POLICY_URL'),
+      termsOfService: envUri(env, 'PDS_TERMS_OF_SERVICE_URL'),
     },
     contactEmail: envStr(env, 'PDS_CONTACT_EMAIL_ADDRESS'),
     crawlers: envList(env, 'PDS_CRAWLERS') ?? [],

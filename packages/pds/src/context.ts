@@ -4,6 +4,7 @@ import { Secp256k1Keypair } from '@atproto/crypto'
 import { EventLog } from '@atsuite/common'
 import { IdResolver } from '@atproto/identity'
 import { AccountManager } from './account/account-manager.ts'
+import { AccountAdmin } from './account/account-admin.ts'
 import { ActorStore } from './actor-store/actor-store.ts'
 import { AuthVerifier } from './auth/auth-verifier.ts'
 import { JwtIssuer } from './auth/jwt.ts'
@@ -33,6 +34,8 @@ export class AppContext {
   readonly secrets: PdsSecrets
   readonly accountDb: AccountDb
   readonly accounts: AccountManager
+  /** the operator's (admin API) queries and changes over the service database */
+  readonly accountAdmin: AccountAdmin
   readonly actorStore: ActorStore
   readonly blobstore: BlobStore
   readonly blobs: BlobManager
@@ -52,6 +55,7 @@ export class AppContext {
     this.secrets = fields.secrets
     this.accountDb = fields.accountDb
     this.accounts = fields.accounts
+    this.accountAdmin = fields.accountAdmin
     this.actorStore = fields.actorStore
     this.blobstore = fields.blobstore
     this.blobs = fields.blobs
@@ -77,11 +81,13 @@ export class AppContext {
 
   /** #account active + #sync of the current commit, so consumers can resync. */
   announceActivation(did: string): void {
-    const db = this.actorStore.db(did)
-    const root = db.getRoot()
+    const head = this.actorStore.read(did, (db) => {
+      const root = db.getRoot()
+      const bytes = root ? db.getBlock(root.cid) : undefined
+      return root && bytes ? { root, bytes } : undefined
+    })
     const events: PendingEvent[] = [accountEvent(did, true)]
-    const bytes = root ? db.getBlock(root.cid) : undefined
-    if (root && bytes) events.push(syncEvent(did, parseCid(root.cid), bytes, root.rev))
+    if (head) events.push(syncEvent(did, parseCid(head.root.cid), head.bytes, head.root.rev))
     this.sequencer.append(events)
   }
 
@@ -97,7 +103,7 @@ export class AppContext {
     const accountDb = await openAccountDb(cfg.accountDbLocation)
     const jwt = new JwtIssuer(secrets.jwtSecret, cfg.service.did)
     const accounts = new AccountManager(accountDb, jwt)
-    const actorStore = new ActorStore(cfg.actorStoreDirectory)
+    const actorStore = new ActorStore(cfg.actorStoreDirectory, { cacheSize: cfg.actorStoreCacheSize })
     const blobstore = overrides.blobstore ?? new DiskBlobStore(cfg.blobstoreLocation)
     const repoWriter = new RepoWriter(actorStore, blobstore)
     const sequencer = new EventLog(cfg.firehose.dbLocation, { retentionMs: cfg.firehose.retentionMs })
@@ -115,6 +121,7 @@ export class AppContext {
       secrets,
       accountDb,
       accounts,
+      accountAdmin: new AccountAdmin(accountDb),
       actorStore,
       blobstore,
       blobs: new BlobManager(actorStore, blobstore, cfg),

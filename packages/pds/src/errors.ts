@@ -1,5 +1,6 @@
 import { XRPCError, ResponseType } from '@atproto/xrpc-server'
 import { DomainError, domainToXrpcError } from '@atsuite/common'
+import { l } from '@atsuite/lexicon'
 import { DataModelError } from './repo/data-model.ts'
 
 /** The PDS's domain errors (see common DomainError: each names its lexicon error). */
@@ -41,9 +42,28 @@ export class NotFoundErr extends PdsError {
   }
 }
 
+/** Where record writes carry records: createRecord/putRecord `record`, applyWrites `writes[i].value`. */
+const insideRecord = (path: readonly PropertyKey[]): boolean =>
+  (path[0] === 'record' && path.length > 1) || (path[0] === 'writes' && path[2] === 'value' && path.length > 3)
+
+/**
+ * xrpc-server parses a body against the method's lexicon before the handler
+ * runs, and the lexicons only require a record to be a data-model map, so a
+ * value inside a record that is not data model (a float) is refused there, as
+ * a plain InvalidRequest. It is the record that is invalid, as when the PDS's
+ * raw-JSON check finds it: such a failure keeps the name InvalidRecord.
+ */
+const asRecordError = (err: XRPCError): XRPCError | undefined => {
+  const { cause } = err
+  if (err.type !== ResponseType.InvalidRequest || err.customErrorName !== undefined) return undefined
+  if (!(cause instanceof l.LexValidationError) || !cause.issues.every((issue) => insideRecord(issue.path))) return undefined
+  return new XRPCError(ResponseType.InvalidRequest, err.errorMessage, 'InvalidRecord', { cause })
+}
+
 export const toXrpcError = (err: unknown): XRPCError => {
   if (err instanceof DataModelError) {
     return new XRPCError(ResponseType.InvalidRequest, err.message, 'InvalidRecord', { cause: err })
   }
+  if (err instanceof XRPCError) return asRecordError(err) ?? err
   return domainToXrpcError(err)
 }

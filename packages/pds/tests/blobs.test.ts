@@ -71,7 +71,7 @@ test('a blob referenced nowhere is garbage-collected after the grace period; a r
   // past it, unreferenced uploads go (rows and files; other tests' leftovers too), referenced ones stay
   expect(await net.pds.ctx.blobs.collectGarbage(Date.now() + 120_000)).toBeGreaterThanOrEqual(1)
   expect(fs.readdirSync(tmpDir)).toHaveLength(0)
-  expect(net.pds.ctx.actorStore.db(did).getBlob(orphan.data.blob.ref.toString())).toBeUndefined()
+  expect(net.pds.ctx.actorStore.read(did, (db) => db.getBlob(orphan.data.blob.ref.toString()))).toBeUndefined()
   const got = await fetch(`${net.pds.url}/xrpc/com.atproto.sync.getBlob?did=${did}&cid=${keep.data.blob.ref.toString()}`)
   expect(got.status).toBe(200)
   expect(Buffer.from(await got.arrayBuffer()).equals(PNG)).toBe(true)

@@ -1,3 +1,4 @@
+import type { XRPCError } from '@atproto/xrpc-server'
 import { DomainError, domainToXrpcError } from '@atsuite/common'
 
 /** The relay's domain errors (see common DomainError: each names its lexicon error). */
@@ -15,4 +16,5 @@ export class AuthRequiredError extends RelayError {
   }
 }
 
-export const toXrpcError = domainToXrpcError
+/** Any error as its XRPC error (a 500 hides its message). */
+export const toXrpcError = (err: unknown): XRPCError => domainToXrpcError(err)

@@ -1,7 +1,9 @@
 /**
- * Raw subscribeRepos consumers and polling helpers for the relay tests:
- * frames are decoded with the project's own `decodeFrame`, seqs and error
- * frames are kept so tests can check gaps, duplicates and close reasons.
+ * Raw subscribeRepos consumers for the relay tests: frames are decoded with
+ * the project's own `decodeFrame`, seqs and error frames are kept so tests
+ * can check gaps, duplicates and close reasons. Waiting is event-driven
+ * (checked on each frame and on close); waiting for the relay itself is
+ * dev-env's business (`processAll`, `waitForHostCursor`).
  */
 import { WebSocket } from 'ws'
 import { decodeFrame } from '@atsuite/common'
@@ -15,17 +17,8 @@ export type Frame = {
   error?: string
 }
 
+/** Time passing as part of a scenario (a ban lasting, a bucket refilling) — never to wait for state. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-/** Polls `cond` (sync or async) every 25 ms; the label names what never happened. */
-export const waitFor = async (cond: () => boolean | Promise<boolean>, timeoutMs = 15_000, label = 'condition'): Promise<void> => {
-  const start = Date.now()
-  for (;;) {
-    if (await cond()) return
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}`)
-    await sleep(25)
-  }
-}
 
 /** One raw WebSocket subscriber that keeps every decoded frame. */
 export class RawConsumer {
@@ -37,6 +30,7 @@ export class RawConsumer {
   closeCode: number | null = null
   readonly opened: Promise<void>
   private readonly ws: WebSocket
+  private readonly listeners = new Set<() => void>()
 
   constructor(url: string) {
     this.url = url
@@ -53,11 +47,13 @@ export class RawConsumer {
       } catch {
         this.undecodable++
       }
+      this.notify()
     })
     this.ws.on('error', () => undefined)
     this.ws.on('close', (code) => {
       this.closed = true
       this.closeCode = code
+      this.notify()
     })
   }
 
@@ -90,8 +86,30 @@ export class RawConsumer {
     return this.of('#commit', did).flatMap((f) => (f.body.ops as { cid: unknown }[]).filter((op) => op.cid).map((op) => String(op.cid)))
   }
 
-  async waitUntil(pred: (c: RawConsumer) => boolean, timeoutMs = 15_000, label = 'frames'): Promise<void> {
-    await waitFor(() => pred(this), timeoutMs, `${label} (have ${this.frames.length} frames, last seq ${this.lastSeq})`)
+  /** Resolves once `pred` holds, checked on every frame and on close. */
+  waitUntil(pred: (c: RawConsumer) => boolean, timeoutMs = 15_000, label = 'frames'): Promise<void> {
+    if (pred(this)) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!pred(this)) return
+        done()
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label} (have ${this.frames.length} frames, last seq ${this.lastSeq}${this.closed ? `, closed ${this.closeCode}` : ''})`))
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        this.listeners.delete(check)
+      }
+      this.listeners.add(check)
+    })
+  }
+
+  /** Resolves once the server has closed the connection. */
+  waitClosed(timeoutMs = 15_000): Promise<void> {
+    return this.waitUntil((c) => c.closed, timeoutMs, 'the connection to close')
   }
 
   /** Stops reading from the socket (the server's send buffer fills up). */
@@ -105,6 +123,10 @@ export class RawConsumer {
 
   close(): void {
     this.ws.terminate()
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) l()
   }
 
   private socket(): { pause(): void; resume(): void } {

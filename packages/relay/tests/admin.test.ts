@@ -4,13 +4,14 @@
  * cursor), and per-host rate limits that slow a host down without dropping.
  */
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { PlcServer } from '@atsuite/plc'
 import type { RelayServer } from '@atsuite/relay'
-import { FakePds } from './_fake-pds.ts'
-import { FakeAccount, POST, post } from './_fake-repo.ts'
-import { adminHeaders, consume, relayConfig, requestCrawl, startRelay, tempDir } from './_net.ts'
-import { sleep, waitFor } from './_stream.ts'
+import { relayAdminHeaders as adminHeaders, startTestRelay, testRelayConfig } from '@atsuite/dev-env'
+import { FakePds, FakeAccount, POST, post } from '@atsuite/dev-env'
+import { consume, requestCrawl } from './_net.ts'
+import { sleep } from './_stream.ts'
 
 let dir: string
 let plc: PlcServer
@@ -19,7 +20,7 @@ let relay: RelayServer
 let alice: FakeAccount
 let n = 0
 
-const admin = (route: string, body: unknown, headers = adminHeaders()) =>
+const admin = (route: string, body: unknown, headers: Record<string, string> = adminHeaders()) =>
   fetch(`${relay.url}/admin/hosts/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
 
 /** One honest commit of alice, emitted by the fake host; returns its CID. */
@@ -30,13 +31,13 @@ const commit = async (): Promise<string> => {
 }
 
 beforeAll(async () => {
-  dir = await tempDir('admin')
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'relay-admin-'))
   plc = await PlcServer.create({ port: 0, host: '127.0.0.1', dbLocation: path.join(dir, 'plc.sqlite') })
   await plc.start()
   fake = await FakePds.start()
   alice = await FakeAccount.create(plc.url, fake.url)
   fake.repos.set(alice.did, alice)
-  relay = await startRelay(relayConfig(plc.url, path.join(dir, 'relay')))
+  relay = await startTestRelay(testRelayConfig(plc.url, path.join(dir, 'relay')))
   expect((await requestCrawl(relay, fake.hostname)).status).toBe(200)
   await fake.waitForSubscribers(1)
   fake.emit('#sync', await alice.syncBody())
@@ -67,12 +68,13 @@ test('a banned host is disconnected and refused; unbanned, it resumes from its c
 
     expect((await admin('ban', { hostname: fake.hostname })).status).toBe(200)
     expect((await relay.ctx.hosts.status(fake.hostname))!.status).toBe('banned')
-    await waitFor(() => fake.subscribers.length === 0, 10_000, 'the relay to hang up on the banned host')
+    await fake.waitForNoSubscribers(10_000)
     const crawl = await requestCrawl(relay, fake.hostname)
     expect(crawl.status).toBe(400)
     expect(((await crawl.json()) as { error: string }).error).toBe('HostBanned')
 
     const duringBan = await commit()
+    // the ban lasts a while: long enough for a reconnect attempt (backoff is capped at 500 ms here) that must not happen
     await sleep(500)
     expect(consumer.commitCids(alice.did)).not.toContain(duringBan)
     expect(fake.subscribers.length).toBe(0)

@@ -7,14 +7,12 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { Firehose, type Event } from '@atproto/sync'
-import { IdResolver } from '@atproto/identity'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { Client, createOp } from '@did-plc/lib'
+import { TestFirehose } from '@atsuite/dev-env'
 import { PlcServer } from '@atsuite/plc'
-import { FakePds } from './_fake-pds.ts'
-import { FakeAccount, POST, post } from './_fake-repo.ts'
-import { RawConsumer, waitFor } from './_stream.ts'
+import { FakePds, FakeAccount, POST, post } from '@atsuite/dev-env'
+import { RawConsumer } from './_stream.ts'
 import { FastRepo, newSigningKey, nowMicros, revMicros } from '../../../scripts/bench/relay-lib/fast-repo.ts'
 
 let dir: string
@@ -52,21 +50,13 @@ test('valid commits verify; a forged one is refused by a verifying consumer', as
   const c3 = await alice.commit([{ action: 'delete', collection: POST, rkey: 'a2' }])
   fake.emit('#commit', c3.body)
 
-  const seen: Event[] = []
-  const errors: Error[] = []
-  const firehose = new Firehose({
-    service: `ws://localhost:${fake.port}`,
-    idResolver: new IdResolver({ plcUrl: plc.url, fetch: globalThis.fetch }),
-    getCursor: () => 0,
-    handleEvent: (evt) => void seen.push(evt),
-    onError: (err) => void errors.push(err),
-  })
-  void firehose.start()
+  const firehose = new TestFirehose({ service: fake.url, plcUrl: plc.url, cursor: 0 })
   try {
-    await waitFor(() => seen.some((e) => e.event === 'delete'), 10_000, 'the delete')
+    await firehose.waitForSeq(fake.seq)
   } finally {
     await firehose.destroy()
   }
+  const { events: seen, errors } = firehose
   expect(seen.map((e) => `${e.event}${'uri' in e ? ` ${e.uri.rkey}` : ''}`)).toEqual(['sync', 'create a1', 'update a1', 'create a2', 'delete a2'])
   // the forgery is the only failure
   expect(errors).toHaveLength(1)
@@ -80,9 +70,9 @@ test('replay from a cursor; raw sends reach only live subscribers', async () => 
   const c = await bob.commit([{ action: 'create', collection: POST, rkey: 'b1', record: post('hi') }])
   fake.emit('#commit', c.body)
   const consumer = new RawConsumer(`ws://localhost:${fake.port}/xrpc/com.atproto.sync.subscribeRepos?cursor=${before}`)
-  await waitFor(() => consumer.frames.length === 1, 5_000, 'replayed frame')
+  await consumer.waitUntil((c) => c.frames.length === 1, 5_000, 'replayed frame')
   fake.sendRaw(Uint8Array.from([1, 2, 3]))
-  await waitFor(() => consumer.undecodable === 1, 5_000, 'raw frame')
+  await consumer.waitUntil((c) => c.undecodable === 1, 5_000, 'raw frame')
   expect(consumer.frames[0].body.seq).toBe(before + 1)
   expect(String(consumer.frames[0].body.commit)).toBe(c.cid.toString())
   consumer.close()
@@ -109,21 +99,13 @@ test("the relay benchmark's fast commits verify too (signature, MST proofs, sche
   await repo.checkAgainstReference(key.didKey)
   expect(revs.map(revMicros)).toEqual([0, 1, 2, 3, 4, 5].map((i) => t + i * 1000))
 
-  const seen: Event[] = []
-  const errors: Error[] = []
-  const firehose = new Firehose({
-    service: `ws://localhost:${fake.port}`,
-    idResolver: new IdResolver({ plcUrl: plc.url, fetch: globalThis.fetch }),
-    getCursor: () => before,
-    handleEvent: (evt) => void seen.push(evt),
-    onError: (err) => void errors.push(err),
-  })
-  void firehose.start()
+  const firehose = new TestFirehose({ service: fake.url, plcUrl: plc.url, cursor: before })
   try {
-    await waitFor(() => seen.length >= 7 || errors.length > 0, 10_000, 'seven events')
+    await firehose.waitForSeq(fake.seq)
   } finally {
     await firehose.destroy()
   }
+  const { events: seen, errors } = firehose
   expect(errors).toEqual([])
   expect(seen.map((e) => e.event)).toEqual(['sync', 'update', 'update', 'update', 'update', 'update', 'update'])
   expect(seen.slice(1).map((e) => (e as { rev: string }).rev)).toEqual(revs)

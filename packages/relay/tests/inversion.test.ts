@@ -3,8 +3,8 @@ import path from 'node:path'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { parseCid, type Cid } from '@atproto/lex-data'
 import { MST, MemoryBlockstore, Repo, WriteOpAction, type RecordWriteOp } from '@atproto/repo'
-import { CidRef, decodeCbor } from '../src/validate/dag-cbor.ts'
-import { cidForCbor, writeCar } from '../src/validate/car.ts'
+import { CidRef, decodeCbor } from '@atsuite/common/dag-cbor'
+import { cidForCbor, writeCar } from '@atsuite/common/car'
 import { invertCommit, parseCommitCar, type ParsedCommit, type RepoOp } from '../src/validate/commit.ts'
 
 // The relay inverts commits with its own partial-tree code (for speed). These

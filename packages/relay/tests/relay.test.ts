@@ -4,51 +4,28 @@
  * consumer reconnect and across a relay restart, ConsumerTooSlow, and the
  * sync read endpoints.
  */
-import fs from 'node:fs/promises'
-import { Firehose, type Event } from '@atproto/sync'
-import { IdResolver } from '@atproto/identity'
-import { TestNetwork } from '@atsuite/dev-env'
-import type { RelayServer } from '@atsuite/relay'
-import {
-  adminHeaders,
-  consume,
-  pdsHostname,
-  relayConfig,
-  requestCrawl,
-  startRelay,
-  tempDir,
-  waitUntilRelaying,
-  xrpcGet,
-} from './_net.ts'
-import { seqDefect, sleep, waitFor } from './_stream.ts'
+import { TestFirehose, TestNetwork, relayAdminHeaders } from '@atsuite/dev-env'
+import type { Event } from '@atproto/sync'
+import { consume, xrpcGet } from './_net.ts'
+import { seqDefect } from './_stream.ts'
 
 const POST = 'app.bsky.feed.post'
 type User = Awaited<ReturnType<TestNetwork['createUser']>>
 
 let net: TestNetwork
-let relayDir: string
-let relay: RelayServer
 let host: string
-
-const cfg = () => relayConfig(net.plc.url, relayDir, {}, { maxBufferBytes: 200_000 })
 
 const write = async (u: User, text: string) => u.agent.post({ text, createdAt: new Date().toISOString() })
 const rkeyOf = (uri: string) => uri.split('/').pop()!
 
 beforeAll(async () => {
-  net = await TestNetwork.create()
-  relayDir = await tempDir('main')
-  relay = await startRelay(cfg())
-  host = pdsHostname(net.pds)
-  const res = await requestCrawl(relay, host)
-  expect(res.status).toBe(200)
-  await waitUntilRelaying(relay, await net.createUser('warmup'))
+  // the network's relay has crawled the PDS before anything is written
+  net = await TestNetwork.create({ relay: { overrides: { maxBufferBytes: 200_000 } } })
+  host = net.pdsHostname
 })
 
 afterAll(async () => {
-  await relay?.destroy()
   await net?.close()
-  if (relayDir) await fs.rm(relayDir, { recursive: true, force: true })
 })
 
 test('a verifying Firehose on the relay stream gets every write once, in rev order, and identity/account/sync events', async () => {
@@ -90,31 +67,21 @@ test('a verifying Firehose on the relay stream gets every write once, in rev ord
   expected.set(`create ${last.uri}`, last.cid)
 
   const dids = new Set(users.map((u) => u.did))
-  const seen: Event[] = []
-  const errors: Error[] = []
-  const firehose = new Firehose({
-    service: `ws://localhost:${relay.port}`,
-    idResolver: new IdResolver({ plcUrl: net.plc.url, fetch: globalThis.fetch }),
-    getCursor: () => 0,
-    handleEvent: (evt) => {
-      if (dids.has(evt.did)) seen.push(evt)
-    },
-    onError: (err) => void errors.push(err),
-  })
-  void firehose.start()
-  const writes = () => seen.filter((e) => e.event === 'create' || e.event === 'update' || e.event === 'delete')
-  const accountsOf = (did: string) => seen.filter((e) => e.event === 'account' && e.did === did) as Extract<Event, { event: 'account' }>[]
+  // verifying consumer from the start of the relay's log, up to everything the relay has of the PDS's:
+  // once it has processed that seq, nothing more can follow
+  const firehose = new TestFirehose({ service: net.relay.url, plcUrl: net.plc.url, cursor: 0 })
   try {
-    await waitFor(
-      () => writes().length >= expected.size && accountsOf(b.did).length >= 3 && seen.filter((e) => e.event === 'identity' && e.did === a.did).length >= 2,
-      20_000,
-      'every write, b deactivated + reactivated, a renamed',
-    )
-    await sleep(300) // nothing extra may follow
+    await firehose.waitForSeq(await net.processAll(), 20_000)
   } finally {
     await firehose.destroy()
   }
+  const seen = firehose.events.filter((evt) => dids.has(evt.did))
+  const errors = firehose.errors
+  const writes = () => seen.filter((e) => e.event === 'create' || e.event === 'update' || e.event === 'delete')
+  const accountsOf = (did: string) => seen.filter((e) => e.event === 'account' && e.did === did) as Extract<Event, { event: 'account' }>[]
   expect(errors.map((e) => `${e.message} ${String(e.cause ?? '')}`)).toEqual([])
+  // a renamed: its creation and the handle change
+  expect(seen.filter((e) => e.event === 'identity' && e.did === a.did)).toHaveLength(2)
 
   const keys = writes().map((e) => `${e.event} ${(e as { uri: { toString(): string } }).uri.toString()}`)
   expect(keys.length).toBe(new Set(keys).size) // each once
@@ -140,9 +107,9 @@ test('a verifying Firehose on the relay stream gets every write once, in rev ord
   expect(seen.filter((e) => e.event === 'sync' && e.did === b.did).length).toBe(2)
 
   // the handle change as it went out on the relay's own stream
-  const raw = await consume(relay, 0)
+  const raw = await consume(net.relay, 0)
   try {
-    await raw.waitUntil((r) => r.lastSeq >= relay.ctx.eventLog.currentSeq, 10_000, 'a full replay')
+    await raw.waitUntil((r) => r.lastSeq >= net.relay.ctx.eventLog.currentSeq, 10_000, 'a full replay')
     const identities = raw.of('#identity', a.did)
     expect(identities.length).toBe(2)
     expect([undefined, 'rla-renamed.test']).toContain(identities[1].body.handle)
@@ -157,7 +124,7 @@ test('cursor replay across a consumer reconnect: no gap, no duplicate past the c
   const firstBatch: string[] = []
   for (let i = 0; i < 5; i++) firstBatch.push((await write(d, `first ${i}`)).cid)
 
-  const c1 = await consume(relay, 0)
+  const c1 = await consume(net.relay, 0)
   await c1.waitUntil((c) => c.commitCids(d.did).length >= 2, 10_000, 'two commits of d')
   c1.close()
   const cursor = c1.lastSeq
@@ -166,7 +133,7 @@ test('cursor replay across a consumer reconnect: no gap, no duplicate past the c
   const secondBatch: string[] = []
   for (let i = 0; i < 5; i++) secondBatch.push((await write(d, `second ${i}`)).cid)
 
-  const c2 = await consume(relay, cursor)
+  const c2 = await consume(net.relay, cursor)
   try {
     await c2.waitUntil((c) => secondBatch.every((cid) => c.recordCids(d.did).includes(cid)), 10_000, 'second batch')
     // live after the replay, on the same connection
@@ -174,7 +141,7 @@ test('cursor replay across a consumer reconnect: no gap, no duplicate past the c
     await c2.waitUntil((c) => c.recordCids(d.did).includes(live.cid), 10_000, 'the live write')
     expect(seqDefect(c2.seqs, cursor)).toBeNull()
     expect(c2.seqs[0]).toBe(cursor + 1)
-    expect(c2.lastSeq).toBe(relay.ctx.eventLog.currentSeq)
+    expect(c2.lastSeq).toBe(net.relay.ctx.eventLog.currentSeq)
     // every commit of d exactly once across the two connections (the genesis commit too), every write in order
     const commits = [...c1.commitCids(d.did), ...c2.commitCids(d.did)]
     expect(commits.length).toBe(new Set(commits).size)
@@ -187,21 +154,22 @@ test('cursor replay across a consumer reconnect: no gap, no duplicate past the c
 test('relay restart: a consumer resuming with its cursor misses nothing written while the relay was down', async () => {
   const e = await net.createUser('rle')
   const before = await write(e, 'before the restart')
-  await waitFor(async () => (await xrpcGet(relay.url, 'com.atproto.sync.getLatestCommit', { did: e.did })).body?.rev !== undefined, 10_000, 'e known to the relay')
-  const c1 = await consume(relay, 0)
-  await c1.waitUntil((c) => c.lastSeq >= relay.ctx.eventLog.currentSeq && c.recordCids(e.did).includes(before.cid), 10_000, 'everything so far')
+  await net.processAll()
+  expect((await xrpcGet(net.relay.url, 'com.atproto.sync.getLatestCommit', { did: e.did })).body?.rev).toBeDefined()
+  const c1 = await consume(net.relay, 0)
+  await c1.waitUntil((c) => c.lastSeq >= net.relay.ctx.eventLog.currentSeq && c.recordCids(e.did).includes(before.cid), 10_000, 'everything so far')
   c1.close()
   const cursor = c1.lastSeq
   const seenBefore = new Set(c1.events.filter((f) => f.type === '#commit').map((f) => String(f.body.commit)))
 
-  await relay.destroy()
   const whileDown: string[] = []
-  for (let i = 0; i < 3; i++) whileDown.push((await write(e, `while the relay is down ${i}`)).cid)
-  await e.agent.com.atproto.identity.updateHandle({ handle: 'rle-renamed.test' })
-
-  relay = await startRelay(cfg()) // same data directory; no requestCrawl
-  expect(relay.ctx.eventLog.currentSeq).toBeGreaterThanOrEqual(cursor)
-  const c2 = await consume(relay, cursor)
+  // same port and data directory; no requestCrawl: the relay resumes the PDS from its saved cursor
+  await net.restart('relay', async () => {
+    for (let i = 0; i < 3; i++) whileDown.push((await write(e, `while the relay is down ${i}`)).cid)
+    await e.agent.com.atproto.identity.updateHandle({ handle: 'rle-renamed.test' })
+  })
+  expect(net.relay.ctx.eventLog.currentSeq).toBeGreaterThanOrEqual(cursor)
+  const c2 = await consume(net.relay, cursor)
   try {
     await c2.waitUntil((c) => whileDown.every((cid) => c.recordCids(e.did).includes(cid)) && c.of('#identity', e.did).length >= 1, 20_000, 'the writes made while down')
     const after = await write(e, 'after the restart')
@@ -220,9 +188,9 @@ test('relay restart: a consumer resuming with its cursor misses nothing written 
 test('a slow consumer gets ConsumerTooSlow while a fast one keeps receiving', async () => {
   const u = await net.createUser('rlslow')
   await write(u, 'hello')
-  const slow = await consume(relay)
+  const slow = await consume(net.relay)
   slow.pause()
-  const fast = await consume(relay)
+  const fast = await consume(net.relay)
   const N = 60
   const big = 'x'.repeat(90_000)
   try {
@@ -231,7 +199,7 @@ test('a slow consumer gets ConsumerTooSlow while a fast one keeps receiving', as
     }
     await fast.waitUntil((c) => c.of('#commit', u.did).length >= N, 30_000, `${N} big commits on the fast consumer`)
     slow.resume()
-    await waitFor(() => slow.closed, 15_000, 'the slow consumer to be cut')
+    await slow.waitClosed(15_000)
     const lastFrame = slow.frames[slow.frames.length - 1]
     expect(lastFrame.op).toBe(-1)
     expect(lastFrame.error).toBe('ConsumerTooSlow')
@@ -252,15 +220,16 @@ test('getLatestCommit, getRepoStatus, listRepos follow the PDS; getRepo redirect
   await write(q, 'one')
   await write(q, 'two')
   const pdsHead = (await xrpcGet(net.pds.url, 'com.atproto.sync.getLatestCommit', { did: q.did })).body as { cid: string; rev: string }
-  await waitFor(async () => (await xrpcGet(relay.url, 'com.atproto.sync.getLatestCommit', { did: q.did })).body?.rev === pdsHead.rev, 10_000, 'relay head = PDS head')
-  expect((await xrpcGet(relay.url, 'com.atproto.sync.getLatestCommit', { did: q.did })).body).toEqual(pdsHead)
-  expect((await xrpcGet(relay.url, 'com.atproto.sync.getRepoStatus', { did: q.did })).body).toMatchObject({ did: q.did, active: true, rev: pdsHead.rev })
+  await net.processAll()
+  expect((await xrpcGet(net.relay.url, 'com.atproto.sync.getLatestCommit', { did: q.did })).body).toEqual(pdsHead)
+  expect((await xrpcGet(net.relay.url, 'com.atproto.sync.getRepoStatus', { did: q.did })).body).toMatchObject({ did: q.did, active: true, rev: pdsHead.rev })
 
   await q.agent.com.atproto.server.deactivateAccount({})
-  await waitFor(async () => (await xrpcGet(relay.url, 'com.atproto.sync.getRepoStatus', { did: q.did })).body?.active === false, 10_000, 'deactivation seen')
-  expect((await xrpcGet(relay.url, 'com.atproto.sync.getRepoStatus', { did: q.did })).body).toMatchObject({ did: q.did, active: false, status: 'deactivated' })
+  await net.processAll()
+  expect((await xrpcGet(net.relay.url, 'com.atproto.sync.getRepoStatus', { did: q.did })).body).toMatchObject({ did: q.did, active: false, status: 'deactivated' })
   await q.agent.com.atproto.server.activateAccount()
-  await waitFor(async () => (await xrpcGet(relay.url, 'com.atproto.sync.getRepoStatus', { did: q.did })).body?.active === true, 10_000, 'reactivation seen')
+  await net.processAll()
+  expect((await xrpcGet(net.relay.url, 'com.atproto.sync.getRepoStatus', { did: q.did })).body).toMatchObject({ did: q.did, active: true })
 
   // listRepos, every page: each account of the PDS with the PDS's head
   const pdsRepos = new Map<string, string>()
@@ -270,7 +239,7 @@ test('getLatestCommit, getRepoStatus, listRepos follow the PDS; getRepo redirect
   const relayRepos = new Map<string, string>()
   let cursor: string | undefined
   for (let page = 0; page < 100; page++) {
-    const res = await xrpcGet(relay.url, 'com.atproto.sync.listRepos', { limit: '3', ...(cursor ? { cursor } : {}) })
+    const res = await xrpcGet(net.relay.url, 'com.atproto.sync.listRepos', { limit: '3', ...(cursor ? { cursor } : {}) })
     expect(res.status).toBe(200)
     for (const r of res.body.repos as { did: string; head: string }[]) {
       expect(relayRepos.has(r.did)).toBe(false)
@@ -281,7 +250,7 @@ test('getLatestCommit, getRepoStatus, listRepos follow the PDS; getRepo redirect
   }
   expect(relayRepos).toEqual(pdsRepos)
 
-  const redirect = await fetch(`${relay.url}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(q.did)}`, { redirect: 'manual' })
+  const redirect = await fetch(`${net.relay.url}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(q.did)}`, { redirect: 'manual' })
   expect(redirect.status).toBe(302)
   const location = new URL(redirect.headers.get('location') ?? '')
   expect(location.origin).toBe(new URL(net.pds.url).origin)
@@ -290,26 +259,26 @@ test('getLatestCommit, getRepoStatus, listRepos follow the PDS; getRepo redirect
   const followed = await fetch(location)
   expect(followed.status).toBe(200)
 
-  const missing = await xrpcGet(relay.url, 'com.atproto.sync.getLatestCommit', { did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' })
+  const missing = await xrpcGet(net.relay.url, 'com.atproto.sync.getLatestCommit', { did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' })
   expect(missing.status).toBe(400)
   expect(missing.body.error).toBe('RepoNotFound')
-  expect((await xrpcGet(relay.url, 'com.atproto.sync.getRepoStatus', {})).status).toBe(400)
+  expect((await xrpcGet(net.relay.url, 'com.atproto.sync.getRepoStatus', {})).status).toBe(400)
 
-  const hosts = await xrpcGet(relay.url, 'com.atproto.sync.listHosts')
+  const hosts = await xrpcGet(net.relay.url, 'com.atproto.sync.listHosts')
   expect(hosts.status).toBe(200)
   expect(hosts.body.hosts).toEqual(expect.arrayContaining([expect.objectContaining({ hostname: host, status: 'active' })]))
-  const hs = await xrpcGet(relay.url, 'com.atproto.sync.getHostStatus', { hostname: host })
+  const hs = await xrpcGet(net.relay.url, 'com.atproto.sync.getHostStatus', { hostname: host })
   expect(hs.body).toMatchObject({ hostname: host, status: 'active' })
   expect(hs.body.accountCount).toBe(pdsRepos.size)
 
-  expect((await fetch(`${relay.url}/admin/hosts`)).status).toBe(401)
-  expect((await fetch(`${relay.url}/admin/hosts`, { headers: adminHeaders('wrong') })).status).toBe(401)
-  const admin = await fetch(`${relay.url}/admin/hosts`, { headers: adminHeaders() })
+  expect((await fetch(`${net.relay.url}/admin/hosts`)).status).toBe(401)
+  expect((await fetch(`${net.relay.url}/admin/hosts`, { headers: relayAdminHeaders('wrong') })).status).toBe(401)
+  const admin = await fetch(`${net.relay.url}/admin/hosts`, { headers: net.relayAdminHeaders() })
   expect(admin.status).toBe(200)
   expect(JSON.stringify(await admin.json())).toContain(host)
 
   // an honest PDS has nothing dropped
-  const status = await relay.ctx.hosts.status(host)
+  const status = await net.relay.ctx.hosts.status(host)
   expect(status).toMatchObject({ hostname: host, status: 'active', accountCount: pdsRepos.size })
   expect(status!.eventsRelayed).toBeGreaterThan(0)
   expect(Object.values(status!.dropped).reduce((s: number, n) => s + (n as number), 0)).toBe(0)

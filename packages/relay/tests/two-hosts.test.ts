@@ -3,20 +3,17 @@
  * same port and data directory, and the relay picks it up again by itself
  * (retries never stop) — no new requestCrawl.
  */
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import { AtpAgent } from '@atproto/api'
 import type { PDS } from '@atsuite/pds'
-import { TestNetwork, startTestPds, testSecrets } from '@atsuite/dev-env'
-import type { RelayServer } from '@atsuite/relay'
-import { consume, pdsHostname, relayConfig, requestCrawl, startRelay, tempDir, waitUntilRelaying, xrpcGet } from './_net.ts'
-import { seqDefect, waitFor } from './_stream.ts'
+import { TestNetwork, startTestPds, testSecrets, waitForHostCursor, waitForHostStatus } from '@atsuite/dev-env'
+import { consume, pdsHostname, requestCrawl, xrpcGet } from './_net.ts'
+import { seqDefect, sleep } from './_stream.ts'
 
 let net: TestNetwork
-let dir: string
 let pds2: PDS | undefined
-let relay: RelayServer
 const secrets2 = testSecrets()
+const dir2 = () => path.join(net.dir, 'pds2')
 
 const post = (agent: AtpAgent, text: string) => agent.post({ text, createdAt: new Date().toISOString() })
 
@@ -27,23 +24,20 @@ const createUser = async (pds: PDS, name: string) => {
 }
 
 beforeAll(async () => {
+  // the network's relay crawls its PDS; the second host is crawled here, before anything is written to it
   net = await TestNetwork.create()
-  dir = await tempDir('two')
-  pds2 = await startTestPds(net.plc.url, path.join(dir, 'pds2'), {}, secrets2)
-  relay = await startRelay(relayConfig(net.plc.url, path.join(dir, 'relay')))
-  for (const pds of [net.pds, pds2]) expect((await requestCrawl(relay, pdsHostname(pds))).status).toBe(200)
-  await waitUntilRelaying(relay, await net.createUser('warm1'))
-  await waitUntilRelaying(relay, await createUser(pds2, 'warm2'))
+  pds2 = await startTestPds(net.plc.url, dir2(), {}, secrets2)
+  expect((await requestCrawl(net.relay, pdsHostname(pds2))).status).toBe(200)
+  expect(net.relay.ctx.hosts.status(pdsHostname(pds2))?.status).toBe('active')
 })
 
 afterAll(async () => {
-  await relay?.destroy()
   await pds2?.destroy()
   await net?.close()
-  if (dir) await fs.rm(dir, { recursive: true, force: true })
 })
 
 test('both hosts feed one stream; a host killed and restarted on the same port is picked up again without requestCrawl', async () => {
+  const relay = net.relay
   const one = await net.createUser('hostone')
   const two = await createUser(pds2!, 'hosttwo')
   const consumer = await consume(relay, 0)
@@ -54,31 +48,33 @@ test('both hosts feed one stream; a host killed and restarted on the same port i
 
     const host2 = pdsHostname(pds2!)
     const port2 = pds2!.port
-    const relayedBefore = (await relay.ctx.hosts.status(host2))!.eventsRelayed
+    await waitForHostCursor(relay, host2, pds2!.ctx.sequencer.currentSeq)
+    const relayedBefore = relay.ctx.hosts.status(host2)!.eventsRelayed
     await pds2!.destroy()
     pds2 = undefined
 
     // host one keeps flowing while host two is down
     const during = await post(one.agent, 'host two is down')
     await consumer.waitUntil((c) => c.recordCids(one.did).includes(during.cid), 15_000, 'host one while host two is down')
-    // the relay notices, and fails a few reconnects (backoff is capped at 500 ms here)
-    await waitFor(async () => (await relay.ctx.hosts.status(host2))!.status === 'offline', 10_000, 'host two offline')
-    await new Promise((r) => setTimeout(r, 1_500))
+    // the relay notices, and fails a few reconnects while the host stays down (backoff is capped at 500 ms here)
+    await waitForHostStatus(relay, host2, 'offline')
+    await sleep(1_500)
 
-    pds2 = await startTestPds(net.plc.url, path.join(dir, 'pds2'), { PDS_PORT: String(port2) }, secrets2)
+    pds2 = await startTestPds(net.plc.url, dir2(), { PDS_PORT: String(port2) }, secrets2)
     expect(pdsHostname(pds2)).toBe(host2)
     const fresh = new AtpAgent({ service: pds2.url })
     await fresh.login({ identifier: two.handle, password: 'hunter2-password' })
     const afterRestart: string[] = []
     for (let i = 0; i < 3; i++) afterRestart.push((await post(fresh, `host two is back ${i}`)).cid)
 
-    await consumer.waitUntil((c) => afterRestart.every((cid) => c.recordCids(two.did).includes(cid)), 20_000, 'host two after its restart')
+    await waitForHostCursor(relay, host2, pds2.ctx.sequencer.currentSeq, 20_000)
+    await consumer.waitUntil((c) => c.lastSeq >= relay.ctx.eventLog.currentSeq, 10_000, 'everything the relay has')
     expect(c2Order(consumer.recordCids(two.did), afterRestart)).toBe(true)
     expect(seqDefect(consumer.seqs, 0)).toBeNull()
     const commits = consumer.events.filter((f) => f.type === '#commit').map((f) => String(f.body.commit))
     expect(commits.length).toBe(new Set(commits).size)
 
-    const status = await relay.ctx.hosts.status(host2)
+    const status = relay.ctx.hosts.status(host2)
     expect(status).toMatchObject({ hostname: host2, status: 'active' })
     expect(status!.eventsRelayed).toBeGreaterThanOrEqual(relayedBefore + afterRestart.length)
     const listed = await xrpcGet(relay.url, 'com.atproto.sync.getHostStatus', { hostname: host2 })

@@ -17,7 +17,7 @@ import { Secp256k1Keypair, verifySignature } from '@atproto/crypto'
 import { encode as cborEncode } from '@atproto/lex-cbor'
 import { createCid, type Cid } from '@atproto/lex-data'
 import { MST, MemoryBlockstore } from '@atproto/repo'
-import { carBytes } from '../../../packages/relay/tests/_fake-pds.ts'
+import { carBytes } from '../../../packages/dev-env/src/fake-pds.ts'
 
 type Secp = {
   ecdsaSign(msg: Uint8Array, priv: Uint8Array): { signature: Uint8Array }

@@ -15,7 +15,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { Client, createOp } from '@did-plc/lib'
 import { encodeFrame } from '@atsuite/common'
-import { FakePds } from '../../../packages/relay/tests/_fake-pds.ts'
+import { FakePds } from '../../../packages/dev-env/src/fake-pds.ts'
 import { FastRepo, newSigningKey, nowMicros } from './fast-repo.ts'
 
 const { values: args } = parseArgs({

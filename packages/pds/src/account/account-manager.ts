@@ -3,11 +3,25 @@ import type { Kysely } from 'kysely'
 import type { AccountDb } from '../db/index.ts'
 import type { AccountDbSchema } from '../db/schema.ts'
 import type { AccountTable } from '../db/schema.ts'
+import { isValidHandle, toDatetimeString, type DidString, type HandleString } from '@atproto/syntax'
+import { checkedDid } from '../identity/did.ts'
 import { AuthError, InvalidRequest } from '../errors.ts'
 import { AuthScope, type JwtIssuer } from '../auth/jwt.ts'
 import { generateAppPassword, generateEmailToken, generateInviteCode, hashPassword, verifyPassword } from './password.ts'
 
+/** An account row as stored (identifiers as plain text). */
 export type Account = AccountTable
+
+/**
+ * An account as AccountManager reads it: the DID and handle checked, so they
+ * can go out as the lexicons' `did` / `handle` formats. A stored handle that
+ * is no longer a valid handle reads as null (shown as handle.invalid).
+ */
+export type HostedAccount = Account & { did: DidString; handle: HandleString | null }
+
+const hosted = (row: Account | undefined): HostedAccount | undefined =>
+  row && { ...row, did: checkedDid(row.did), handle: row.handle !== null && isValidHandle(row.handle) ? row.handle : null }
+
 export type AccountStatus = 'active' | 'deactivated' | 'takendown' | 'deleted'
 
 export const accountStatus = (acc: Account | undefined): AccountStatus => {
@@ -53,13 +67,15 @@ export class AccountManager {
     return this.db.kysely
   }
 
-  async getAccount(handleOrDid: string): Promise<Account | undefined> {
+  async getAccount(handleOrDid: string): Promise<HostedAccount | undefined> {
     const col = handleOrDid.startsWith('did:') ? 'did' : 'handle'
-    return this.q.selectFrom('account').selectAll().where(col, '=', col === 'did' ? handleOrDid : handleOrDid.toLowerCase()).executeTakeFirst()
+    return hosted(
+      await this.q.selectFrom('account').selectAll().where(col, '=', col === 'did' ? handleOrDid : handleOrDid.toLowerCase()).executeTakeFirst(),
+    )
   }
 
-  async getAccountByEmail(email: string): Promise<Account | undefined> {
-    return this.q.selectFrom('account').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst()
+  async getAccountByEmail(email: string): Promise<HostedAccount | undefined> {
+    return hosted(await this.q.selectFrom('account').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst())
   }
 
   async isHandleTaken(handle: string): Promise<boolean> {
@@ -296,7 +312,7 @@ export class AccountManager {
   async createAppPassword(did: string, name: string, privileged: boolean) {
     const password = generateAppPassword()
     const passwordScrypt = await hashPassword(password)
-    const createdAt = new Date().toISOString()
+    const createdAt = toDatetimeString(new Date())
     try {
       await this.q.insertInto('app_password').values({ did, name, passwordScrypt, createdAt, privileged: privileged ? 1 : 0 }).execute()
     } catch {
@@ -375,6 +391,6 @@ export class AccountManager {
       .orderBy('account.did')
       .limit(limit)
     if (cursor) q = q.where('account.did', '>', cursor)
-    return q.execute()
+    return (await q.execute()).map((r) => ({ ...r, did: checkedDid(r.did) }))
   }
 }

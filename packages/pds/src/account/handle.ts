@@ -1,17 +1,21 @@
-import { ensureValidHandle, normalizeHandle } from '@atproto/syntax'
+import { ensureValidHandle, normalizeHandle, type HandleString } from '@atproto/syntax'
 import { InvalidRequest } from '../errors.ts'
+
+const validHandle = (handle: string): HandleString => {
+  try {
+    ensureValidHandle(handle)
+    return handle
+  } catch (err) {
+    throw new InvalidRequest(`Invalid handle: ${(err as Error).message}`, 'InvalidHandle')
+  }
+}
 
 /**
  * A handle this PDS may give out: valid syntax, under one of the service
  * domains, first label 3–18 characters. Returns it normalised (lowercase).
  */
-export const checkServiceHandle = (input: string, domains: string[]): string => {
-  const handle = normalizeHandle(input)
-  try {
-    ensureValidHandle(handle)
-  } catch (err) {
-    throw new InvalidRequest(`Invalid handle: ${(err as Error).message}`, 'InvalidHandle')
-  }
+export const checkServiceHandle = (input: string, domains: string[]): HandleString => {
+  const handle = validHandle(normalizeHandle(input))
   const domain = domains.find((d) => handle.endsWith(d))
   if (!domain) {
     throw new InvalidRequest(`Not a supported handle domain: use a handle ending in ${domains.join(' or ')}`, 'UnsupportedDomain')

@@ -4,51 +4,48 @@ import { migrateActorDb, type BlobRow, type RecordRow, type RepoRootRow } from '
 
 type Stmt = Database.Statement
 
+export type BlockRow = { cid: string; content: Buffer }
+
+const open = (location: string): SqliteHandle => {
+  const db = new Database(location)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('busy_timeout = 5000')
+  migrateActorDb(db)
+  return db
+}
+
 /**
- * One account's SQLite store with its prepared statements. All methods are
- * synchronous; callers group writes with `transaction()`.
+ * Read access to one account's SQLite store (what `ActorStore.read` hands
+ * out). All methods are synchronous, and this file and db.ts hold the only
+ * SQL over actor stores.
  */
-export class ActorDb {
-  readonly db: SqliteHandle
+export class ActorReader {
+  protected readonly sqlite: SqliteHandle
   private stmts = new Map<string, Stmt>()
 
-  constructor(location: string) {
-    this.db = new Database(location)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = NORMAL')
-    this.db.pragma('busy_timeout = 5000')
-    migrateActorDb(this.db)
+  protected constructor(sqlite: SqliteHandle) {
+    this.sqlite = sqlite
   }
 
-  prep(sql: string): Stmt {
+  protected prep(sql: string): Stmt {
     let s = this.stmts.get(sql)
     if (!s) {
-      s = this.db.prepare(sql)
+      s = this.sqlite.prepare(sql)
       this.stmts.set(sql, s)
     }
     return s
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate()
-  }
-
-  close(): void {
+  protected closeHandle(): void {
     this.stmts.clear()
-    if (this.db.open) this.db.close()
+    if (this.sqlite.open) this.sqlite.close()
   }
 
   // repo root
 
   getRoot(): RepoRootRow | undefined {
     return this.prep('SELECT * FROM repo_root LIMIT 1').get() as RepoRootRow | undefined
-  }
-
-  setRoot(did: string, cid: string, rev: string, now: string): void {
-    this.prep(
-      `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
-       ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
-    ).run(did, cid, rev, now)
   }
 
   // blocks
@@ -64,43 +61,26 @@ export class ActorDb {
     return this.prep('SELECT 1 FROM repo_block WHERE cid = ?').get(cid) !== undefined
   }
 
-  putBlock(cid: string, bytes: Uint8Array, rev: string): void {
-    this.prep(
-      'INSERT INTO repo_block (cid, repoRev, size, content) VALUES (?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING',
-    ).run(cid, rev, bytes.length, bytes)
-  }
-
-  deleteBlock(cid: string): void {
-    this.prep('DELETE FROM repo_block WHERE cid = ?').run(cid)
-  }
-
-  iterateBlocks(sinceRev?: string): IterableIterator<{ cid: string; content: Buffer }> {
+  /**
+   * One keyset page of blocks in CID order, after `afterCid` ('' for the
+   * first page); with `sinceRev`, only blocks written after that rev.
+   */
+  blockPage(afterCid: string, limit: number, sinceRev?: string): BlockRow[] {
     if (sinceRev) {
-      return this.prep('SELECT cid, content FROM repo_block WHERE repoRev > ? ORDER BY repoRev, cid').iterate(
-        sinceRev,
-      ) as IterableIterator<{ cid: string; content: Buffer }>
+      return this.prep(
+        'SELECT cid, content FROM repo_block WHERE repoRev > ? AND cid > ? ORDER BY cid LIMIT ?',
+      ).all(sinceRev, afterCid, limit) as BlockRow[]
     }
-    return this.prep('SELECT cid, content FROM repo_block').iterate() as IterableIterator<{
-      cid: string
-      content: Buffer
-    }>
+    return this.prep('SELECT cid, content FROM repo_block WHERE cid > ? ORDER BY cid LIMIT ?').all(
+      afterCid,
+      limit,
+    ) as BlockRow[]
   }
 
   // records
 
   getRecord(uri: string): RecordRow | undefined {
     return this.prep('SELECT * FROM record WHERE uri = ?').get(uri) as RecordRow | undefined
-  }
-
-  putRecord(row: RecordRow): void {
-    this.prep(
-      `INSERT INTO record (uri, cid, collection, rkey, repoRev, indexedAt) VALUES (@uri, @cid, @collection, @rkey, @repoRev, @indexedAt)
-       ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, repoRev = excluded.repoRev, indexedAt = excluded.indexedAt`,
-    ).run(row)
-  }
-
-  deleteRecord(uri: string): void {
-    this.prep('DELETE FROM record WHERE uri = ?').run(uri)
   }
 
   listRecords(collection: string, limit: number, cursor: string | undefined, reverse: boolean): RecordRow[] {
@@ -127,6 +107,10 @@ export class ActorDb {
     }[]).map((r) => r.collection)
   }
 
+  countRecords(): number {
+    return (this.prep('SELECT count(*) AS n FROM record').get() as { n: number }).n
+  }
+
   /** Sizes checkAccountStatus reports (e.g. during a migration). */
   stats(): { blocks: number; records: number; prefs: number; expectedBlobs: number; importedBlobs: number } {
     const count = (sql: string) => (this.prep(sql).get() as { n: number }).n
@@ -139,15 +123,99 @@ export class ActorDb {
     }
   }
 
-  countRecords(): number {
-    return (this.prep('SELECT count(*) AS n FROM record').get() as { n: number }).n
-  }
-
   // blobs
 
   getBlob(cid: string): BlobRow | undefined {
     return this.prep('SELECT * FROM blob WHERE cid = ?').get(cid) as BlobRow | undefined
   }
+
+  listBlobs(sinceRev: string | undefined, limit: number, cursor: string | undefined): string[] {
+    if (sinceRev) {
+      return (this.prep(
+        `SELECT DISTINCT rb.blobCid AS cid FROM record_blob rb JOIN record r ON r.uri = rb.recordUri
+         WHERE r.repoRev > ? AND rb.blobCid > ? ORDER BY rb.blobCid LIMIT ?`,
+      ).all(sinceRev, cursor ?? '', limit) as { cid: string }[]).map((r) => r.cid)
+    }
+    return (this.prep(
+      'SELECT DISTINCT blobCid AS cid FROM record_blob WHERE blobCid > ? ORDER BY blobCid LIMIT ?',
+    ).all(cursor ?? '', limit) as { cid: string }[]).map((r) => r.cid)
+  }
+
+  expiredTempBlobs(before: string): BlobRow[] {
+    return this.prep(
+      `SELECT * FROM blob WHERE tempKey IS NOT NULL AND createdAt < ?
+       AND NOT EXISTS (SELECT 1 FROM record_blob rb WHERE rb.blobCid = blob.cid)`,
+    ).all(before) as BlobRow[]
+  }
+
+  /** Whether any upload is still waiting for a record to reference it. */
+  hasTempBlobs(): boolean {
+    return this.prep('SELECT 1 FROM blob WHERE tempKey IS NOT NULL LIMIT 1').get() !== undefined
+  }
+
+  // preferences
+
+  getPreferences(): { name: string; valueJson: string }[] {
+    return this.prep('SELECT name, valueJson FROM account_pref ORDER BY id').all() as {
+      name: string
+      valueJson: string
+    }[]
+  }
+}
+
+/**
+ * One account's SQLite store with write access (what `ActorStore.transact`
+ * hands out; only the store opens and closes it). Callers group writes with
+ * `transaction()`.
+ */
+export class ActorDb extends ActorReader {
+  constructor(location: string) {
+    super(open(location))
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.sqlite.transaction(fn).immediate()
+  }
+
+  close(): void {
+    this.closeHandle()
+  }
+
+  // repo root
+
+  setRoot(did: string, cid: string, rev: string, now: string): void {
+    this.prep(
+      `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
+       ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
+    ).run(did, cid, rev, now)
+  }
+
+  // blocks
+
+  putBlock(cid: string, bytes: Uint8Array, rev: string): void {
+    this.prep(
+      'INSERT INTO repo_block (cid, repoRev, size, content) VALUES (?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING',
+    ).run(cid, rev, bytes.length, bytes)
+  }
+
+  deleteBlock(cid: string): void {
+    this.prep('DELETE FROM repo_block WHERE cid = ?').run(cid)
+  }
+
+  // records
+
+  putRecord(row: RecordRow): void {
+    this.prep(
+      `INSERT INTO record (uri, cid, collection, rkey, repoRev, indexedAt) VALUES (@uri, @cid, @collection, @rkey, @repoRev, @indexedAt)
+       ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, repoRev = excluded.repoRev, indexedAt = excluded.indexedAt`,
+    ).run(row)
+  }
+
+  deleteRecord(uri: string): void {
+    this.prep('DELETE FROM record WHERE uri = ?').run(uri)
+  }
+
+  // blobs
 
   insertBlob(row: BlobRow): void {
     // a re-upload of a blob that is already stored keeps it permanent
@@ -156,6 +224,11 @@ export class ActorDb {
        ON CONFLICT (cid) DO UPDATE SET tempKey = CASE WHEN blob.tempKey IS NULL THEN NULL ELSE excluded.tempKey END,
          createdAt = CASE WHEN blob.tempKey IS NULL THEN blob.createdAt ELSE excluded.createdAt END`,
     ).run(row)
+  }
+
+  /** A pending upload sent again: its grace period starts over. */
+  touchTempBlob(cid: string, now: string): void {
+    this.prep('UPDATE blob SET createdAt = ? WHERE cid = ? AND tempKey IS NOT NULL').run(now, cid)
   }
 
   markBlobPermanent(cid: string): void {
@@ -189,33 +262,7 @@ export class ActorDb {
     return cids
   }
 
-  listBlobs(sinceRev: string | undefined, limit: number, cursor: string | undefined): string[] {
-    if (sinceRev) {
-      return (this.prep(
-        `SELECT DISTINCT rb.blobCid AS cid FROM record_blob rb JOIN record r ON r.uri = rb.recordUri
-         WHERE r.repoRev > ? AND rb.blobCid > ? ORDER BY rb.blobCid LIMIT ?`,
-      ).all(sinceRev, cursor ?? '', limit) as { cid: string }[]).map((r) => r.cid)
-    }
-    return (this.prep(
-      'SELECT DISTINCT blobCid AS cid FROM record_blob WHERE blobCid > ? ORDER BY blobCid LIMIT ?',
-    ).all(cursor ?? '', limit) as { cid: string }[]).map((r) => r.cid)
-  }
-
-  expiredTempBlobs(before: string): BlobRow[] {
-    return this.prep(
-      `SELECT * FROM blob WHERE tempKey IS NOT NULL AND createdAt < ?
-       AND NOT EXISTS (SELECT 1 FROM record_blob rb WHERE rb.blobCid = blob.cid)`,
-    ).all(before) as BlobRow[]
-  }
-
   // preferences
-
-  getPreferences(): { name: string; valueJson: string }[] {
-    return this.prep('SELECT name, valueJson FROM account_pref ORDER BY id').all() as {
-      name: string
-      valueJson: string
-    }[]
-  }
 
   replacePreferences(namespace: string, prefs: { name: string; valueJson: string }[]): void {
     this.transaction(() => {

@@ -5,28 +5,48 @@ import path from 'node:path'
 import type { Secp256k1Keypair } from '@atproto/crypto'
 import { RepoSigningKey } from './signing-key.ts'
 import type { RepoHead } from '../repo/commit.ts'
-import { ActorDb } from './actor-db.ts'
+import { ActorDb, type ActorReader } from './actor-db.ts'
+
+export type { ActorDb, ActorReader } from './actor-db.ts'
 
 export class ActorStoreNotFoundError extends Error {}
 
-type Entry = { db: ActorDb; keypair?: RepoSigningKey; head?: RepoHead }
+type Entry = {
+  did: string
+  db: ActorDb
+  /** read/transact callbacks and streams using the handle right now */
+  users: number
+  /** out of the cache (account destroyed, or store shut down): closed when its last user is done */
+  detached: boolean
+  keypair?: RepoSigningKey
+  head?: RepoHead
+}
 
 /**
  * Each account's repo lives in `<dir>/<2 hex of sha256(did)>/<did>/store.sqlite`
- * with its signing key beside it in `key` (hex). Open handles are kept in a
- * bounded LRU. `transact` serialises all writes of one account (a commit reads
- * the current root, so two concurrent commits of one repo must not
- * interleave); different accounts proceed in parallel.
+ * with its signing key beside it in `key` (hex). Nothing outside this
+ * directory holds a store handle: access is scoped to a callback,
+ * `read(did, fn)` / `readStream(did, fn)` for reads and `transact(did, fn)`
+ * for writes. `transact` serialises all writes of one account (a commit
+ * reads the current root, so two concurrent commits of one repo must not
+ * interleave); different accounts, and reads, proceed in parallel.
+ *
+ * Open handles are cached, least recently used first out, `cacheSize` at
+ * most, except that a store in use by a callback or stream is never closed:
+ * the cache may run over while many are in use, and shrinks back as their
+ * users finish.
  */
 export class ActorStore {
   readonly directory: string
-  private readonly maxOpen: number
+  private readonly cacheSize: number
   private open = new Map<string, Entry>()
   private locks = new Map<string, Promise<unknown>>()
+  /** accounts whose files are being removed: not to be reopened meanwhile */
+  private destroying = new Set<string>()
 
-  constructor(directory: string, opts: { maxOpen?: number } = {}) {
+  constructor(directory: string, opts: { cacheSize?: number } = {}) {
     this.directory = directory
-    this.maxOpen = opts.maxOpen ?? 500
+    this.cacheSize = opts.cacheSize ?? 500
   }
 
   location(did: string): { dir: string; dbPath: string; keyPath: string } {
@@ -36,7 +56,13 @@ export class ActorStore {
   }
 
   exists(did: string): boolean {
+    if (this.destroying.has(did)) return false
     return this.open.has(did) || existsSync(this.location(did).dbPath)
+  }
+
+  /** How many store handles are open (cached or in use). */
+  get openCount(): number {
+    return this.open.size
   }
 
   /** Creates the store and writes the signing key (fsynced before use). */
@@ -51,48 +77,88 @@ export class ActorStore {
     } finally {
       await fh.close()
     }
-    const entry = this.get(did, true)
-    entry.keypair = await RepoSigningKey.fromKeypair(keypair)
+    const signingKey = await RepoSigningKey.fromKeypair(keypair)
+    const entry = this.acquire(did, true)
+    entry.keypair = signingKey
+    this.release(entry)
   }
 
-  private get(did: string, allowCreate = false): Entry {
-    let entry = this.open.get(did)
-    if (entry) {
-      // refresh LRU position
-      this.open.delete(did)
-      this.open.set(did, entry)
-      return entry
+  /**
+   * Runs fn with read access to one account's store; the store stays open
+   * until fn returns or, when fn returns a promise, until it settles. A sync
+   * fn gives a sync result. Reads do not wait for writes: every commit is one
+   * synchronous SQLite transaction, so a read sees whole commits only (though
+   * an async fn may see different commits before and after an await).
+   */
+  read<T>(did: string, fn: (db: ActorReader) => Promise<T>): Promise<T>
+  read<T>(did: string, fn: (db: ActorReader) => T): T
+  read<T>(did: string, fn: (db: ActorReader) => T | Promise<T>): T | Promise<T> {
+    const entry = this.acquire(did)
+    let result: T | Promise<T>
+    try {
+      result = fn(entry.db)
+    } catch (err) {
+      this.release(entry)
+      throw err
     }
-    const { dbPath } = this.location(did)
-    if (!allowCreate && !existsSync(dbPath)) {
-      throw new ActorStoreNotFoundError(`no repo stored for ${did}`)
+    if (result instanceof Promise) return result.finally(() => this.release(entry))
+    this.release(entry)
+    return result
+  }
+
+  /**
+   * Read access for as long as the returned iterable is consumed: the store
+   * is opened at the first `next()` and released when the iteration ends,
+   * throws, or is abandoned through `return()` (what a destroyed
+   * `Readable.from` does, e.g. when the client of a streamed response goes
+   * away). An iterable never iterated never opens the store.
+   */
+  async *readStream<T>(did: string, fn: (db: ActorReader) => AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+    const entry = this.acquire(did)
+    try {
+      yield* fn(entry.db)
+    } finally {
+      this.release(entry)
     }
-    entry = { db: new ActorDb(dbPath) }
-    this.open.set(did, entry)
-    if (this.open.size > this.maxOpen) this.evict()
-    return entry
   }
 
-  private evict(): void {
-    for (const [did, entry] of this.open) {
-      if (this.open.size <= this.maxOpen) break
-      if (this.locks.has(did)) continue
-      entry.db.close()
-      this.open.delete(did)
+  /**
+   * Runs fn with exclusive write access to one account's store: writes of one
+   * account run one after another, in call order. Not reentrant (a transact
+   * inside a transact of the same account waits for itself forever).
+   */
+  async transact<T>(did: string, fn: (db: ActorDb) => T | Promise<T>): Promise<T> {
+    const prev = this.locks.get(did) ?? Promise.resolve()
+    let unlock!: () => void
+    const mine = new Promise<void>((resolve) => (unlock = resolve))
+    const chained = prev.then(() => mine)
+    this.locks.set(did, chained)
+    await prev
+    try {
+      const entry = this.acquire(did)
+      try {
+        return await fn(entry.db)
+      } finally {
+        this.release(entry)
+      }
+    } finally {
+      unlock()
+      if (this.locks.get(did) === chained) this.locks.delete(did)
     }
   }
 
-  db(did: string): ActorDb {
-    return this.get(did).db
-  }
-
+  /** The account's repo signing key (read from disk once per opening of the store). */
   async keypair(did: string): Promise<RepoSigningKey> {
-    const entry = this.get(did)
-    if (!entry.keypair) {
-      const hex = (await fs.readFile(this.location(did).keyPath, 'utf8')).trim()
-      entry.keypair = await RepoSigningKey.fromHex(hex)
+    const entry = this.acquire(did)
+    try {
+      if (!entry.keypair) {
+        const hex = (await fs.readFile(this.location(did).keyPath, 'utf8')).trim()
+        entry.keypair = await RepoSigningKey.fromHex(hex)
+      }
+      return entry.keypair
+    } finally {
+      this.release(entry)
     }
-    return entry.keypair
   }
 
   /** The cached head of an open store (see repo/commit.ts); only valid while it matches the stored root. */
@@ -105,35 +171,69 @@ export class ActorStore {
     if (entry) entry.head = head
   }
 
-  /** Runs fn with exclusive write access to one account's store. */
-  async transact<T>(did: string, fn: (db: ActorDb) => Promise<T>): Promise<T> {
-    const prev = this.locks.get(did) ?? Promise.resolve()
-    let release!: () => void
-    const mine = new Promise<void>((resolve) => (release = resolve))
-    const chained = prev.then(() => mine)
-    this.locks.set(did, chained)
-    await prev
-    try {
-      return await fn(this.get(did).db)
-    } finally {
-      release()
-      if (this.locks.get(did) === chained) this.locks.delete(did)
-    }
-  }
-
+  /**
+   * Removes the account's store and key. Waits for the account's writes in
+   * flight; reads in flight keep their (now unlinked) files until they finish,
+   * and new ones fail with ActorStoreNotFoundError.
+   */
   async destroy(did: string): Promise<void> {
     await this.transact(did, async () => {
+      this.destroying.add(did)
       const entry = this.open.get(did)
-      entry?.db.close()
-      this.open.delete(did)
+      if (entry) this.detach(entry)
     }).catch((err) => {
       if (!(err instanceof ActorStoreNotFoundError)) throw err
     })
-    await fs.rm(this.location(did).dir, { recursive: true, force: true })
+    try {
+      await fs.rm(this.location(did).dir, { recursive: true, force: true })
+    } finally {
+      this.destroying.delete(did)
+    }
   }
 
+  /** Closes every store; one still in use closes when its user is done. */
   close(): void {
-    for (const entry of this.open.values()) entry.db.close()
-    this.open.clear()
+    for (const entry of [...this.open.values()]) this.detach(entry)
+  }
+
+  private acquire(did: string, allowCreate = false): Entry {
+    let entry = this.open.get(did)
+    if (entry) {
+      // most recently used last
+      this.open.delete(did)
+      this.open.set(did, entry)
+      entry.users++
+      return entry
+    }
+    const { dbPath } = this.location(did)
+    if (this.destroying.has(did) || (!allowCreate && !existsSync(dbPath))) {
+      throw new ActorStoreNotFoundError(`no repo stored for ${did}`)
+    }
+    entry = { did, db: new ActorDb(dbPath), users: 1, detached: false }
+    this.open.set(did, entry)
+    this.evict()
+    return entry
+  }
+
+  private release(entry: Entry): void {
+    entry.users--
+    if (entry.users > 0) return
+    if (entry.detached) entry.db.close()
+    else this.evict()
+  }
+
+  private detach(entry: Entry): void {
+    if (this.open.get(entry.did) === entry) this.open.delete(entry.did)
+    entry.detached = true
+    if (entry.users === 0) entry.db.close()
+  }
+
+  /** Closes least recently used stores nobody is using until the cache fits. */
+  private evict(): void {
+    if (this.open.size <= this.cacheSize) return
+    for (const entry of [...this.open.values()]) {
+      if (this.open.size <= this.cacheSize) break
+      if (entry.users === 0) this.detach(entry)
+    }
   }
 }

@@ -1,46 +1,60 @@
 import { BlockMap, ReadableBlockstore, type CommitData, type RepoStorage } from '@atproto/repo'
 import { parseCid, type Cid } from '@atproto/lex-data'
-import type { ActorDb } from './actor-db.ts'
+import type { ActorDb, ActorReader } from './actor-db.ts'
 
 /**
- * @atproto/repo storage over an account's SQLite store. Reads go straight to
- * SQLite (synchronous, microseconds). Writes normally do not come through
- * here: a commit is applied by `RepoTransactor` in one SQLite transaction
- * together with the record index; these write methods exist for completeness
- * of the interface and are transactional too.
+ * @atproto/repo's read-only block access over an account's store (MST walks,
+ * record proofs). Reads go straight to SQLite (synchronous, microseconds).
+ * Only valid inside the `read`/`readStream`/`transact` callback that handed
+ * out the store.
  */
-export class SqlRepoStorage extends ReadableBlockstore implements RepoStorage {
-  private readonly db: ActorDb
-  private readonly did: string
+export class SqlBlockReader extends ReadableBlockstore {
+  protected readonly reader: ActorReader
 
-  constructor(db: ActorDb, did: string) {
+  constructor(reader: ActorReader) {
     super()
-    this.db = db
-    this.did = did
+    this.reader = reader
   }
 
   async getRoot(): Promise<Cid | null> {
-    const root = this.db.getRoot()
+    const root = this.reader.getRoot()
     return root ? parseCid(root.cid) : null
   }
 
   async getBytes(cid: Cid): Promise<Uint8Array | null> {
-    return this.db.getBlock(cid.toString()) ?? null
+    return this.reader.getBlock(cid.toString()) ?? null
   }
 
   async has(cid: Cid): Promise<boolean> {
-    return this.db.hasBlock(cid.toString())
+    return this.reader.hasBlock(cid.toString())
   }
 
   async getBlocks(cids: Cid[]): Promise<{ blocks: BlockMap; missing: Cid[] }> {
     const blocks = new BlockMap()
     const missing: Cid[] = []
     for (const cid of cids) {
-      const bytes = this.db.getBlock(cid.toString())
+      const bytes = this.reader.getBlock(cid.toString())
       if (bytes) blocks.set(cid, bytes)
       else missing.push(cid)
     }
     return { blocks, missing }
+  }
+}
+
+/**
+ * @atproto/repo storage with writes, for use inside `transact`. Writes
+ * normally do not come through here: a commit is applied by `RepoWriter` in
+ * one SQLite transaction together with the record index; these write
+ * methods exist for completeness of the interface and are transactional too.
+ */
+export class SqlRepoStorage extends SqlBlockReader implements RepoStorage {
+  private readonly db: ActorDb
+  private readonly did: string
+
+  constructor(db: ActorDb, did: string) {
+    super(db)
+    this.db = db
+    this.did = did
   }
 
   async putBlock(cid: Cid, block: Uint8Array, rev: string): Promise<void> {

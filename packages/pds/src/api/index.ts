@@ -34,6 +34,7 @@ import { confirmEmail, requestEmailConfirmation } from './com/atproto/server/ema
 import { createInviteCode, createInviteCodes } from './com/atproto/server/invites.ts'
 import { getPreferences, putPreferences } from './app/bsky/actor/preferences.ts'
 import { getSubjectStatus, updateSubjectStatus } from './com/atproto/admin/subjectStatus.ts'
+import { adminRoutes } from './com/atproto/admin/index.ts'
 
 const routes: Route[] = [
   createRecord, putRecord, deleteRecord, applyWrites, getRecord, listRecords, describeRepo, uploadBlob,
@@ -46,6 +47,7 @@ const routes: Route[] = [
   createInviteCode, createInviteCodes,
   getPreferences, putPreferences,
   updateSubjectStatus, getSubjectStatus,
+  ...adminRoutes,
 ]
 
 export const registerRoutes = (server: Server, ctx: AppContext): void => {

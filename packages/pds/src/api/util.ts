@@ -1,19 +1,18 @@
 import type { Server } from '@atproto/xrpc-server'
 import type { AppContext } from '../context.ts'
-import type { Account } from '../account/account-manager.ts'
+import type { DidString } from '@atproto/syntax'
+import type { HostedAccount } from '../account/account-manager.ts'
 import { InvalidRequest } from '../errors.ts'
-import type { AccessCredentials } from '../auth/auth-verifier.ts'
+import type { AccessAuth } from '../auth/auth-verifier.ts'
 
 export type Route = (server: Server, ctx: AppContext) => void
-
-export type AccessAuth = { credentials: AccessCredentials }
 
 /** Finds a hosted account by handle or DID, or fails with RepoNotFound. */
 export const findRepoAccount = async (
   ctx: AppContext,
   repo: string,
   opts: { allowInactive?: boolean } = {},
-): Promise<Account> => {
+): Promise<HostedAccount> => {
   const acc = await ctx.accounts.getAccount(repo)
   if (!acc || !ctx.actorStore.exists(acc.did)) {
     throw new InvalidRequest(`Could not find repo: ${repo}`, 'RepoNotFound')
@@ -26,7 +25,7 @@ export const findRepoAccount = async (
 }
 
 /** The caller may only write to their own repo. */
-export const assertOwnRepo = async (ctx: AppContext, auth: AccessAuth, repo: string): Promise<string> => {
+export const assertOwnRepo = async (ctx: AppContext, auth: AccessAuth, repo: string): Promise<DidString> => {
   const did = auth.credentials.did
   if (repo === did) return did
   const acc = await ctx.accounts.getAccount(repo)

@@ -1,18 +1,25 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import type { DidString } from '@atproto/syntax'
 import type { AccountManager } from '../account/account-manager.ts'
 import { AuthError, ForbiddenErr } from '../errors.ts'
 import { AuthScope, type JwtIssuer } from './jwt.ts'
 
 export type AccessCredentials = {
   type: 'access'
-  did: string
+  did: DidString
   scope: AuthScope
   /** true for app-password sessions (never allowed account management) */
   isAppPassword: boolean
 }
-export type RefreshCredentials = { type: 'refresh'; did: string; jti: string }
+export type RefreshCredentials = { type: 'refresh'; did: DidString; jti: string }
 export type AdminCredentials = { type: 'admin' }
+
+// What each verifier hands a route: xrpc-server's `add` types a handler's
+// `auth` from the verifier it is given, so routes never cast.
+export type AccessAuth = { credentials: AccessCredentials }
+export type RefreshAuth = { credentials: RefreshCredentials }
+export type AdminAuth = { credentials: AdminCredentials }
 
 type Ctx = { req: IncomingMessage }
 
@@ -40,7 +47,7 @@ export class AuthVerifier {
     this.adminPassword = adminPassword
   }
 
-  private async access(ctx: Ctx, scopes: AuthScope[], opts: { allowDeactivated?: boolean } = {}) {
+  private async access(ctx: Ctx, scopes: AuthScope[], opts: { allowDeactivated?: boolean } = {}): Promise<AccessAuth> {
     const token = bearer(ctx.req)
     if (!token) throw new AuthError('Authentication Required')
     const payload = await this.jwt.verify(token, 'at+jwt')
@@ -62,7 +69,7 @@ export class AuthVerifier {
         did: payload.sub,
         scope: payload.scope,
         isAppPassword: payload.scope !== AuthScope.Access,
-      } satisfies AccessCredentials,
+      },
     }
   }
 
@@ -77,17 +84,17 @@ export class AuthVerifier {
   accessPrivileged = (opts: { allowDeactivated?: boolean } = {}) => (ctx: Ctx) =>
     this.access(ctx, [AuthScope.Access, AuthScope.AppPassPrivileged], opts)
 
-  refresh = async (ctx: Ctx) => {
+  refresh = async (ctx: Ctx): Promise<RefreshAuth> => {
     const token = bearer(ctx.req)
     if (!token) throw new AuthError('Authentication Required')
     const payload = await this.jwt.verify(token, 'refresh+jwt')
     if (payload.scope !== AuthScope.Refresh || typeof payload.jti !== 'string') {
       throw new AuthError('Bad token scope', 'InvalidToken')
     }
-    return { credentials: { type: 'refresh', did: payload.sub, jti: payload.jti } satisfies RefreshCredentials }
+    return { credentials: { type: 'refresh', did: payload.sub, jti: payload.jti } }
   }
 
-  admin = async (ctx: Ctx) => {
+  admin = async (ctx: Ctx): Promise<AdminAuth> => {
     const h = ctx.req.headers.authorization ?? ''
     const m = /^Basic\s+(\S+)$/i.exec(h)
     if (!m) throw new AuthError('Admin authentication required')
@@ -97,6 +104,6 @@ export class AuthVerifier {
     if (user !== 'admin' || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new AuthError('Invalid admin credentials')
     }
-    return { credentials: { type: 'admin' } satisfies AdminCredentials }
+    return { credentials: { type: 'admin' } }
   }
 }

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { isValidDid, type DidString } from '@atproto/syntax'
 import { AuthError } from '../errors.ts'
 
 export const AuthScope = {
@@ -12,7 +13,7 @@ export type AuthScope = (typeof AuthScope)[keyof typeof AuthScope]
 export const ACCESS_TTL_S = 2 * 60 * 60
 export const REFRESH_TTL_S = 90 * 24 * 60 * 60
 
-export type AccessPayload = { sub: string; scope: AuthScope; aud: string; iat: number; exp: number }
+export type AccessPayload = { sub: DidString; scope: AuthScope; aud: string; iat: number; exp: number }
 export type RefreshPayload = AccessPayload & { jti: string }
 
 type JwtType = 'at+jwt' | 'refresh+jwt'
@@ -78,7 +79,7 @@ export class JwtIssuer {
     if (header.typ !== typ) throw new AuthError('Invalid token type', 'InvalidToken')
     if (payload.aud !== this.serviceDid) throw new AuthError('Token could not be verified', 'InvalidToken')
     if (typeof payload.exp !== 'number' || payload.exp <= now()) throw new AuthError('Token has expired', 'ExpiredToken')
-    if (typeof payload.sub !== 'string' || !payload.sub.startsWith('did:') || typeof payload.scope !== 'string') {
+    if (!isValidDid(payload.sub) || typeof payload.scope !== 'string') {
       throw new AuthError('Malformed token', 'InvalidToken')
     }
     return payload as RefreshPayload

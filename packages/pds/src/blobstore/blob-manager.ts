@@ -1,19 +1,14 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
-import { CID } from 'multiformats/cid'
-import { create as createDigest } from 'multiformats/hashes/digest'
-import { BlobRef } from '@atproto/lexicon'
-import type { ActorStore } from '../actor-store/actor-store.ts'
+import { createCid, RAW_DATA_CODEC, SHA256_HASH_CODE, type RawCid, type TypedBlobRef } from '@atproto/lex-data'
+import type { ActorDb, ActorStore } from '../actor-store/actor-store.ts'
 import type { PdsConfig } from '../config.ts'
 import { blobLogger } from '../logger.ts'
 import type { BlobStore } from './blobstore.ts'
 
-const RAW_CODEC = 0x55
-const SHA256_CODE = 0x12
-
-export const blobCid = (bytes: Uint8Array): CID =>
-  CID.createV1(RAW_CODEC, createDigest(SHA256_CODE, createHash('sha256').update(bytes).digest()))
+export const blobCid = (bytes: Uint8Array): RawCid =>
+  createCid(RAW_DATA_CODEC, SHA256_HASH_CODE, createHash('sha256').update(bytes).digest())
 
 const GENERIC_MIME = new Set(['application/octet-stream', '*/*', ''])
 
@@ -36,23 +31,40 @@ export class BlobManager {
     this.cfg = cfg
   }
 
-  async upload(did: string, bytes: Uint8Array, declaredType: string | undefined) {
+  /** The blob ref (lex data model: `{$type: 'blob', ref, mimeType, size}`) a record may then cite. */
+  async upload(did: string, bytes: Uint8Array, declaredType: string | undefined): Promise<TypedBlobRef<RawCid>> {
     const cid = blobCid(bytes)
     const { fileTypeFromBuffer } = await import('file-type') // loaded on first upload
     const sniffed = await fileTypeFromBuffer(bytes).catch(() => undefined)
     const declared = declaredType?.split(';')[0].trim().toLowerCase()
     const mimeType = sniffed?.mime ?? (declared && !GENERIC_MIME.has(declared) ? declared : 'application/octet-stream')
-    const db = this.actorStore.db(did)
-    const existing = db.getBlob(cid.toString())
-    if (existing) {
-      // same bytes again: keep the stored copy; a pending upload gets a fresh grace period
-      if (existing.tempKey) db.prep('UPDATE blob SET createdAt = ? WHERE cid = ?').run(new Date().toISOString(), existing.cid)
-      return new BlobRef(cid as never, existing.mimeType, existing.size)
+    const ref = (row: { mimeType: string; size: number }): TypedBlobRef<RawCid> => ({
+      $type: 'blob',
+      ref: cid,
+      mimeType: row.mimeType,
+      size: row.size,
+    })
+    // same bytes again: keep the stored copy; a pending upload gets a fresh grace period
+    const known = (db: ActorDb) => {
+      const row = db.getBlob(cid.toString())
+      if (row?.tempKey) db.touchTempBlob(row.cid, new Date().toISOString())
+      return row
     }
+    const existing = await this.actorStore.transact(did, known)
+    if (existing) return ref(existing)
     const tempKey = await this.blobstore.putTemp(did, bytes)
-    db.insertBlob({ cid: cid.toString(), mimeType, size: bytes.length, tempKey, createdAt: new Date().toISOString() })
+    const raced = await this.actorStore.transact(did, (db) => {
+      const row = known(db)
+      if (!row) db.insertBlob({ cid: cid.toString(), mimeType, size: bytes.length, tempKey, createdAt: new Date().toISOString() })
+      return row
+    })
+    if (raced) {
+      // the same bytes were uploaded meanwhile: theirs is the copy kept
+      await this.blobstore.deleteTemp(did, tempKey).catch(() => undefined)
+      return ref(raced)
+    }
     this.pendingDids.add(did)
-    return new BlobRef(cid as never, mimeType, bytes.length)
+    return ref({ mimeType, size: bytes.length })
   }
 
   start(intervalMs = 60_000): void {
@@ -84,13 +96,15 @@ export class BlobManager {
         continue
       }
       try {
-        const db = this.actorStore.db(did)
-        for (const row of db.expiredTempBlobs(before)) {
-          db.deleteBlob(row.cid)
-          if (row.tempKey) await this.blobstore.deleteTemp(did, row.tempKey)
-          removed++
-        }
-        const left = db.prep('SELECT 1 FROM blob WHERE tempKey IS NOT NULL LIMIT 1').get()
+        const { count, left } = await this.actorStore.transact(did, async (db) => {
+          const expired = db.expiredTempBlobs(before)
+          db.transaction(() => {
+            for (const row of expired) db.deleteBlob(row.cid)
+          })
+          for (const row of expired) if (row.tempKey) await this.blobstore.deleteTemp(did, row.tempKey)
+          return { count: expired.length, left: db.hasTempBlobs() }
+        })
+        removed += count
         if (!left) this.pendingDids.delete(did)
       } catch (err) {
         blobLogger.warn({ err, did }, 'blob gc failed')

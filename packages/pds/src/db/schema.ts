@@ -2,6 +2,8 @@
 // invites, email tokens and each repo's current head. Repo contents live in
 // per-account actor stores.
 
+import type { DatetimeString } from '@atproto/syntax'
+
 export interface AccountTable {
   did: string
   handle: string | null
@@ -27,7 +29,7 @@ export interface AppPasswordTable {
   did: string
   name: string
   passwordScrypt: string
-  createdAt: string
+  createdAt: DatetimeString
   privileged: number
 }
 

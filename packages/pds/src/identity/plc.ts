@@ -1,6 +1,8 @@
-import { Client, createOp, updateHandleOp, type DocumentData } from '@did-plc/lib'
+import { Client, createOp, updateAtprotoKeyOp, updateHandleOp, type DocumentData, type Operation } from '@did-plc/lib'
 import type { Secp256k1Keypair } from '@atproto/crypto'
+import type { DidString } from '@atproto/syntax'
 import { InvalidRequest } from '../errors.ts'
+import { checkedDid } from './did.ts'
 
 /**
  * did:plc operations signed by this PDS's rotation key, against any PLC
@@ -9,10 +11,13 @@ import { InvalidRequest } from '../errors.ts'
 export class PlcIdentity {
   readonly client: Client
   private readonly rotationKey: Secp256k1Keypair
+  /** the rotation key as @did-plc/lib's signer (it types keys with an older @atproto/crypto) */
+  private readonly signer: { did: () => string; sign: (msg: Uint8Array) => Promise<Uint8Array> }
 
   constructor(plcUrl: string, rotationKey: Secp256k1Keypair) {
     this.client = new Client(plcUrl)
     this.rotationKey = rotationKey
+    this.signer = { did: () => rotationKey.did(), sign: (msg) => rotationKey.sign(msg) }
   }
 
   get rotationKeyDid(): string {
@@ -20,16 +25,17 @@ export class PlcIdentity {
   }
 
   /** Builds a signed genesis op; nothing is sent yet. */
-  async formatCreate(opts: { signingKeyDid: string; handle: string; pdsUrl: string; recoveryKey?: string }) {
+  async formatCreate(opts: { signingKeyDid: string; handle: string; pdsUrl: string; recoveryKey?: string }): Promise<{ did: DidString; op: Operation }> {
     const rotationKeys = [this.rotationKey.did()]
     if (opts.recoveryKey) rotationKeys.unshift(opts.recoveryKey)
-    return createOp({
+    const { did, op } = await createOp({
       signingKey: opts.signingKeyDid,
       handle: opts.handle,
       pds: opts.pdsUrl,
       rotationKeys,
-      signer: this.rotationKey as never,
+      signer: this.signer,
     })
+    return { did: checkedDid(did), op }
   }
 
   async send(did: string, op: unknown): Promise<void> {
@@ -45,10 +51,24 @@ export class PlcIdentity {
   }
 
   async updateHandle(did: string, handle: string): Promise<void> {
+    const last = await this.lastOp(did)
+    await this.send(did, await updateHandleOp(last, this.signer, handle))
+  }
+
+  /**
+   * Points the document's `#atproto` verification method at `key` (a
+   * did:key; not checked here). Only the document changes: the repo keeps
+   * signing with its own key.
+   */
+  async updateAtprotoKey(did: string, key: string): Promise<void> {
+    const last = await this.lastOp(did)
+    await this.send(did, await updateAtprotoKeyOp(last, this.signer, key))
+  }
+
+  private async lastOp(did: string) {
     const last = await this.client.getLastOp(did)
     if (last.type === 'plc_tombstone') throw new InvalidRequest(`DID is tombstoned: ${did}`)
-    const op = await updateHandleOp(last, this.rotationKey as never, handle)
-    await this.send(did, op)
+    return last
   }
 
   async getData(did: string): Promise<DocumentData> {

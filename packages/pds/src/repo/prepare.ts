@@ -1,10 +1,18 @@
 import { TID } from '@atproto/common'
 import { cidForRecord } from '@atproto/repo'
 import { parseCid, type Cid } from '@atproto/lex-data'
-import { BlobRef, lexToIpld, type LexUserType } from '@atproto/lexicon'
-import { ensureValidNsid, ensureValidRecordKey, isDatetimeString, isValidTid } from '@atproto/syntax'
+import { BlobRef, jsonToLex, lexToIpld, type LexUserType } from '@atproto/lexicon'
+import {
+  ensureValidNsid,
+  ensureValidRecordKey,
+  isDatetimeString,
+  isValidTid,
+  type AtUriString,
+  type DidString,
+  type NsidString,
+} from '@atproto/syntax'
+import { lexicons } from '@atsuite/lexicon/docs'
 import { InvalidRecordError, InvalidRequest } from '../errors.ts'
-import { lexicons } from '../lexicon.ts'
 import { assertDataModelJson, DataModelError } from './data-model.ts'
 
 export type ValidationStatus = 'valid' | 'unknown' | undefined
@@ -18,9 +26,9 @@ export type PreparedBlobRef = {
 }
 
 type PreparedRecordWrite = {
-  collection: string
+  collection: NsidString
   rkey: string
-  uri: string
+  uri: AtUriString
   record: Record<string, unknown> // ipld form, ready for CBOR
   cid: Cid
   blobs: PreparedBlobRef[]
@@ -32,17 +40,17 @@ export type PreparedCreate = PreparedRecordWrite & { action: 'create' }
 export type PreparedUpdate = PreparedRecordWrite & { action: 'update' }
 export type PreparedDelete = {
   action: 'delete'
-  collection: string
+  collection: NsidString
   rkey: string
-  uri: string
+  uri: AtUriString
   swapCid?: Cid | null
 }
 export type PreparedWrite = PreparedCreate | PreparedUpdate | PreparedDelete
 
-export const atUri = (did: string, collection: string, rkey: string): string =>
+export const atUri = (did: DidString, collection: NsidString, rkey: string): AtUriString =>
   `at://${did}/${collection}/${rkey}`
 
-export const assertCollection = (collection: string): void => {
+export function assertCollection(collection: string): asserts collection is NsidString {
   try {
     ensureValidNsid(collection)
   } catch {
@@ -58,14 +66,19 @@ const assertRkey = (rkey: string): void => {
   }
 }
 
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
 type RecordOpts = {
-  did: string
+  did: DidString
   collection: string
   rkey?: string
-  /** the record as converted by the XRPC layer (CIDs, bytes, BlobRefs) */
+  /**
+   * The record exactly as it arrived in JSON (`rawRecord(req)`), not as the
+   * XRPC layer converted it: it is checked strictly against the data model,
+   * then converted here with @atproto/lexicon's `jsonToLex` (BlobRefs, CIDs,
+   * bytes), the form that library's record validation expects.
+   */
   record: unknown
-  /** the same record as it arrived in JSON, checked strictly */
-  rawRecord: unknown
   validate?: boolean
   swapCid?: Cid | null
 }
@@ -74,15 +87,14 @@ const prepareRecord = async (opts: RecordOpts): Promise<PreparedRecordWrite> => 
   const { did, collection, validate } = opts
   assertCollection(collection)
   try {
-    assertDataModelJson(opts.rawRecord)
+    assertDataModelJson(opts.record)
   } catch (err) {
     if (err instanceof DataModelError) throw new InvalidRecordError(err.message)
     throw err
   }
-  if (!opts.record || typeof opts.record !== 'object' || Array.isArray(opts.record)) {
-    throw new InvalidRecordError('record must be an object')
-  }
-  const record = { ...(opts.record as Record<string, unknown>) }
+  const lex = jsonToLex(opts.record)
+  if (!isMap(lex)) throw new InvalidRecordError('record must be an object')
+  const record = { ...lex }
   if (record.$type === undefined) record.$type = collection
   if (record.$type !== collection) {
     throw new InvalidRecordError(`Invalid $type: expected ${collection}, got ${String(record.$type)}`)
@@ -166,7 +178,7 @@ export const prepareUpdate = async (opts: RecordOpts & { rkey: string }): Promis
 })
 
 export const prepareDelete = (opts: {
-  did: string
+  did: DidString
   collection: string
   rkey: string
   swapCid?: Cid | null

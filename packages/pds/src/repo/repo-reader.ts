@@ -1,17 +1,26 @@
 import { cborToLexRecord, getRecords, BlockMap, blocksToCarFile } from '@atproto/repo'
 import { carHeader, cidBytes, pushCarBlock } from './car.ts'
-import { parseCid, type Cid, type LexMap } from '@atproto/lex-data'
+import { parseCid, type LexMap } from '@atproto/lex-data'
 import type { ActorStore } from '../actor-store/actor-store.ts'
-import { SqlRepoStorage } from '../actor-store/repo-storage.ts'
+import { SqlBlockReader } from '../actor-store/repo-storage.ts'
 import { clampLimit } from '@atsuite/common'
+import { isValidNsid, type AtUriString, type DidString, type NsidString } from '@atproto/syntax'
 import { InvalidRequest, RecordNotFoundError } from '../errors.ts'
+import { checkedDid } from '../identity/did.ts'
 import { atUri } from './prepare.ts'
 
-export type RecordView = { uri: string; cid: string; value: LexMap }
+export type RecordView = { uri: AtUriString; cid: string; value: LexMap }
 
+/** Blocks read per keyset page while streaming a repo. */
 const PAGE = 1000
+/** Streamed CAR chunks are about this size (a larger block goes out alone). */
+const CHUNK_BYTES = 64 * 1024
 
-/** Read paths over one account's store; never writes. */
+/**
+ * Read paths over one account's store; never writes. Each method holds the
+ * store for exactly as long as it reads it (`ActorStore.read`), a streamed
+ * CAR until the stream ends or is abandoned (`ActorStore.readStream`).
+ */
 export class RepoReader {
   private readonly actorStore: ActorStore
 
@@ -19,99 +28,115 @@ export class RepoReader {
     this.actorStore = actorStore
   }
 
-  getRecord(did: string, collection: string, rkey: string, cid?: string): RecordView | null {
-    const db = this.actorStore.db(did)
-    const uri = atUri(did, collection, rkey)
-    const row = db.getRecord(uri)
-    if (!row || (cid && row.cid !== cid)) return null
-    const bytes = db.getBlock(row.cid)
-    if (!bytes) return null
-    return { uri, cid: row.cid, value: cborToLexRecord(bytes) }
+  getRecord(did: string, collection: NsidString, rkey: string, cid?: string): RecordView | null {
+    const uri = atUri(checkedDid(did), collection, rkey)
+    return this.actorStore.read(did, (db) => {
+      const row = db.getRecord(uri)
+      if (!row || (cid && row.cid !== cid)) return null
+      const bytes = db.getBlock(row.cid)
+      if (!bytes) return null
+      return { uri, cid: row.cid, value: cborToLexRecord(bytes) }
+    })
   }
 
   /** The current CID of a record, from the index alone (no block read or decode). */
-  recordCid(did: string, collection: string, rkey: string): string | null {
-    return this.actorStore.db(did).getRecord(atUri(did, collection, rkey))?.cid ?? null
+  recordCid(did: DidString, collection: NsidString, rkey: string): string | null {
+    return this.actorStore.read(did, (db) => db.getRecord(atUri(did, collection, rkey))?.cid ?? null)
   }
 
-  listRecords(did: string, opts: { collection: string; limit?: number; cursor?: string; reverse?: boolean }) {
-    const db = this.actorStore.db(did)
+  listRecords(did: DidString, opts: { collection: NsidString; limit?: number; cursor?: string; reverse?: boolean }) {
     const limit = clampLimit(opts.limit, 50, 100)
-    const rows = db.listRecords(opts.collection, limit, opts.cursor, opts.reverse ?? false)
-    const records: RecordView[] = []
-    for (const row of rows) {
-      const bytes = db.getBlock(row.cid)
-      if (bytes) records.push({ uri: row.uri, cid: row.cid, value: cborToLexRecord(bytes) })
-    }
-    const cursor = rows.length === limit ? rows[rows.length - 1].rkey : undefined
-    return { records, cursor }
+    return this.actorStore.read(did, (db) => {
+      const rows = db.listRecords(opts.collection, limit, opts.cursor, opts.reverse ?? false)
+      const records: RecordView[] = []
+      for (const row of rows) {
+        const bytes = db.getBlock(row.cid)
+        if (bytes) records.push({ uri: atUri(did, opts.collection, row.rkey), cid: row.cid, value: cborToLexRecord(bytes) })
+      }
+      const cursor = rows.length === limit ? rows[rows.length - 1].rkey : undefined
+      return { records, cursor }
+    })
   }
 
-  collections(did: string): string[] {
-    return this.actorStore.db(did).listCollections()
+  /** Only NSIDs are ever written as collections. */
+  collections(did: string): NsidString[] {
+    return this.actorStore.read(did, (db) => db.listCollections()).filter(isValidNsid)
   }
 
   root(did: string): { cid: string; rev: string } | null {
-    const root = this.actorStore.db(did).getRoot()
+    const root = this.actorStore.read(did, (db) => db.getRoot())
     return root ? { cid: root.cid, rev: root.rev } : null
   }
 
   /**
    * The whole repo (or the blocks written after `since`) as a CAR stream whose
-   * root is the current commit. Reads in keyset pages so the store stays
-   * usable by other requests while a large export streams.
+   * root is the current commit; RepoNotFound (before anything streams) when
+   * the store has no commit. Reads in keyset pages so the store stays usable
+   * by other requests while a large export streams, and keeps the store open
+   * until the stream ends or is abandoned. A commit to the same repo while it
+   * streams is not isolated from it (pages read after the commit see it).
    */
-  async *repoCar(did: string, since?: string): AsyncIterable<Uint8Array> {
-    const db = this.actorStore.db(did)
-    const root = db.getRoot()
-    if (!root) throw new InvalidRequest(`Could not find repo for DID: ${did}`, 'RepoNotFound')
-    yield carHeader(parseCid(root.cid))
-    let cursor = ''
-    for (;;) {
-      const rows = (
-        since
-          ? db.prep('SELECT cid, content FROM repo_block WHERE repoRev > ? AND cid > ? ORDER BY cid LIMIT ?').all(since, cursor, PAGE)
-          : db.prep('SELECT cid, content FROM repo_block WHERE cid > ? ORDER BY cid LIMIT ?').all(cursor, PAGE)
-      ) as { cid: string; content: Buffer }[]
-      // one buffer per page of blocks
-      const parts: Uint8Array[] = []
-      for (const r of rows) pushCarBlock(parts, cidBytes(r.cid), r.content)
+  repoCar(did: string, since?: string): AsyncIterable<Uint8Array> {
+    const root = this.requireRoot(did)
+    return this.actorStore.readStream(did, async function* (db) {
+      yield carHeader(parseCid(root.cid))
+      let parts: Uint8Array[] = []
+      let size = 0
+      let cursor = ''
+      for (;;) {
+        const rows = db.blockPage(cursor, PAGE, since)
+        for (const r of rows) {
+          const cid = cidBytes(r.cid)
+          pushCarBlock(parts, cid, r.content)
+          size += cid.length + r.content.length
+          if (size >= CHUNK_BYTES) {
+            yield Buffer.concat(parts)
+            parts = []
+            size = 0
+          }
+        }
+        if (rows.length < PAGE) break
+        cursor = rows[rows.length - 1].cid
+      }
       if (parts.length > 0) yield Buffer.concat(parts)
-      if (rows.length < PAGE) return
-      cursor = rows[rows.length - 1].cid
-    }
+    })
   }
 
-  /** A CAR proving a record's presence or absence under the current commit. */
+  /** A CAR proving a record's presence or absence under the current commit (RepoNotFound before it streams). */
   recordProof(did: string, collection: string, rkey: string): AsyncIterable<Uint8Array> {
-    const db = this.actorStore.db(did)
-    const root = db.getRoot()
-    if (!root) throw new InvalidRequest(`Could not find repo for DID: ${did}`, 'RepoNotFound')
-    const storage = new SqlRepoStorage(db, did)
-    return getRecords(storage, parseCid(root.cid), [{ collection, rkey }])
+    const root = parseCid(this.requireRoot(did).cid)
+    return this.actorStore.readStream(did, (db) => getRecords(new SqlBlockReader(db), root, [{ collection, rkey }]))
   }
 
   async blocksCar(did: string, cids: string[]): Promise<Uint8Array> {
-    const db = this.actorStore.db(did)
-    const blocks = new BlockMap()
-    const missing: string[] = []
-    for (const c of cids) {
-      let cid: Cid
+    const parsed = cids.map((c) => {
       try {
-        cid = parseCid(c)
+        return { str: c, cid: parseCid(c) }
       } catch {
         throw new InvalidRequest(`Invalid CID: ${c}`)
       }
-      const bytes = db.getBlock(cid.toString())
-      if (bytes) blocks.set(cid, bytes)
-      else missing.push(c)
-    }
+    })
+    const blocks = new BlockMap()
+    const missing: string[] = []
+    this.actorStore.read(did, (db) => {
+      for (const { str, cid } of parsed) {
+        const bytes = db.getBlock(cid.toString())
+        if (bytes) blocks.set(cid, bytes)
+        else missing.push(str)
+      }
+    })
     if (missing.length > 0) throw new InvalidRequest(`Could not find cids: ${missing.join(', ')}`, 'BlockNotFound')
     return blocksToCarFile(null, blocks)
   }
 
   recordCount(did: string): number {
-    return this.actorStore.db(did).countRecords()
+    return this.actorStore.read(did, (db) => db.countRecords())
+  }
+
+  private requireRoot(did: string): { cid: string; rev: string } {
+    const root = this.root(did)
+    if (!root) throw new InvalidRequest(`Could not find repo for DID: ${did}`, 'RepoNotFound')
+    return root
   }
 }
 

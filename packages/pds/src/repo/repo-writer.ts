@@ -2,11 +2,12 @@ import { Repo, WriteOpAction, type CommitData, type RecordWriteOp } from '@atpro
 import { parseCid, type Cid } from '@atproto/lex-data'
 import type { Secp256k1Keypair } from '@atproto/crypto'
 import type { ActorStore } from '../actor-store/actor-store.ts'
-import type { ActorDb } from '../actor-store/actor-db.ts'
+import type { ActorReader } from '../actor-store/actor-store.ts'
 import { applyCommitBlocks, SqlRepoStorage } from '../actor-store/repo-storage.ts'
 import type { BlobStore } from '../blobstore/blobstore.ts'
 import { InvalidRequest, InvalidSwapError, NotFoundErr } from '../errors.ts'
-import { mimeAccepted, type PreparedWrite } from './prepare.ts'
+import type { AtUriString } from '@atproto/syntax'
+import { mimeAccepted, type PreparedWrite, type ValidationStatus } from './prepare.ts'
 import { formatCommit, loadHead } from './commit.ts'
 
 export type CommitOp = {
@@ -16,7 +17,7 @@ export type CommitOp = {
   prev: Cid | null
 }
 
-/** What a commit changed, handed to listeners inside the commit transaction. */
+/** What a commit changed, handed to `onCommitted` listeners once it is durable. */
 export type CommitEvent = {
   did: string
   commit: CommitData
@@ -24,27 +25,32 @@ export type CommitEvent = {
   prevData: Cid | null
 }
 
+export type WriteResult =
+  | { action: 'delete'; uri: AtUriString }
+  | { action: 'create' | 'update'; uri: AtUriString; cid: Cid; validationStatus: ValidationStatus }
+
 export type CommitResult = {
   cid: Cid
   rev: string
-  results: { uri: string; cid?: Cid; validationStatus?: string; action: PreparedWrite['action'] }[]
+  results: WriteResult[]
 }
-
-type CommitListener = (db: ActorDb, evt: CommitEvent) => void
 
 /**
  * Turns prepared writes into one signed commit and applies it: blocks,
  * removed blocks, repo root, record index and blob links are written in ONE
- * synchronous SQLite transaction (listeners such as the sequencer add their
- * rows to that same transaction), so a commit is either entirely there after
- * a crash or not at all. What it always checks: swapCommit, swapRecord,
- * create-over-existing, update/delete-of-missing, referenced blobs exist and
- * satisfy the schema's accept/maxSize. What it never checks: auth (callers).
+ * synchronous SQLite transaction in the account's store, so a commit is
+ * either entirely there after a crash or not at all. The firehose event is
+ * not in that transaction (the sequencer's log is another SQLite file):
+ * `onCommitted` listeners (the sequencer, the account DB's head) run right
+ * after it commits, in the same tick, with no await in between; a crash in
+ * that window is repaired at start by sequencer/recovery.ts. What it always
+ * checks: swapCommit, swapRecord, create-over-existing,
+ * update/delete-of-missing, referenced blobs exist and satisfy the schema's
+ * accept/maxSize. What it never checks: auth (callers).
  */
 export class RepoWriter {
   private readonly actorStore: ActorStore
   private readonly blobstore: BlobStore
-  private readonly listeners: CommitListener[] = []
   private readonly afterCommit: ((evt: CommitEvent) => void)[] = []
 
   constructor(actorStore: ActorStore, blobstore: BlobStore) {
@@ -52,12 +58,7 @@ export class RepoWriter {
     this.blobstore = blobstore
   }
 
-  /** fn runs inside the commit transaction; throwing aborts the commit. */
-  onCommitTx(fn: CommitListener): void {
-    this.listeners.push(fn)
-  }
-
-  /** fn runs after the commit transaction is durable. */
+  /** fn runs synchronously right after each commit transaction, in the same tick (not for createRepo). */
   onCommitted(fn: (evt: CommitEvent) => void): void {
     this.afterCommit.push(fn)
   }
@@ -67,11 +68,7 @@ export class RepoWriter {
     return this.actorStore.transact(did, async (db) => {
       const storage = new SqlRepoStorage(db, did)
       const commit = await Repo.formatInitCommit(storage, did, keypair)
-      const evt: CommitEvent = { did, commit, ops: [], prevData: null }
-      db.transaction(() => {
-        applyCommitBlocks(db, did, commit)
-        for (const l of this.listeners) l(db, evt)
-      })
+      db.transaction(() => applyCommitBlocks(db, did, commit))
       // no onCommitted here: the account is announced (identity, account,
       // commit, sync) only once its DID is registered, by the caller
       return commit
@@ -163,7 +160,6 @@ export class RepoWriter {
         }
         for (const cid of blobTempKeys.keys()) db.markBlobPermanent(cid)
         orphanBlobs = orphanBlobs.filter((c) => db.removeUnreferencedBlob(c))
-        for (const l of this.listeners) l(db, evt)
       })
       this.actorStore.setHead(did, next)
       for (const fn of this.afterCommit) fn(evt)
@@ -172,7 +168,7 @@ export class RepoWriter {
       return {
         cid: commit.cid,
         rev: commit.rev,
-        results: writes.map((w) =>
+        results: writes.map((w): WriteResult =>
           w.action === 'delete'
             ? { action: w.action, uri: w.uri }
             : { action: w.action, uri: w.uri, cid: w.cid, validationStatus: w.validationStatus },
@@ -182,7 +178,7 @@ export class RepoWriter {
   }
 
   /** Referenced blobs must have been uploaded by this account and fit their field's schema. */
-  private checkBlobs(db: ActorDb, writes: PreparedWrite[]): Map<string, string> {
+  private checkBlobs(db: ActorReader, writes: PreparedWrite[]): Map<string, string> {
     const tempKeys = new Map<string, string>()
     for (const w of writes) {
       if (w.action === 'delete') continue

@@ -29,11 +29,14 @@ export const recoverUnannouncedCommits = async (ctx: AppContext): Promise<string
   const recovered: string[] = []
   for (const row of rows) {
     if (!ctx.actorStore.exists(row.did)) continue
-    const db = ctx.actorStore.db(row.did)
-    const root = db.getRoot()
-    if (!root || root.rev === row.rev) continue
-    const bytes = db.getBlock(root.cid)
-    if (!bytes) continue
+    const head = ctx.actorStore.read(row.did, (db) => {
+      const root = db.getRoot()
+      if (!root || root.rev === row.rev) return undefined
+      const bytes = db.getBlock(root.cid)
+      return bytes ? { root, bytes } : undefined
+    })
+    if (!head) continue
+    const { root, bytes } = head
     ctx.sequencer.append([syncEvent(row.did, parseCid(root.cid), bytes, root.rev)])
     ctx.accounts.setRepoRoot(row.did, root.cid, root.rev)
     recovered.push(row.did)

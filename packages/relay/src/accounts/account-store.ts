@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3'
 import type { AccountRow, RelayDb } from '../db/index.ts'
+import { isDid, type DidString } from '../util.ts'
 
 /** Per-account sync state, as the ingest path sees it. */
 export type AccountState = {
-  did: string
+  did: DidString
   host: string
   head: string | null
   rev: string | null
@@ -23,16 +24,20 @@ const MAX_CACHED = 200_000
  * entries are evicted oldest-first past a bound; dirty ones never are.
  * Host account counts are kept here too, so listHosts never scans.
  */
-const fromRow = (row: AccountRow): AccountState => ({
-  did: row.did,
-  host: row.host,
-  head: row.head,
-  rev: row.rev,
-  data: row.data,
-  active: row.active === 1,
-  status: row.status,
-  desynchronized: row.desynchronized === 1,
-})
+const fromRow = (row: AccountRow): AccountState => {
+  // only ever written from a checked DID; anything else is a corrupt table
+  if (!isDid(row.did)) throw new Error(`account table holds a malformed DID: ${JSON.stringify(row.did)}`)
+  return {
+    did: row.did,
+    host: row.host,
+    head: row.head,
+    rev: row.rev,
+    data: row.data,
+    active: row.active === 1,
+    status: row.status,
+    desynchronized: row.desynchronized === 1,
+  }
+}
 
 export class AccountStore {
   private readonly db: RelayDb
@@ -66,7 +71,7 @@ export class AccountStore {
   }
 
   /** A new account first seen on `host` (not yet known to the store). */
-  create(did: string, host: string): AccountState {
+  create(did: DidString, host: string): AccountState {
     const acc: AccountState = { did, host, head: null, rev: null, data: null, active: true, status: null, desynchronized: false }
     this.remember(acc)
     this.counts.set(host, (this.counts.get(host) ?? 0) + 1)

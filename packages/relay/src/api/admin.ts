@@ -18,10 +18,20 @@ const adminAuth =
     next()
   }
 
-const hostnameOf = (body: unknown): string => {
-  const h = (body as { hostname?: unknown } | undefined)?.hostname
-  if (typeof h !== 'string' || !h) throw new InvalidRequestError('hostname is required')
-  return h
+const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null
+
+/** A host action's JSON body: `{hostname}`, non-empty (400 otherwise). */
+const hostBody = (body: unknown): { hostname: string } => {
+  const hostname = isObject(body) && 'hostname' in body ? body.hostname : undefined
+  if (typeof hostname !== 'string' || !hostname) throw new InvalidRequestError('hostname is required')
+  return { hostname }
+}
+
+/** `POST /admin/hosts/limits`'s body: `{hostname, rateLimit}`, the limit a number (400 otherwise). */
+const limitsBody = (body: unknown): { hostname: string; rateLimit: number } => {
+  const rateLimit = isObject(body) && 'rateLimit' in body ? body.rateLimit : undefined
+  if (typeof rateLimit !== 'number') throw new InvalidRequestError('rateLimit (events per second) is required')
+  return { ...hostBody(body), rateLimit }
 }
 
 const wrap =
@@ -47,24 +57,23 @@ export const adminRouter = (ctx: RelayContext): Router => {
   )
   router.post(
     '/admin/hosts/ban',
-    wrap((req) => ctx.hosts.ban(hostnameOf(req.body))),
+    wrap((req) => ctx.hosts.ban(hostBody(req.body).hostname)),
   )
   router.post(
     '/admin/hosts/unban',
-    wrap((req) => ctx.hosts.unban(hostnameOf(req.body))),
+    wrap((req) => ctx.hosts.unban(hostBody(req.body).hostname)),
   )
   router.post(
     '/admin/hosts/limits',
     wrap((req) => {
-      const rateLimit = (req.body as { rateLimit?: unknown }).rateLimit
-      if (typeof rateLimit !== 'number') throw new InvalidRequestError('rateLimit (events per second) is required')
-      return ctx.hosts.setRateLimit(hostnameOf(req.body), rateLimit)
+      const { hostname, rateLimit } = limitsBody(req.body)
+      return ctx.hosts.setRateLimit(hostname, rateLimit)
     }),
   )
   router.post(
     '/admin/hosts/crawl',
     wrap(async (req) => {
-      const hostname = await ctx.hosts.requestCrawl(hostnameOf(req.body))
+      const hostname = await ctx.hosts.requestCrawl(hostBody(req.body).hostname)
       return ctx.hosts.status(hostname)
     }),
   )

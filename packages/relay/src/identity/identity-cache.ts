@@ -1,11 +1,11 @@
 import { IdResolver, parseToAtprotoDocument } from '@atproto/identity'
 import { hostFromEndpoint } from '../ingest/hostname.ts'
 import { ingestLogger as log } from '../logger.ts'
-import type { Clock } from '../util.ts'
+import type { Clock, DidString } from '../util.ts'
 
 /** What the relay needs from a DID document. */
 export type Identity = {
-  did: string
+  did: DidString
   /** did:key of the atproto signing key */
   signingKey: string
   /** the #atproto_pds endpoint, e.g. https://pds.example.com */
@@ -49,7 +49,7 @@ export class IdentityCache {
   }
 
   /** The cached identity, if any (stale entries trigger a background refresh). */
-  peek(did: string): Identity | undefined {
+  peek(did: DidString): Identity | undefined {
     const hit = this.entries.get(did)
     if (hit && this.clock.now() - hit.fetchedAt > this.ttlMs && !this.inflight.has(did)) {
       void this.fetch(did, true)
@@ -67,7 +67,7 @@ export class IdentityCache {
   }
 
   /** Cached identity or a fresh lookup; null when the DID does not resolve to a usable atproto identity. */
-  async resolve(did: string): Promise<Identity | null> {
+  async resolve(did: DidString): Promise<Identity | null> {
     const hit = this.peek(did)
     if (hit) return hit
     if (this.knownUnresolvable(did)) return null
@@ -78,7 +78,7 @@ export class IdentityCache {
    * Re-fetches bypassing the cache, at most once per couple of seconds per
    * DID (later calls in that window get the current entry).
    */
-  async refresh(did: string): Promise<Identity | null> {
+  async refresh(did: DidString): Promise<Identity | null> {
     const now = this.clock.now()
     const last = this.lastForced.get(did)
     if (last !== undefined && now - last < FORCE_REFRESH_MIN_INTERVAL_MS) {
@@ -96,7 +96,7 @@ export class IdentityCache {
     this.negative.delete(did)
   }
 
-  private fetch(did: string, force: boolean): Promise<Identity | null> {
+  private fetch(did: DidString, force: boolean): Promise<Identity | null> {
     const pending = this.inflight.get(did)
     if (pending) return pending
     const p = this.doFetch(did, force).finally(() => this.inflight.delete(did))
@@ -104,7 +104,7 @@ export class IdentityCache {
     return p
   }
 
-  private async doFetch(did: string, force: boolean): Promise<Identity | null> {
+  private async doFetch(did: DidString, force: boolean): Promise<Identity | null> {
     if (this.running >= MAX_CONCURRENT_FETCHES) await new Promise<void>((resolve) => this.waiting.push(resolve))
     this.running++
     try {
@@ -115,7 +115,7 @@ export class IdentityCache {
     }
   }
 
-  private async lookup(did: string, force: boolean): Promise<Identity | null> {
+  private async lookup(did: DidString, force: boolean): Promise<Identity | null> {
     let identity: Identity | null = null
     try {
       const doc = await this.resolver.did.resolve(did, force)

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import type Database from 'better-sqlite3'
 import type { AccountStore } from '../accounts/account-store.ts'
 import type { HostRow, RelayDb } from '../db/index.ts'
@@ -54,13 +55,14 @@ const OPEN_WAIT_MS = 5_000
  * written back by `flush()` (called on a timer and at shutdown), so a
  * restart resumes each host where it was.
  */
-export class HostManager {
+export class HostManager extends EventEmitter<{ cursor: [hostname: string, seq: number] }> {
   private readonly d: HostManagerDeps
   private readonly hosts = new Map<string, Host>()
   private readonly saveStmt: Database.Statement
   private started = false
 
   constructor(deps: HostManagerDeps) {
+    super()
     this.d = deps
     this.saveStmt = deps.db.sqlite.prepare(`
       INSERT INTO host (hostname, banned, cursor, rateLimit, counters, createdAt)
@@ -163,6 +165,7 @@ export class HostManager {
       backoffMaxMs: this.d.backoffMaxMs,
       rateLimit: host.rateLimit ?? this.d.defaultRateLimit,
       cursor: host.savedCursor,
+      onAdvance: (hostname, seq) => this.emit('cursor', hostname, seq),
     })
     host.sub.start()
     return host.sub
@@ -213,6 +216,11 @@ export class HostManager {
     host.sub?.setRateLimit(perSecond)
     this.save(host)
     return this.statusOf(host)
+  }
+
+  /** The last upstream seq processed for a host (0 when unknown or never connected). */
+  cursor(hostname: string): number {
+    return this.status(hostname)?.cursor ?? 0
   }
 
   status(hostname: string): HostStatus | undefined {

@@ -1,5 +1,5 @@
 import { WebSocket, type RawData } from 'ws'
-import { CborError, decodeFrameBytes } from '../validate/dag-cbor.ts'
+import { CborError, decodeFrameBytes } from '@atsuite/common/dag-cbor'
 import { ingestLogger as log } from '../logger.ts'
 import type { DropReason, HostCounters } from './counters.ts'
 import { wsBase } from './hostname.ts'
@@ -32,6 +32,8 @@ export type SubscriptionDeps = {
   rateLimit: number
   /** last upstream seq fully processed (0: none, connect live) */
   cursor: number
+  /** called whenever the cursor moves (tests and dev tooling wait on it) */
+  onAdvance?: (hostname: string, seq: number) => void
 }
 
 /**
@@ -324,7 +326,9 @@ export class HostSubscription {
   }
 
   private advance(seq: number): void {
-    if (seq > this.cursor) this.cursor = seq
+    if (seq <= this.cursor) return
+    this.cursor = seq
+    this.d.onAdvance?.(this.hostname, seq)
   }
 
   private failed(item: { evt: UpstreamEvent; seq: number }, err: unknown): void {

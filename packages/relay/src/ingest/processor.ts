@@ -4,9 +4,9 @@ import type { SyncMode } from '../config.ts'
 import type { Identity, IdentityCache } from '../identity/identity-cache.ts'
 import { ingestLogger as log } from '../logger.ts'
 import type { MergedLog } from '../outbox/merged-log.ts'
-import type { Clock } from '../util.ts'
+import { isDid, type Clock, type DidString } from '../util.ts'
 import type { RepoOp, VerifyJob, VerifyResult } from '../validate/commit.ts'
-import { CidRef, encodeUint, type CborMap } from '../validate/dag-cbor.ts'
+import { CidRef, encodeUint, type CborMap } from '@atsuite/common/dag-cbor'
 import { emptyTreeCid } from '../validate/mst.ts'
 import type { VerifyPool } from '../validate/verify-pool.ts'
 import { isTid, tidTimestampMs } from '../validate/tid.ts'
@@ -57,13 +57,10 @@ const resequence = (evt: UpstreamEvent) => (seq: number): Uint8Array =>
     evt.bytes.subarray(evt.seqEnd),
   ])
 
-const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]{1,2048}$/
 const ACTIONS = new Set(['create', 'update', 'delete'])
 
-const isDid = (v: unknown): v is string => typeof v === 'string' && DID_RE.test(v)
-
 /** The DID an event is about (prefetching identities before processing). */
-export const eventDid = (type: string, body: CborMap): string | undefined => {
+export const eventDid = (type: string, body: CborMap): DidString | undefined => {
   const did = type === '#commit' ? body.repo : body.did
   return isDid(did) ? did : undefined
 }
@@ -154,7 +151,7 @@ export class EventProcessor {
     return this.hostedIdentity(src, did, cached).then((ident) => (ident ? fn(ident) : undefined))
   }
 
-  private async hostedIdentity(src: Source, did: string, cached: Identity | undefined): Promise<Identity | null> {
+  private async hostedIdentity(src: Source, did: DidString, cached: Identity | undefined): Promise<Identity | null> {
     let ident = cached ?? (await this.d.identity.resolve(did))
     if (ident && !sameHost(ident.pdsHost, src.hostname)) ident = await this.d.identity.refresh(did)
     if (!ident) {
@@ -169,7 +166,7 @@ export class EventProcessor {
   }
 
   /** The account's state, created or moved to `src` (whose hosting was just verified). */
-  private account_(src: Source, did: string): AccountState {
+  private account_(src: Source, did: DidString): AccountState {
     const acc = this.d.accounts.get(did)
     if (!acc) return this.d.accounts.create(did, src.hostname)
     if (acc.host !== src.hostname) this.d.accounts.moveHost(acc, src.hostname)

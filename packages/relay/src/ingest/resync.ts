@@ -5,8 +5,8 @@ import type { AccountStore } from '../accounts/account-store.ts'
 import type { IdentityCache } from '../identity/identity-cache.ts'
 import { resyncLogger as log } from '../logger.ts'
 import type { MergedLog } from '../outbox/merged-log.ts'
-import type { Clock } from '../util.ts'
-import { writeCar } from '../validate/car.ts'
+import type { Clock, DidString } from '../util.ts'
+import { writeCar } from '@atsuite/common/car'
 import { isLoopback, hostFromEndpoint } from './hostname.ts'
 
 const MAX_DEFERRED = 1000
@@ -37,7 +37,7 @@ export class Resyncer {
   private readonly allowInsecure: boolean
   private readonly clock: Clock
   private readonly running = new Map<string, Deferred[]>()
-  private readonly waiting: string[] = []
+  private readonly waiting: DidString[] = []
   private readonly lastFailure = new Map<string, number>()
   private active = 0
   private closed = false
@@ -53,6 +53,11 @@ export class Resyncer {
     this.clock = deps.clock
   }
 
+  /** Resyncs running or queued (their DIDs' events are held back until each finishes). */
+  get pending(): number {
+    return this.running.size
+  }
+
   busy(did: string): boolean {
     return this.running.has(did)
   }
@@ -65,7 +70,7 @@ export class Resyncer {
     return true
   }
 
-  request(did: string, reason: string): void {
+  request(did: DidString, reason: string): void {
     if (this.closed || this.running.has(did)) return
     const failedAt = this.lastFailure.get(did)
     if (failedAt !== undefined && this.clock.now() - failedAt < RETRY_AFTER_FAILURE_MS) return
@@ -90,7 +95,7 @@ export class Resyncer {
     }
   }
 
-  private async run(did: string): Promise<void> {
+  private async run(did: DidString): Promise<void> {
     try {
       await this.resync(did)
       this.lastFailure.delete(did)
@@ -113,7 +118,7 @@ export class Resyncer {
     }
   }
 
-  private async resync(did: string): Promise<void> {
+  private async resync(did: DidString): Promise<void> {
     const ident = await this.identity.refresh(did)
     if (!ident) throw new Error('DID does not resolve')
     const host = hostFromEndpoint(ident.pdsEndpoint)

@@ -1,5 +1,5 @@
-import { CarError, parseCar, sha256, type BlockMap } from './car.ts'
-import { CborError, CidRef, decodeCbor, isMap, omitMapKey } from './dag-cbor.ts'
+import { CarError, parseCar, sha256, type BlockMap } from '@atsuite/common/car'
+import { CborError, CidRef, decodeCbor, isMap, omitMapKey } from '@atsuite/common/dag-cbor'
 import { MstError, loadTree, put, remove, rootCid } from './mst.ts'
 import type { SignatureVerifier } from './signature.ts'
 

@@ -1,5 +1,5 @@
-import { cidForCbor, sha256, type BlockMap } from './car.ts'
-import { CborError, CidRef, decodeCbor, isMap } from './dag-cbor.ts'
+import { cidForCbor, sha256, type BlockMap } from '@atsuite/common/car'
+import { CborError, CidRef, decodeCbor, isMap } from '@atsuite/common/dag-cbor'
 
 // A partial Merkle Search Tree, synchronous, for sync v1.1 inversion: the
 // nodes present in a commit's CAR slice are loaded, every other subtree is a
@@ -61,12 +61,14 @@ const decodeNode = (bytes: Uint8Array): RawNode => {
     throw err
   }
   if (!isMap(raw) || !Array.isArray(raw.e) || !(raw.l === null || raw.l instanceof CidRef)) throw new MstError('malformed MST node')
+  const entries: RawEntry[] = []
   for (const e of raw.e) {
     if (!isMap(e) || typeof e.p !== 'number' || !(e.k instanceof Uint8Array) || !(e.v instanceof CidRef) || !(e.t === null || e.t instanceof CidRef)) {
       throw new MstError('malformed MST entry')
     }
+    entries.push({ p: e.p, k: e.k, v: e.v, t: e.t })
   }
-  return raw as unknown as RawNode
+  return { l: raw.l, e: entries }
 }
 
 /**

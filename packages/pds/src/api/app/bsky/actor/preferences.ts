@@ -1,46 +1,43 @@
-import type { AppBskyActorPutPreferences } from '@atproto/api'
-import { json, type AccessAuth, type Route } from '../../../util.ts'
+import { app } from '@atsuite/lexicon'
+import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
+import { AuthScope } from '../../../../auth/jwt.ts'
 
 const NAMESPACE = 'app.bsky'
-const PERSONAL_DETAILS = 'app.bsky.actor.defs#personalDetailsPref'
+const PERSONAL_DETAILS = app.bsky.actor.defs.personalDetailsPref.$type
 
 export const getPreferences: Route = (server, ctx) => {
-  server.method('app.bsky.actor.getPreferences', {
+  server.add(app.bsky.actor.getPreferences, {
     auth: ctx.auth.accessStandard(),
     handler: async ({ auth }) => {
-      const { did, scope } = (auth as AccessAuth).credentials
-      const privileged = scope !== 'com.atproto.appPass'
-      const preferences = ctx.actorStore
-        .db(did)
-        .getPreferences()
+      const { did, scope } = auth.credentials
+      const privileged = scope !== AuthScope.AppPass
+      const stored = ctx.actorStore
+        .read(did, (db) => db.getPreferences())
         .filter((p) => privileged || p.name !== PERSONAL_DETAILS)
-        .map((p) => JSON.parse(p.valueJson))
-      return json({ preferences })
+        .map((p): unknown => JSON.parse(p.valueJson))
+      // stored by putPreferences after the same lexicon's check
+      return json({ preferences: app.bsky.actor.defs.preferences.parse(stored) })
     },
   })
 }
 
 export const putPreferences: Route = (server, ctx) => {
-  server.method('app.bsky.actor.putPreferences', {
+  server.add(app.bsky.actor.putPreferences, {
     auth: ctx.auth.accessStandard(),
-    handler: async ({ auth, input }) => {
-      const { did, scope } = (auth as AccessAuth).credentials
-      const body = input!.body as AppBskyActorPutPreferences.InputSchema
+    handler: async ({ auth, input: { body } }) => {
+      const { did, scope } = auth.credentials
       const prefs = body.preferences.map((p) => {
-        const t = (p as { $type?: unknown }).$type
+        const t = p.$type
         if (typeof t !== 'string' || !t.startsWith(`${NAMESPACE}.`)) {
           throw new InvalidRequest(`Some preferences are not in the ${NAMESPACE} namespace`)
         }
-        if (t === PERSONAL_DETAILS && scope === 'com.atproto.appPass') {
+        if (t === PERSONAL_DETAILS && scope === AuthScope.AppPass) {
           throw new InvalidRequest('Your session cannot update personal details preferences')
         }
         return { name: t, valueJson: JSON.stringify(p) }
       })
-      ctx.actorStore.db(did).replacePreferences(NAMESPACE, prefs)
-      return undefined
+      await ctx.actorStore.transact(did, (db) => db.replacePreferences(NAMESPACE, prefs))
     },
   })
 }
-
-export { json }

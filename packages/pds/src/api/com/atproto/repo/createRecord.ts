@@ -1,20 +1,18 @@
-import type { ComAtprotoRepoCreateRecord } from '@atproto/api'
-import { assertOwnRepo, json, type AccessAuth, type Route } from '../../../util.ts'
+import { com } from '@atsuite/lexicon'
+import { assertOwnRepo, json, type Route } from '../../../util.ts'
 import { prepareCreate } from '../../../../repo/prepare.ts'
 import { parseSwap, rawRecord } from './util.ts'
 
 export const createRecord: Route = (server, ctx) => {
-  server.method('com.atproto.repo.createRecord', {
+  server.add(com.atproto.repo.createRecord, {
     auth: ctx.auth.accessStandard(),
-    handler: async ({ auth, input, req }) => {
-      const body = input!.body as ComAtprotoRepoCreateRecord.InputSchema
-      const did = await assertOwnRepo(ctx, auth as AccessAuth, body.repo)
+    handler: async ({ auth, input: { body }, req }) => {
+      const did = await assertOwnRepo(ctx, auth, body.repo)
       const write = await prepareCreate({
         did,
         collection: body.collection,
         rkey: body.rkey,
-        record: body.record,
-        rawRecord: rawRecord(req)?.record,
+        record: rawRecord(req, 'record'),
         validate: body.validate,
       })
       const res = await ctx.repoWriter.processWrites(did, [write], parseSwap(body.swapCommit))

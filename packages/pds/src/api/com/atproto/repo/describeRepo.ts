@@ -1,24 +1,25 @@
-import type { ComAtprotoRepoDescribeRepo } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
+import { isLexMap, type LexMap } from '@atproto/lex-data'
+import { INVALID_HANDLE } from '@atproto/syntax'
 import { findRepoAccount, json, type Route } from '../../../util.ts'
 
 export const describeRepo: Route = (server, ctx) => {
-  server.method('com.atproto.repo.describeRepo', {
-    handler: async ({ params }) => {
-      const p = params as ComAtprotoRepoDescribeRepo.QueryParams
+  server.add(com.atproto.repo.describeRepo, {
+    handler: async ({ params: p }) => {
       const acc = await findRepoAccount(ctx, p.repo)
-      let didDoc: unknown = {}
+      let didDoc: LexMap = {}
       let handleIsCorrect = false
       try {
         const doc = await ctx.idResolver.did.resolve(acc.did, true)
         if (doc) {
-          didDoc = doc
+          if (isLexMap(doc)) didDoc = doc
           handleIsCorrect = (doc.alsoKnownAs ?? []).includes(`at://${acc.handle}`)
         }
       } catch {
         // directory unreachable: describe the repo anyway
       }
       return json({
-        handle: acc.handle ?? 'handle.invalid',
+        handle: acc.handle ?? INVALID_HANDLE,
         did: acc.did,
         didDoc,
         collections: ctx.repoReader.collections(acc.did),

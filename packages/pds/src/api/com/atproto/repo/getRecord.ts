@@ -1,12 +1,11 @@
-import type { ComAtprotoRepoGetRecord } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import { findRepoAccount, json, type Route } from '../../../util.ts'
 import { assertCollection } from '../../../../repo/prepare.ts'
 import { RecordNotFoundError } from '../../../../errors.ts'
 
 export const getRecord: Route = (server, ctx) => {
-  server.method('com.atproto.repo.getRecord', {
-    handler: async ({ params }) => {
-      const p = params as ComAtprotoRepoGetRecord.QueryParams
+  server.add(com.atproto.repo.getRecord, {
+    handler: async ({ params: p }) => {
       assertCollection(p.collection)
       const acc = await findRepoAccount(ctx, p.repo)
       const rec = ctx.repoReader.getRecord(acc.did, p.collection, p.rkey, p.cid)

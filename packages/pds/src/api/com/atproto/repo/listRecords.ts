@@ -1,11 +1,10 @@
-import type { ComAtprotoRepoListRecords } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import { findRepoAccount, json, type Route } from '../../../util.ts'
 import { assertCollection } from '../../../../repo/prepare.ts'
 
 export const listRecords: Route = (server, ctx) => {
-  server.method('com.atproto.repo.listRecords', {
-    handler: async ({ params }) => {
-      const p = params as ComAtprotoRepoListRecords.QueryParams
+  server.add(com.atproto.repo.listRecords, {
+    handler: async ({ params: p }) => {
       assertCollection(p.collection)
       const acc = await findRepoAccount(ctx, p.repo)
       return json(ctx.repoReader.listRecords(acc.did, p))

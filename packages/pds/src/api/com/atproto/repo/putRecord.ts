@@ -1,22 +1,20 @@
-import type { ComAtprotoRepoPutRecord } from '@atproto/api'
-import { assertOwnRepo, json, type AccessAuth, type Route } from '../../../util.ts'
+import { com } from '@atsuite/lexicon'
+import { assertOwnRepo, json, type Route } from '../../../util.ts'
 import { prepareUpdate } from '../../../../repo/prepare.ts'
 import { parseSwap, parseSwapRecord, rawRecord } from './util.ts'
 
 export const putRecord: Route = (server, ctx) => {
-  server.method('com.atproto.repo.putRecord', {
+  server.add(com.atproto.repo.putRecord, {
     auth: ctx.auth.accessStandard(),
-    handler: async ({ auth, input, req }) => {
-      const body = input!.body as ComAtprotoRepoPutRecord.InputSchema
-      const did = await assertOwnRepo(ctx, auth as AccessAuth, body.repo)
+    handler: async ({ auth, input: { body }, req }) => {
+      const did = await assertOwnRepo(ctx, auth, body.repo)
       const write = await prepareUpdate({
         did,
         collection: body.collection,
         rkey: body.rkey,
-        record: body.record,
-        rawRecord: rawRecord(req)?.record,
+        record: rawRecord(req, 'record'),
         validate: body.validate,
-        swapCid: parseSwapRecord(body),
+        swapCid: parseSwapRecord(body.swapRecord),
       })
       const currentCid = ctx.repoReader.recordCid(did, write.collection, write.rkey)
       if (currentCid === write.cid.toString()) {

@@ -2,21 +2,26 @@ import type { IncomingMessage } from 'node:http'
 import { parseCid, type Cid } from '@atproto/lex-data'
 import { InvalidRequest } from '../../../../errors.ts'
 
-/**
- * The request body exactly as it arrived in JSON (before the XRPC layer
- * converts $link/$bytes/blobs), kept by the raw-JSON middleware so records can
- * be checked strictly against the data model.
- */
-export const rawRecord = (req: IncomingMessage): Record<string, unknown> | undefined =>
-  (req as IncomingMessage & { rawJson?: Record<string, unknown> }).rawJson
+const isJsonObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** swapCommit / swapRecord: undefined = no check; null = must not exist (records only). */
-export const parseSwap = (v: unknown): Cid | undefined => {
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== 'string') {
-    // the XRPC layer may already have parsed a cid-format string
-    return v as Cid
-  }
+const child = (v: unknown, key: string | number): unknown => {
+  if (typeof key === 'number') return Array.isArray(v) ? v[key] : undefined
+  return isJsonObject(v) && Object.hasOwn(v, key) ? v[key] : undefined
+}
+
+/**
+ * The value at `path` in the request body exactly as it arrived in JSON
+ * (before the XRPC layer converts $link/$bytes/blobs), kept by the raw-JSON
+ * middleware so records can be checked strictly against the data model.
+ * `rawRecord(req, 'writes', 2, 'value')` is the third write's record.
+ */
+export const rawRecord = (req: IncomingMessage, ...path: (string | number)[]): unknown =>
+  path.reduce(child, 'rawJson' in req ? req.rawJson : undefined)
+
+/** swapCommit / swapRecord: undefined = no check (the lexicon has already checked the CID syntax). */
+export const parseSwap = (v: string | undefined): Cid | undefined => {
+  if (v === undefined) return undefined
   try {
     return parseCid(v)
   } catch {
@@ -24,8 +29,6 @@ export const parseSwap = (v: unknown): Cid | undefined => {
   }
 }
 
-export const parseSwapRecord = (body: { swapRecord?: unknown }): Cid | null | undefined => {
-  if (!('swapRecord' in body)) return undefined
-  if (body.swapRecord === null) return null
-  return parseSwap(body.swapRecord)
-}
+/** swapRecord: undefined = no check; null = the record must not exist. */
+export const parseSwapRecord = (v: string | null | undefined): Cid | null | undefined =>
+  v === null ? null : parseSwap(v)

@@ -1,17 +1,15 @@
-import type { ComAtprotoServerDeactivateAccount } from '@atproto/api'
-import { json, type AccessAuth, type Route } from '../../../util.ts'
+import { com } from '@atsuite/lexicon'
+import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { accountEvent } from '../../../../sequencer/events.ts'
 
 export const checkAccountStatus: Route = (server, ctx) => {
-  server.method('com.atproto.server.checkAccountStatus', {
+  server.add(com.atproto.server.checkAccountStatus, {
     auth: ctx.auth.accessStandard({ allowDeactivated: true }),
     handler: async ({ auth }) => {
-      const { did } = (auth as AccessAuth).credentials
+      const { did } = auth.credentials
       const acc = await ctx.accounts.getAccount(did)
-      const db = ctx.actorStore.db(did)
-      const root = db.getRoot()
-      const stats = db.stats()
+      const { root, stats } = ctx.actorStore.read(did, (db) => ({ root: db.getRoot(), stats: db.stats() }))
       let validDid = false
       try {
         const data = await ctx.plc.getData(did)
@@ -37,10 +35,10 @@ export const checkAccountStatus: Route = (server, ctx) => {
 }
 
 export const activateAccount: Route = (server, ctx) => {
-  server.method('com.atproto.server.activateAccount', {
+  server.add(com.atproto.server.activateAccount, {
     auth: ctx.auth.accessFull({ allowDeactivated: true }),
     handler: async ({ auth }) => {
-      const { did } = (auth as AccessAuth).credentials
+      const { did } = auth.credentials
       await ctx.accounts.setDeactivated(did, false)
       ctx.announceActivation(did)
     },
@@ -48,14 +46,13 @@ export const activateAccount: Route = (server, ctx) => {
 }
 
 export const deactivateAccount: Route = (server, ctx) => {
-  server.method('com.atproto.server.deactivateAccount', {
+  server.add(com.atproto.server.deactivateAccount, {
     auth: ctx.auth.accessFull({ allowDeactivated: true }),
-    handler: async ({ auth, input }) => {
-      const body = (input?.body ?? {}) as ComAtprotoServerDeactivateAccount.InputSchema
+    handler: async ({ auth, input: { body } }) => {
       if (body.deleteAfter && Number.isNaN(Date.parse(body.deleteAfter))) {
         throw new InvalidRequest('deleteAfter must be a datetime')
       }
-      const { did } = (auth as AccessAuth).credentials
+      const { did } = auth.credentials
       await ctx.accounts.setDeactivated(did, true, body.deleteAfter)
       ctx.announce(accountEvent(did, false, 'deactivated'))
     },

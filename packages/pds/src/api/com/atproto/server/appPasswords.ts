@@ -1,36 +1,34 @@
-import type { ComAtprotoServerCreateAppPassword, ComAtprotoServerRevokeAppPassword } from '@atproto/api'
-import { json, type AccessAuth, type Route } from '../../../util.ts'
+import { com } from '@atsuite/lexicon'
+import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 
 // App passwords are account management: full sessions only.
 
 export const createAppPassword: Route = (server, ctx) => {
-  server.method('com.atproto.server.createAppPassword', {
+  server.add(com.atproto.server.createAppPassword, {
     auth: ctx.auth.accessFull(),
-    handler: async ({ auth, input }) => {
-      const body = input!.body as ComAtprotoServerCreateAppPassword.InputSchema
+    handler: async ({ auth, input: { body } }) => {
       const name = body.name.trim()
       if (name.length === 0 || name.length > 64) throw new InvalidRequest('App password name must be 1-64 characters')
-      const ap = await ctx.accounts.createAppPassword((auth as AccessAuth).credentials.did, name, body.privileged ?? false)
+      const ap = await ctx.accounts.createAppPassword(auth.credentials.did, name, body.privileged ?? false)
       return json(ap)
     },
   })
 }
 
 export const listAppPasswords: Route = (server, ctx) => {
-  server.method('com.atproto.server.listAppPasswords', {
+  server.add(com.atproto.server.listAppPasswords, {
     auth: ctx.auth.accessFull(),
     handler: async ({ auth }) =>
-      json({ passwords: await ctx.accounts.listAppPasswords((auth as AccessAuth).credentials.did) }),
+      json({ passwords: await ctx.accounts.listAppPasswords(auth.credentials.did) }),
   })
 }
 
 export const revokeAppPassword: Route = (server, ctx) => {
-  server.method('com.atproto.server.revokeAppPassword', {
+  server.add(com.atproto.server.revokeAppPassword, {
     auth: ctx.auth.accessFull(),
-    handler: async ({ auth, input }) => {
-      const body = input!.body as ComAtprotoServerRevokeAppPassword.InputSchema
-      await ctx.accounts.revokeAppPassword((auth as AccessAuth).credentials.did, body.name)
+    handler: async ({ auth, input: { body } }) => {
+      await ctx.accounts.revokeAppPassword(auth.credentials.did, body.name)
     },
   })
 }

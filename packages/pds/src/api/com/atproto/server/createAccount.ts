@@ -1,15 +1,14 @@
-import type { ComAtprotoServerCreateAccount } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { json, type Route } from '../../../util.ts'
 import { checkEmail, checkPassword, checkServiceHandle } from '../../../../account/handle.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { accountLogger } from '../../../../logger.ts'
-import { sessionView } from './session.ts'
+import { resolveDidDoc } from './session.ts'
 
 export const createAccount: Route = (server, ctx) => {
-  server.method('com.atproto.server.createAccount', {
-    handler: async ({ input }) => {
-      const body = input!.body as ComAtprotoServerCreateAccount.InputSchema
+  server.add(com.atproto.server.createAccount, {
+    handler: async ({ input: { body } }) => {
       if (body.did || body.plcOp) {
         throw new InvalidRequest('Creating an account for an existing DID (migration) is not supported by this server yet')
       }
@@ -57,9 +56,7 @@ export const createAccount: Route = (server, ctx) => {
       ctx.announceAccount(did, handle, commit, { withCommit: true })
       accountLogger.info({ did, handle }, 'account created')
       const session = await ctx.accounts.createSession(did, null)
-      const acc = await ctx.accounts.getAccount(did)
-      const view = await sessionView(ctx, acc!, { withDidDoc: true })
-      return json({ handle, did, didDoc: view.didDoc, ...session })
+      return json({ handle, did, didDoc: await resolveDidDoc(ctx, did), ...session })
     },
   })
 }

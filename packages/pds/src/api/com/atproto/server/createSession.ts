@@ -1,12 +1,11 @@
-import type { ComAtprotoServerCreateSession } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import { json, type Route } from '../../../util.ts'
 import { AuthError } from '../../../../errors.ts'
 import { sessionView } from './session.ts'
 
 export const createSession: Route = (server, ctx) => {
-  server.method('com.atproto.server.createSession', {
-    handler: async ({ input }) => {
-      const body = input!.body as ComAtprotoServerCreateSession.InputSchema
+  server.add(com.atproto.server.createSession, {
+    handler: async ({ input: { body } }) => {
       const id = body.identifier.trim()
       const acc = id.includes('@') ? await ctx.accounts.getAccountByEmail(id) : await ctx.accounts.getAccount(id)
       const login = acc ? await ctx.accounts.verifyLogin(acc, body.password) : null

@@ -1,14 +1,13 @@
-import type { ComAtprotoServerDeleteAccount } from '@atproto/api'
-import type { Route, AccessAuth } from '../../../util.ts'
+import { com } from '@atsuite/lexicon'
+import type { Route } from '../../../util.ts'
 import { AuthError, InvalidRequest } from '../../../../errors.ts'
-import { accountLogger } from '../../../../logger.ts'
-import { accountEvent } from '../../../../sequencer/events.ts'
+import { purgeAccount } from '../../../../account/purge-account.ts'
 
 export const requestAccountDelete: Route = (server, ctx) => {
-  server.method('com.atproto.server.requestAccountDelete', {
+  server.add(com.atproto.server.requestAccountDelete, {
     auth: ctx.auth.accessFull({ allowDeactivated: true }),
     handler: async ({ auth }) => {
-      const { did } = (auth as AccessAuth).credentials
+      const { did } = auth.credentials
       const acc = await ctx.accounts.getAccount(did)
       if (!acc?.email) throw new InvalidRequest('account has no email address')
       const token = await ctx.accounts.createEmailToken(did, 'delete_account')
@@ -18,19 +17,14 @@ export const requestAccountDelete: Route = (server, ctx) => {
 }
 
 export const deleteAccount: Route = (server, ctx) => {
-  server.method('com.atproto.server.deleteAccount', {
-    handler: async ({ input }) => {
-      const body = input!.body as ComAtprotoServerDeleteAccount.InputSchema
+  server.add(com.atproto.server.deleteAccount, {
+    handler: async ({ input: { body } }) => {
       const acc = await ctx.accounts.getAccount(body.did)
       const ok = acc ? await ctx.accounts.verifyLogin(acc, body.password) : null
       // only the account password, never an app password, may delete the account
       if (!acc || !ok || ok.appPassword) throw new AuthError('Invalid did or password')
       await ctx.accounts.consumeEmailToken('delete_account', body.token, acc.did)
-      await ctx.actorStore.destroy(acc.did)
-      await ctx.blobstore.deleteAll(acc.did)
-      await ctx.accounts.deleteAccount(acc.did)
-      ctx.announce(accountEvent(acc.did, false, 'deleted'))
-      accountLogger.info({ did: acc.did }, 'account deleted')
+      await purgeAccount(ctx, acc.did, 'owner')
     },
   })
 }

@@ -1,7 +1,8 @@
+import { com } from '@atsuite/lexicon'
 import { json, type Route } from '../../../util.ts'
 
 export const describeServer: Route = (server, ctx) => {
-  server.method('com.atproto.server.describeServer', {
+  server.add(com.atproto.server.describeServer, {
     handler: async () =>
       json({
         did: ctx.cfg.service.did,

@@ -1,12 +1,12 @@
-import type { ComAtprotoServerConfirmEmail } from '@atproto/api'
-import type { Route, AccessAuth } from '../../../util.ts'
+import { com } from '@atsuite/lexicon'
+import type { Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 
 export const requestEmailConfirmation: Route = (server, ctx) => {
-  server.method('com.atproto.server.requestEmailConfirmation', {
+  server.add(com.atproto.server.requestEmailConfirmation, {
     auth: ctx.auth.accessStandard({ allowDeactivated: true }),
     handler: async ({ auth }) => {
-      const { did } = (auth as AccessAuth).credentials
+      const { did } = auth.credentials
       const acc = await ctx.accounts.getAccount(did)
       if (!acc?.email) throw new InvalidRequest('account has no email address')
       const token = await ctx.accounts.createEmailToken(did, 'confirm_email')
@@ -16,11 +16,10 @@ export const requestEmailConfirmation: Route = (server, ctx) => {
 }
 
 export const confirmEmail: Route = (server, ctx) => {
-  server.method('com.atproto.server.confirmEmail', {
+  server.add(com.atproto.server.confirmEmail, {
     auth: ctx.auth.accessStandard({ allowDeactivated: true }),
-    handler: async ({ auth, input }) => {
-      const { did } = (auth as AccessAuth).credentials
-      const body = input!.body as ComAtprotoServerConfirmEmail.InputSchema
+    handler: async ({ auth, input: { body } }) => {
+      const { did } = auth.credentials
       const acc = await ctx.accounts.getAccount(did)
       if (!acc?.email || acc.email !== body.email.toLowerCase()) {
         throw new InvalidRequest('invalid email', 'InvalidEmail')

@@ -1,6 +1,6 @@
-import type { ComAtprotoServerGetServiceAuth } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import { createServiceJwt } from '@atproto/xrpc-server'
-import { json, type AccessAuth, type Route } from '../../../util.ts'
+import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { AuthScope } from '../../../../auth/jwt.ts'
 
@@ -36,11 +36,10 @@ const isPrivilegedMethod = (lxm: string): boolean =>
   lxm.startsWith('chat.bsky.') || lxm === 'com.atproto.server.createAccount'
 
 export const getServiceAuth: Route = (server, ctx) => {
-  server.method('com.atproto.server.getServiceAuth', {
+  server.add(com.atproto.server.getServiceAuth, {
     auth: ctx.auth.accessStandard(),
-    handler: async ({ auth, params }) => {
-      const { did, scope, isAppPassword } = (auth as AccessAuth).credentials
-      const p = params as ComAtprotoServerGetServiceAuth.QueryParams
+    handler: async ({ auth, params: p }) => {
+      const { did, scope, isAppPassword } = auth.credentials
       const now = Math.floor(Date.now() / 1000)
       if (p.exp !== undefined) {
         if (p.exp <= now) throw new InvalidRequest('expiration is in the past', 'BadExpiration')

@@ -1,12 +1,13 @@
-import { json, type AccessAuth, type Route } from '../../../util.ts'
+import { com } from '@atsuite/lexicon'
+import { json, type Route } from '../../../util.ts'
 import { AuthError } from '../../../../errors.ts'
 import { sessionView } from './session.ts'
 
 export const getSession: Route = (server, ctx) => {
-  server.method('com.atproto.server.getSession', {
+  server.add(com.atproto.server.getSession, {
     auth: ctx.auth.accessStandard({ allowDeactivated: true }),
     handler: async ({ auth }) => {
-      const { did, isAppPassword } = (auth as AccessAuth).credentials
+      const { did, isAppPassword } = auth.credentials
       const acc = await ctx.accounts.getAccount(did)
       if (!acc) throw new AuthError('Account not found', 'AccountNotFound')
       const view = await sessionView(ctx, acc, { withDidDoc: true })

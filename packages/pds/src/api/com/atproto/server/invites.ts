@@ -1,11 +1,10 @@
-import type { ComAtprotoServerCreateInviteCode, ComAtprotoServerCreateInviteCodes } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import { json, type Route } from '../../../util.ts'
 
 export const createInviteCode: Route = (server, ctx) => {
-  server.method('com.atproto.server.createInviteCode', {
+  server.add(com.atproto.server.createInviteCode, {
     auth: ctx.auth.admin,
-    handler: async ({ input }) => {
-      const body = input!.body as ComAtprotoServerCreateInviteCode.InputSchema
+    handler: async ({ input: { body } }) => {
       const [code] = await ctx.accounts.createInviteCodes({
         forAccount: body.forAccount ?? 'admin',
         createdBy: 'admin',
@@ -19,10 +18,9 @@ export const createInviteCode: Route = (server, ctx) => {
 }
 
 export const createInviteCodes: Route = (server, ctx) => {
-  server.method('com.atproto.server.createInviteCodes', {
+  server.add(com.atproto.server.createInviteCodes, {
     auth: ctx.auth.admin,
-    handler: async ({ input }) => {
-      const body = input!.body as ComAtprotoServerCreateInviteCodes.InputSchema
+    handler: async ({ input: { body } }) => {
       const accounts = body.forAccounts?.length ? body.forAccounts : ['admin']
       const codes = []
       for (const account of accounts) {

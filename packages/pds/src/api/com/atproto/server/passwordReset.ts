@@ -1,11 +1,10 @@
-import type { ComAtprotoServerRequestPasswordReset, ComAtprotoServerResetPassword } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import type { Route } from '../../../util.ts'
 import { checkPassword } from '../../../../account/handle.ts'
 
 export const requestPasswordReset: Route = (server, ctx) => {
-  server.method('com.atproto.server.requestPasswordReset', {
-    handler: async ({ input }) => {
-      const body = input!.body as ComAtprotoServerRequestPasswordReset.InputSchema
+  server.add(com.atproto.server.requestPasswordReset, {
+    handler: async ({ input: { body } }) => {
       const acc = await ctx.accounts.getAccountByEmail(body.email)
       // same answer whether or not the address is known
       if (!acc?.email) return
@@ -16,9 +15,8 @@ export const requestPasswordReset: Route = (server, ctx) => {
 }
 
 export const resetPassword: Route = (server, ctx) => {
-  server.method('com.atproto.server.resetPassword', {
-    handler: async ({ input }) => {
-      const body = input!.body as ComAtprotoServerResetPassword.InputSchema
+  server.add(com.atproto.server.resetPassword, {
+    handler: async ({ input: { body } }) => {
       checkPassword(body.password)
       const did = await ctx.accounts.consumeEmailToken('reset_password', body.token)
       await ctx.accounts.updatePassword(did, body.password)

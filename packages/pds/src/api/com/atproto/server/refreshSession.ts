@@ -1,13 +1,13 @@
+import { com } from '@atsuite/lexicon'
 import { json, type Route } from '../../../util.ts'
 import { AuthError } from '../../../../errors.ts'
-import type { RefreshCredentials } from '../../../../auth/auth-verifier.ts'
 import { sessionView } from './session.ts'
 
 export const refreshSession: Route = (server, ctx) => {
-  server.method('com.atproto.server.refreshSession', {
+  server.add(com.atproto.server.refreshSession, {
     auth: ctx.auth.refresh,
     handler: async ({ auth }) => {
-      const { jti } = (auth as { credentials: RefreshCredentials }).credentials
+      const { jti } = auth.credentials
       const rotated = await ctx.accounts.rotateRefreshToken(jti)
       const acc = await ctx.accounts.getAccount(rotated.did)
       if (!acc) throw new AuthError('Account not found', 'AccountNotFound')

@@ -1,19 +1,17 @@
-import type { ComAtprotoSyncGetBlob } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import { findRepoAccount, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { BlobNotFoundError } from '../../../../blobstore/blobstore.ts'
 
 export const getBlob: Route = (server, ctx) => {
-  server.method('com.atproto.sync.getBlob', {
-    handler: async ({ params, res }) => {
-      const p = params as ComAtprotoSyncGetBlob.QueryParams
+  server.add(com.atproto.sync.getBlob, {
+    handler: async ({ params: p, res }) => {
       const acc = await findRepoAccount(ctx, p.did)
-      const cid = String(p.cid)
-      const row = ctx.actorStore.db(acc.did).getBlob(cid)
+      const row = ctx.actorStore.read(acc.did, (db) => db.getBlob(p.cid))
       if (!row || row.tempKey) throw new InvalidRequest('Blob not found', 'BlobNotFound')
       let stream
       try {
-        stream = await ctx.blobstore.getStream(acc.did, cid)
+        stream = await ctx.blobstore.getStream(acc.did, p.cid)
       } catch (err) {
         if (err instanceof BlobNotFoundError) throw new InvalidRequest('Blob not found', 'BlobNotFound')
         throw err

@@ -1,11 +1,10 @@
-import type { ComAtprotoSyncGetRepoStatus } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import { findRepoAccount, json, type Route } from '../../../util.ts'
 import { accountStatus } from '../../../../account/account-manager.ts'
 
 export const getRepoStatus: Route = (server, ctx) => {
-  server.method('com.atproto.sync.getRepoStatus', {
-    handler: async ({ params }) => {
-      const p = params as ComAtprotoSyncGetRepoStatus.QueryParams
+  server.add(com.atproto.sync.getRepoStatus, {
+    handler: async ({ params: p }) => {
       const acc = await findRepoAccount(ctx, p.did, { allowInactive: true })
       const status = accountStatus(acc)
       const root = ctx.repoReader.root(acc.did)

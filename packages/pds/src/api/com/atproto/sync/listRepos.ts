@@ -1,11 +1,10 @@
-import type { ComAtprotoSyncListRepos } from '@atproto/api'
+import { com } from '@atsuite/lexicon'
 import { clampLimit } from '@atsuite/common'
 import { json, type Route } from '../../../util.ts'
 
 export const listRepos: Route = (server, ctx) => {
-  server.method('com.atproto.sync.listRepos', {
-    handler: async ({ params }) => {
-      const p = params as ComAtprotoSyncListRepos.QueryParams
+  server.add(com.atproto.sync.listRepos, {
+    handler: async ({ params: p }) => {
       const limit = clampLimit(p.limit, 500, 1000)
       const rows = await ctx.accounts.listRepos(limit, p.cursor)
       const repos = rows.map((r) => {

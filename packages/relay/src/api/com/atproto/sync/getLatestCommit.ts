@@ -1,12 +1,11 @@
-import type { ComAtprotoSyncGetLatestCommit } from '@atproto/api'
+import { com } from '@atsuite/lexicon/com'
 import { InvalidRequestError } from '../../../../errors.ts'
 import { json, type Route } from '../../../util.ts'
 import { findAccount } from './util.ts'
 
 export const getLatestCommit: Route = (server, ctx) => {
-  server.method('com.atproto.sync.getLatestCommit', {
-    handler: async ({ params }) => {
-      const p = params as ComAtprotoSyncGetLatestCommit.QueryParams
+  server.add(com.atproto.sync.getLatestCommit, {
+    handler: async ({ params: p }) => {
       const acc = findAccount(ctx, p.did)
       if (!acc.head || !acc.rev) throw new InvalidRequestError(`No commit seen yet for DID: ${p.did}`, 'RepoNotFound')
       if (!acc.active) {

@@ -1,11 +1,10 @@
-import type { ComAtprotoSyncListHosts } from '@atproto/api'
 import { clampLimit } from '@atsuite/common'
+import { com } from '@atsuite/lexicon/com'
 import { json, type Route } from '../../../util.ts'
 
 export const listHosts: Route = (server, ctx) => {
-  server.method('com.atproto.sync.listHosts', {
-    handler: async ({ params }) => {
-      const p = params as ComAtprotoSyncListHosts.QueryParams
+  server.add(com.atproto.sync.listHosts, {
+    handler: async ({ params: p }) => {
       const limit = clampLimit(p.limit, 200, 1000)
       const hosts = ctx.hosts.list(limit, p.cursor)
       return json({

@@ -1,11 +1,10 @@
-import type { ComAtprotoSyncRequestCrawl } from '@atproto/api'
+import { com } from '@atsuite/lexicon/com'
 import type { Route } from '../../../util.ts'
 
 export const requestCrawl: Route = (server, ctx) => {
-  server.method('com.atproto.sync.requestCrawl', {
+  server.add(com.atproto.sync.requestCrawl, {
     handler: async ({ input }) => {
-      const body = input?.body as ComAtprotoSyncRequestCrawl.InputSchema
-      await ctx.hosts.requestCrawl(body.hostname)
+      await ctx.hosts.requestCrawl(input.body.hostname)
     },
   })
 }

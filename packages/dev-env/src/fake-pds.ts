@@ -46,7 +46,7 @@ export class FakePds {
   private readonly history: Emitted[] = []
   private readonly historyLimit: number
   private seqNo = 0
-  private subscriberWaiters: (() => void)[] = []
+  private readonly subscriberListeners = new Set<() => void>()
 
   private constructor(server: http.Server, historyLimit: number) {
     this.server = server
@@ -131,18 +131,38 @@ export class FakePds {
   }
 
   /** Resolves once at least `n` subscribers are connected. */
-  async waitForSubscribers(n = 1, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (this.wss.clients.size < n) {
-      if (Date.now() > deadline) throw new Error(`fake PDS ${this.hostname}: ${this.wss.clients.size} of ${n} subscribers after ${timeoutMs} ms`)
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 50)
-        this.subscriberWaiters.push(() => {
-          clearTimeout(t)
-          resolve()
-        })
-      })
-    }
+  waitForSubscribers(n = 1, timeoutMs = 15_000): Promise<void> {
+    return this.waitUntilSubscribers((count) => count >= n, `${n} subscribers`, timeoutMs)
+  }
+
+  /** Resolves once no subscriber is connected (a relay hung up). */
+  waitForNoSubscribers(timeoutMs = 15_000): Promise<void> {
+    return this.waitUntilSubscribers((count) => count === 0, 'no subscribers', timeoutMs)
+  }
+
+  /** Resolves once `cond` holds for the number of connected subscribers, checked as they come and go. */
+  private waitUntilSubscribers(cond: (count: number) => boolean, label: string, timeoutMs: number): Promise<void> {
+    if (cond(this.wss.clients.size)) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!cond(this.wss.clients.size)) return
+        done()
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new Error(`fake PDS ${this.hostname}: ${this.wss.clients.size} subscribers after ${timeoutMs} ms, waiting for ${label}`))
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        this.subscriberListeners.delete(check)
+      }
+      this.subscriberListeners.add(check)
+    })
+  }
+
+  private subscribersChanged(): void {
+    for (const l of [...this.subscriberListeners]) l()
   }
 
   async close(): Promise<void> {
@@ -169,9 +189,9 @@ export class FakePds {
       if (cursor !== null) {
         for (const e of this.history) if (e.seq > cursor) ws.send(e.frame, { binary: true })
       }
-      const waiters = this.subscriberWaiters
-      this.subscriberWaiters = []
-      for (const w of waiters) w()
+      // ws has removed it from wss.clients by the time this listener runs
+      ws.on('close', () => this.subscribersChanged())
+      this.subscribersChanged()
     })
   }
 

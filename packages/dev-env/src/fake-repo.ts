@@ -20,7 +20,7 @@ import {
   type CommitData,
 } from '@atproto/repo'
 import { Client, createOp, updateHandleOp, updatePdsOp } from '@did-plc/lib'
-import { carBytes, type FakeRepoSource } from './_fake-pds.ts'
+import { carBytes, type FakeRepoSource } from './fake-pds.ts'
 
 export type Write =
   | { action: 'create' | 'update'; collection: string; rkey: string; record: Record<string, unknown> }

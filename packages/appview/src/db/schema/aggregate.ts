@@ -1,0 +1,22 @@
+import type { AtUriString, DidString } from '@atproto/syntax'
+
+/**
+ * Counts kept exact by the indexer in the transaction that changes them. A row may exist
+ * before its subject is indexed (a like that arrived before its post).
+ */
+export interface RecordAggTable {
+  uri: AtUriString
+  likeCount: number
+  repostCount: number
+  replyCount: number
+  quoteCount: number
+}
+
+export interface ActorAggTable {
+  did: DidString
+  followersCount: number
+  followsCount: number
+  postsCount: number
+  listsCount: number
+  feedgensCount: number
+}

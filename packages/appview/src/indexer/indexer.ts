@@ -1,0 +1,403 @@
+import { EventEmitter } from 'node:events'
+import { toDatetimeString, type DatetimeString, type DidString } from '@atproto/syntax'
+import { subsystemLogger } from '@atsuite/common'
+import type { AppViewDb } from '../db/index.ts'
+import type { IndexerCounters } from './counters.ts'
+import type { AccountEvent, CommitEvent, StreamEvent, SyncEvent } from './events.ts'
+import type { IdentityService } from './identity.ts'
+import { RecordProcessor } from './processor.ts'
+import type { RepoFetcher, RepoSnapshot } from './repo-fetch.ts'
+import { IndexWriter } from './writer.ts'
+
+const log = subsystemLogger('appview:indexer')
+
+/** How many times a repo fetch is tried (with backoff) before the account's queued events are applied as they are. */
+const SYNC_ATTEMPTS = 4
+const SYNC_BACKOFF_MS = [500, 2_000, 10_000]
+const IDENTITY_CONCURRENCY = 8
+const BATCH_MAX = 1_000
+
+type ActorState = { rev: string | null; commitCid: string | null; dataCid: string | null }
+
+type Outcome = 'done' | 'sync'
+
+/**
+ * Turns the stream into index rows. Events are applied in batches, one
+ * SQLite transaction each, together with the stream cursor — so after a
+ * crash the cursor and the index agree, and a replayed commit is recognised
+ * by its rev and skipped.
+ *
+ * Per-account order, cross-account progress: an account whose commit does
+ * not follow its indexed rev (or is seen first mid-history) is fetched whole
+ * (`getRepo`, verified) and diffed against the index; meanwhile its later
+ * events wait in its own queue while every other account's events proceed.
+ * The persisted cursor never passes the oldest waiting event.
+ */
+export class Indexer extends EventEmitter<{ progress: [] }> {
+  private readonly db: AppViewDb
+  private readonly w: IndexWriter
+  private readonly processor: RecordProcessor
+  private readonly counters: IndexerCounters
+  private readonly fetcher: RepoFetcher
+  private readonly identity: IdentityService
+  private readonly service: string
+  private readonly fetchConcurrency: number
+
+  private batch: StreamEvent[] = []
+  private flushScheduled = false
+  /** events of accounts waiting for a repo fetch, in stream order */
+  private readonly waiting = new Map<DidString, StreamEvent[]>()
+  private readonly syncAttempts = new Map<DidString, number>()
+  private readonly syncQueue: DidString[] = []
+  private activeSyncs = 0
+  private readonly identityQueue = new Set<DidString>()
+  private activeIdentity = 0
+  /** highest seq handled (applied, skipped or queued) */
+  private lastSeq: number
+  private persisted: number
+  private receivedSeq = 0
+  private readonly hasSavedCursor: boolean
+  private closed = false
+  private timers = new Set<NodeJS.Timeout>()
+
+  constructor(opts: {
+    db: AppViewDb
+    counters: IndexerCounters
+    fetcher: RepoFetcher
+    identity: IdentityService
+    service: string
+    fetchConcurrency: number
+    maxRecordBytes: number
+  }) {
+    super()
+    this.db = opts.db
+    this.w = new IndexWriter(opts.db.sqlite)
+    this.counters = opts.counters
+    this.processor = new RecordProcessor(this.w, opts.counters, opts.maxRecordBytes)
+    this.fetcher = opts.fetcher
+    this.identity = opts.identity
+    this.service = opts.service
+    this.fetchConcurrency = opts.fetchConcurrency
+    const row = this.w.get<{ cursor: number }>('SELECT cursor FROM stream_cursor WHERE service = ?', this.service)
+    this.persisted = row?.cursor ?? 0
+    this.hasSavedCursor = row !== undefined
+    this.lastSeq = this.persisted
+  }
+
+  /** The seq below which everything is indexed (what a reconnect resumes from). */
+  get cursor(): number {
+    return this.persisted
+  }
+
+  /** Where a reconnect of this process resumes: everything received so far is held in memory. */
+  get resumeSeq(): number {
+    return Math.max(this.lastSeq, this.receivedSeq)
+  }
+
+  /** True before anything was ever indexed from this stream (no cursor saved, nothing received). */
+  get fresh(): boolean {
+    return !this.hasSavedCursor && this.receivedSeq === 0
+  }
+
+  /** Events received but not yet applied (batched or waiting on a repo fetch). */
+  get pendingEvents(): number {
+    let n = this.batch.length
+    for (const q of this.waiting.values()) n += q.length
+    return n
+  }
+
+  /** True when nothing is batched, waiting, fetching or resolving. */
+  get idle(): boolean {
+    return this.batch.length === 0 && this.waiting.size === 0 && this.activeSyncs === 0 && this.identityQueue.size === 0 && this.activeIdentity === 0
+  }
+
+  push(event: StreamEvent): void {
+    if (this.closed) return
+    if (event.seq > this.receivedSeq) this.receivedSeq = event.seq
+    this.batch.push(event)
+    if (this.batch.length >= BATCH_MAX) this.flush()
+    else this.scheduleFlush()
+  }
+
+  /** A frame with a seq that carries nothing to index (info, unknown types, undecodable frames). */
+  pushSeq(seq: number): void {
+    if (seq > this.receivedSeq) this.receivedSeq = seq
+    if (seq > this.lastSeq) this.lastSeq = seq
+    this.scheduleFlush()
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => {
+      this.flushScheduled = false
+      this.flush()
+    })
+  }
+
+  /** Applies the batch in one transaction, cursor included. */
+  flush(): void {
+    if (this.closed) return
+    const events = this.batch
+    this.batch = []
+    const now = toDatetimeString(new Date())
+    this.db.transaction(() => {
+      for (const evt of events) {
+        this.counters.count('events')
+        if (evt.seq > this.lastSeq) this.lastSeq = evt.seq
+        this.handle(evt, now)
+      }
+      this.saveCursor()
+    })
+    this.emit('progress')
+  }
+
+  private saveCursor(): void {
+    let oldestWaiting = Infinity
+    for (const q of this.waiting.values()) if (q[0] && q[0].seq < oldestWaiting) oldestWaiting = q[0].seq
+    const cursor = oldestWaiting === Infinity ? this.lastSeq : Math.min(this.lastSeq, oldestWaiting - 1)
+    if (cursor === this.persisted) return
+    this.w.run(
+      'INSERT INTO stream_cursor (service, cursor) VALUES (?, ?) ON CONFLICT (service) DO UPDATE SET cursor = excluded.cursor',
+      this.service,
+      cursor,
+    )
+    this.persisted = cursor
+  }
+
+  private handle(evt: StreamEvent, now: DatetimeString): void {
+    const queue = this.waiting.get(evt.did)
+    if (queue) {
+      queue.push(evt)
+      return
+    }
+    if (this.apply(evt, now) === 'sync') {
+      this.waiting.set(evt.did, [evt])
+      this.requestSync(evt.did)
+    }
+  }
+
+  private apply(evt: StreamEvent, now: DatetimeString): Outcome {
+    switch (evt.type) {
+      case 'commit':
+        return this.applyCommit(evt, now)
+      case 'sync':
+        return this.applySync(evt)
+      case 'identity':
+        this.ensureActor(evt.did, now)
+        this.refreshIdentity(evt.did)
+        return 'done'
+      case 'account':
+        this.applyAccount(evt, now)
+        return 'done'
+    }
+  }
+
+  private actor(did: DidString): ActorState | undefined {
+    return this.w.get<ActorState>('SELECT rev, commitCid, dataCid FROM actor WHERE did = ?', did)
+  }
+
+  /** Creates the actor row on first sight (and resolves its identity in the background). */
+  private ensureActor(did: DidString, now: DatetimeString): ActorState {
+    const existing = this.actor(did)
+    if (existing) return existing
+    this.w.run('INSERT INTO actor (did, indexedAt) VALUES (?, ?) ON CONFLICT (did) DO NOTHING', did, now)
+    this.refreshIdentity(did)
+    return { rev: null, commitCid: null, dataCid: null }
+  }
+
+  private applyCommit(evt: CommitEvent, now: DatetimeString): Outcome {
+    this.counters.count('commits')
+    const actor = this.ensureActor(evt.did, now)
+    if (actor.rev !== null && evt.rev <= actor.rev) {
+      this.counters.skip('stale_commit')
+      return 'done'
+    }
+    const follows =
+      actor.rev === null
+        ? evt.since === null
+        : evt.since === actor.rev || (evt.prevData !== null && evt.prevData === actor.dataCid)
+    if (!follows || evt.tooBig) return 'sync'
+    for (const op of evt.ops) {
+      if (!this.processor.applyOp(evt.did, op, now)) return 'sync'
+    }
+    this.w.run(
+      `UPDATE actor SET rev = ?, commitCid = ?, dataCid = ?, backfilledAt = COALESCE(backfilledAt, ?) WHERE did = ?`,
+      evt.rev,
+      evt.commitCid,
+      evt.dataCid,
+      evt.since === null ? now : null,
+      evt.did,
+    )
+    return 'done'
+  }
+
+  private applySync(evt: SyncEvent): Outcome {
+    const actor = this.actor(evt.did)
+    if (actor?.commitCid === evt.commitCid) return 'done'
+    if (actor?.rev && evt.rev <= actor.rev) {
+      this.counters.skip('stale_commit')
+      return 'done'
+    }
+    return 'sync'
+  }
+
+  private applyAccount(evt: AccountEvent, now: DatetimeString): void {
+    this.ensureActor(evt.did, now)
+    const status = evt.active ? null : (evt.status ?? 'deactivated')
+    this.w.run('UPDATE actor SET status = ? WHERE did = ?', status, evt.did)
+    if (status === 'deleted') {
+      // gone for good: its records (and what they counted) go; a later reappearance is backfilled anew
+      this.processor.deleteAllRecords(evt.did)
+      this.w.run('UPDATE actor SET rev = NULL, commitCid = NULL, dataCid = NULL, backfilledAt = NULL WHERE did = ?', evt.did)
+      this.w.unindexActorText(evt.did)
+    }
+  }
+
+  // repo fetches (backfill of a new account, resync of a broken chain)
+
+  private requestSync(did: DidString): void {
+    if (!this.syncQueue.includes(did)) this.syncQueue.push(did)
+    this.pumpSyncs()
+  }
+
+  private pumpSyncs(): void {
+    while (!this.closed && this.activeSyncs < this.fetchConcurrency && this.syncQueue.length > 0) {
+      const did = this.syncQueue.shift()!
+      this.activeSyncs++
+      void this.runSync(did).finally(() => {
+        this.activeSyncs--
+        this.pumpSyncs()
+        this.emit('progress')
+      })
+    }
+  }
+
+  private async runSync(did: DidString): Promise<void> {
+    const attempt = (this.syncAttempts.get(did) ?? 0) + 1
+    this.syncAttempts.set(did, attempt)
+    let snapshot: RepoSnapshot | null = null
+    try {
+      snapshot = await this.fetcher.fetch(did)
+    } catch (err) {
+      log.warn({ err, did, attempt }, 'repo fetch failed')
+      if (attempt < SYNC_ATTEMPTS && !this.closed) {
+        this.later(SYNC_BACKOFF_MS[attempt - 1] ?? 10_000, () => this.requestSync(did))
+        return
+      }
+      this.counters.count('resync_failures')
+    }
+    if (this.closed) return
+    const now = toDatetimeString(new Date())
+    this.db.transaction(() => {
+      if (snapshot) this.applySnapshot(did, snapshot, now)
+      this.drain(did, now, snapshot === null)
+      this.saveCursor()
+    })
+  }
+
+  private applySnapshot(did: DidString, s: RepoSnapshot, now: DatetimeString): void {
+    const wasBackfilled = this.w.exists('SELECT 1 FROM actor WHERE did = ? AND backfilledAt IS NOT NULL', did)
+    this.counters.count(wasBackfilled ? 'resyncs' : 'backfills')
+    this.processor.applySnapshot(did, s.records, now)
+    this.w.run(
+      `UPDATE actor SET rev = ?, commitCid = ?, dataCid = ?, backfilledAt = COALESCE(backfilledAt, ?),
+         pdsEndpoint = ?, signingKey = ?, handle = ?, identityRefreshedAt = ? WHERE did = ?`,
+      s.rev,
+      s.commitCid,
+      s.dataCid,
+      now,
+      s.identity.pdsEndpoint,
+      s.identity.signingKey,
+      s.identity.handle,
+      now,
+      did,
+    )
+    this.w.indexActorText(did)
+  }
+
+  /**
+   * Applies what waited on a fetch. `force` (the fetch failed for good):
+   * commits are applied even when they do not follow, as the best this
+   * index can do.
+   */
+  private drain(did: DidString, now: DatetimeString, force: boolean): void {
+    const queue = this.waiting.get(did) ?? []
+    this.waiting.delete(did)
+    for (let i = 0; i < queue.length; i++) {
+      const evt = queue[i]!
+      const outcome = force && evt.type === 'commit' ? this.forceCommit(evt, now) : this.apply(evt, now)
+      if (outcome === 'sync') {
+        this.waiting.set(did, queue.slice(i))
+        this.requestSync(did)
+        return
+      }
+    }
+    this.syncAttempts.delete(did)
+  }
+
+  private forceCommit(evt: CommitEvent, now: DatetimeString): Outcome {
+    const actor = this.ensureActor(evt.did, now)
+    if (actor.rev !== null && evt.rev <= actor.rev) return 'done'
+    for (const op of evt.ops) this.processor.applyOp(evt.did, op, now)
+    this.w.run('UPDATE actor SET rev = ?, commitCid = ?, dataCid = ? WHERE did = ?', evt.rev, evt.commitCid, evt.dataCid, evt.did)
+    return 'done'
+  }
+
+  // identity (handle, PDS, signing key): in the background, never blocking an account's events
+
+  refreshIdentity(did: DidString): void {
+    this.identityQueue.add(did)
+    this.pumpIdentity()
+  }
+
+  private pumpIdentity(): void {
+    while (!this.closed && this.activeIdentity < IDENTITY_CONCURRENCY && this.identityQueue.size > 0) {
+      const did = this.identityQueue.values().next().value!
+      this.identityQueue.delete(did)
+      this.activeIdentity++
+      void this.resolveIdentity(did).finally(() => {
+        this.activeIdentity--
+        this.pumpIdentity()
+        this.emit('progress')
+      })
+    }
+  }
+
+  private async resolveIdentity(did: DidString): Promise<void> {
+    try {
+      const id = await this.identity.resolve(did)
+      if (this.closed) return
+      this.counters.count('identity_refreshes')
+      this.db.transaction(() => {
+        this.w.run(
+          'UPDATE actor SET handle = ?, pdsEndpoint = ?, signingKey = ?, identityRefreshedAt = ? WHERE did = ?',
+          id.handle,
+          id.pdsEndpoint,
+          id.signingKey,
+          toDatetimeString(new Date()),
+          did,
+        )
+        this.w.indexActorText(did)
+      })
+    } catch (err) {
+      log.warn({ err, did }, 'identity resolution failed')
+    }
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      fn()
+    }, ms)
+    this.timers.add(t)
+  }
+
+  close(): void {
+    if (this.closed) return
+    if (this.batch.length > 0) this.flush()
+    this.closed = true
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+  }
+}

@@ -1,0 +1,50 @@
+import type { IndexWriter } from '../writer.ts'
+
+type Table = 'like' | 'repost' | 'follow' | 'block'
+
+export type SubjectRow = { uri: string; cid: string; creator: string; subject: string; sortAt: string }
+
+/**
+ * Likes, reposts, follows and blocks are "one actor → one subject" records.
+ * A second record of the same pair (a duplicate like) is stored but counts
+ * once: these helpers say whether a record is the first of its pair on
+ * insert, and whether it was the last on delete, so aggregates stay exact
+ * whatever the order of arrival.
+ */
+export const insertSubjectRow = (
+  w: IndexWriter,
+  table: Table,
+  row: SubjectRow & { subjectCid?: string; createdAt: string; indexedAt: string },
+): { inserted: boolean; firstOfPair: boolean } => {
+  const hasCid = table === 'like' || table === 'repost'
+  const inserted =
+    w.run(
+      `INSERT INTO "${table}" (uri, cid, creator, subject, ${hasCid ? 'subjectCid, ' : ''}createdAt, indexedAt, sortAt)
+       VALUES (?, ?, ?, ?, ${hasCid ? '?, ' : ''}?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
+      ...[row.uri, row.cid, row.creator, row.subject, ...(hasCid ? [row.subjectCid ?? ''] : []), row.createdAt, row.indexedAt, row.sortAt],
+    ) > 0
+  if (!inserted) return { inserted, firstOfPair: false }
+  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND subject = ? AND uri <> ?`, row.creator, row.subject, row.uri)
+  return { inserted, firstOfPair: !others }
+}
+
+/** Deletes a record of a pair; `lastOfPair` when no other record of the same pair remains. */
+export const deleteSubjectRow = (
+  w: IndexWriter,
+  table: Table,
+  uri: string,
+): { row: SubjectRow; lastOfPair: boolean; remaining: SubjectRow | undefined } | null => {
+  const row = w.get<SubjectRow>(`SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE uri = ?`, uri)
+  if (!row) return null
+  w.run(`DELETE FROM "${table}" WHERE uri = ?`, uri)
+  const remaining = w.get<SubjectRow>(
+    `SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE creator = ? AND subject = ? ORDER BY sortAt, uri LIMIT 1`,
+    row.creator,
+    row.subject,
+  )
+  return { row, lastOfPair: !remaining, remaining }
+}
+
+/** Collections whose records can be liked or reposted (and notify their author). */
+export const isLikeable = (uri: string): boolean =>
+  uri.includes('/app.bsky.feed.post/') || uri.includes('/app.bsky.feed.generator/') || uri.includes('/app.bsky.graph.list/')

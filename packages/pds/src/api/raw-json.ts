@@ -1,0 +1,36 @@
+import express, { type RequestHandler } from 'express'
+
+const JSON_LIMIT = '10mb'
+const MAX_JSON_DEPTH = 128
+
+/** Nesting depth, iteratively (a hostile body must not blow the stack). */
+const jsonDepth = (root: unknown): number => {
+  let max = 0
+  const stack: [unknown, number][] = [[root, 1]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (v === null || typeof v !== 'object') continue
+    if (d > max) max = d
+    if (max > MAX_JSON_DEPTH) return max
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1])
+  }
+  return max
+}
+
+/**
+ * Keeps the request body exactly as parsed from JSON (`req.rawJson`) before
+ * the XRPC layer converts it, so record writes can be checked strictly
+ * against the data model. Malformed JSON is a 400 here, never a 500.
+ */
+export const rawJson: RequestHandler = (req, res, next) => {
+  if (req.method !== 'POST' || !req.path.startsWith('/xrpc/') || !req.is('application/json')) return next()
+  express.json({ limit: JSON_LIMIT, strict: false })(req, res, (err?: unknown) => {
+    if (err) return next(err)
+    if (jsonDepth(req.body) > MAX_JSON_DEPTH) {
+      res.status(400).json({ error: 'InvalidRequest', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` })
+      return
+    }
+    ;(req as typeof req & { rawJson?: unknown }).rawJson = req.body
+    next()
+  })
+}
