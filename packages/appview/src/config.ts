@@ -40,6 +40,8 @@ export type AppViewConfig = {
   maxRepoBytes: number
   /** blobs larger than this are not fetched for /img */
   maxBlobBytes: number
+  /** viewers following more accounts than this get the network-wide timeline plan (see data/feed.ts) */
+  timelineHeavyFollows: number
   /** how long getFeed waits for a feed generator's getFeedSkeleton (and its DID document) */
   feedGenTimeoutMs: number
   version: string
@@ -74,6 +76,7 @@ export const envToConfig = (env: Env): AppViewConfig => {
     maxRecordBytes: envInt(env, 'APPVIEW_MAX_RECORD_BYTES') ?? 1_000_000,
     maxRepoBytes: envInt(env, 'APPVIEW_MAX_REPO_BYTES') ?? 512 * 1024 * 1024,
     maxBlobBytes: envInt(env, 'APPVIEW_MAX_BLOB_BYTES') ?? 100 * 1024 * 1024,
+    timelineHeavyFollows: envInt(env, 'APPVIEW_TIMELINE_HEAVY_FOLLOWS') ?? 300,
     feedGenTimeoutMs: envInt(env, 'APPVIEW_FEEDGEN_TIMEOUT_MS') ?? 10_000,
     version: envStr(env, 'APPVIEW_VERSION') ?? '0.1.0',
   }

@@ -96,12 +96,9 @@ export const hydrateProfiles = async (
   db: AppViewDb,
   dids: Iterable<DidString>,
   state: HydrationState,
-  opts: { counts?: boolean } = {},
+  _opts: { counts?: boolean } = {},
 ): Promise<void> => {
+  // counts are always loaded: every profile view carries `associated` (lists, feeds) the same way
   const list = [...dids]
-  await Promise.all([
-    hydrateActors(db, list, state),
-    hydrateActorViewers(db, list, state),
-    opts.counts ? hydrateActorCounts(db, list, state) : Promise.resolve(),
-  ])
+  await Promise.all([hydrateActors(db, list, state), hydrateActorViewers(db, list, state), hydrateActorCounts(db, list, state)])
 }

@@ -87,8 +87,9 @@ export class IndexWriter {
     )
   }
 
-  deleteNotifications(recordUri: string): void {
-    this.run('DELETE FROM notification WHERE recordUri = ?', recordUri)
+  /** Removes a record's notifications; returns how many there were. */
+  deleteNotifications(recordUri: string): number {
+    return this.run('DELETE FROM notification WHERE recordUri = ?', recordUri)
   }
 
   // full text (SQLite FTS5; rows keyed by the indexed table's rowid)

@@ -1,6 +1,7 @@
 import { app } from '@atsuite/lexicon'
 import { RecordRefusal, definePlugin, sortAtFor } from '../plugin.ts'
-import { deleteSubjectRow, insertSubjectRow } from './subject.ts'
+import { isValidDid } from '@atproto/syntax'
+import { deleteSubjectRow, handOverNotification, insertSubjectRow } from './subject.ts'
 
 /** app.bsky.graph.follow: follower/follows counts (once per pair) and a notification to the followed. */
 export const followPlugin = definePlugin<app.bsky.graph.follow.Main>({
@@ -30,7 +31,8 @@ export const followPlugin = definePlugin<app.bsky.graph.follow.Main>({
   delete(w, uri) {
     const res = deleteSubjectRow(w, 'follow', uri)
     if (!res) return
-    w.deleteNotifications(uri)
+    const subject = res.row.subject
+    handOverNotification(w, uri, res.remaining, isValidDid(subject) ? { recipient: subject, reason: 'follow', reasonSubject: null } : null)
     if (res.lastOfPair) {
       w.bumpActorAgg(res.row.subject, 'followersCount', -1)
       w.bumpActorAgg(res.row.creator, 'followsCount', -1)

@@ -1,6 +1,7 @@
 import { app } from '@atsuite/lexicon'
 import { RecordRefusal, definePlugin, didOfUri, sortAtFor } from '../plugin.ts'
-import { deleteSubjectRow, insertSubjectRow, isLikeable } from './subject.ts'
+import { isAtUriString } from '@atproto/syntax'
+import { deleteSubjectRow, handOverNotification, insertSubjectRow, isLikeable } from './subject.ts'
 
 /** app.bsky.feed.like: the subject's like count (once per liker) and a notification to its author. */
 export const likePlugin = definePlugin<app.bsky.feed.like.Main>({
@@ -33,7 +34,9 @@ export const likePlugin = definePlugin<app.bsky.feed.like.Main>({
   delete(w, uri) {
     const res = deleteSubjectRow(w, 'like', uri)
     if (!res) return
-    w.deleteNotifications(uri)
+    const author = didOfUri(res.row.subject)
+    const subject = res.row.subject
+    handOverNotification(w, uri, res.remaining, author && isAtUriString(subject) ? { recipient: author, reason: 'like', reasonSubject: subject } : null)
     if (res.lastOfPair) w.bumpRecordAgg(res.row.subject, 'likeCount', -1)
   },
 })

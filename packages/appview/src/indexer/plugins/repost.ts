@@ -1,7 +1,8 @@
 import { app } from '@atsuite/lexicon'
 import { RecordRefusal, definePlugin, didOfUri, sortAtFor } from '../plugin.ts'
 import type { IndexWriter } from '../writer.ts'
-import { deleteSubjectRow, insertSubjectRow, type SubjectRow } from './subject.ts'
+import { isAtUriString } from '@atproto/syntax'
+import { deleteSubjectRow, handOverNotification, insertSubjectRow, type SubjectRow } from './subject.ts'
 
 const addFeedItem = (w: IndexWriter, row: SubjectRow): void => {
   w.run(
@@ -43,7 +44,9 @@ export const repostPlugin = definePlugin<app.bsky.feed.repost.Main>({
   delete(w, uri) {
     const res = deleteSubjectRow(w, 'repost', uri)
     if (!res) return
-    w.deleteNotifications(uri)
+    const author = didOfUri(res.row.subject)
+    const subject = res.row.subject
+    handOverNotification(w, uri, res.remaining, author && isAtUriString(subject) ? { recipient: author, reason: 'repost', reasonSubject: subject } : null)
     const hadFeedItem = w.run('DELETE FROM feed_item WHERE uri = ?', uri) > 0
     if (res.lastOfPair) w.bumpRecordAgg(res.row.subject, 'repostCount', -1)
     else if (hadFeedItem && res.remaining) addFeedItem(w, res.remaining)

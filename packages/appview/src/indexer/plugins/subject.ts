@@ -1,8 +1,10 @@
+import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
+import type { NewNotification } from '../writer.ts'
 import type { IndexWriter } from '../writer.ts'
 
 type Table = 'like' | 'repost' | 'follow' | 'block'
 
-export type SubjectRow = { uri: string; cid: string; creator: string; subject: string; sortAt: string }
+export type SubjectRow = { uri: AtUriString; cid: string; creator: DidString; subject: string; sortAt: DatetimeString }
 
 /**
  * Likes, reposts, follows and blocks are "one actor → one subject" records.
@@ -48,3 +50,19 @@ export const deleteSubjectRow = (
 /** Collections whose records can be liked or reposted (and notify their author). */
 export const isLikeable = (uri: string): boolean =>
   uri.includes('/app.bsky.feed.post/') || uri.includes('/app.bsky.feed.generator/') || uri.includes('/app.bsky.graph.list/')
+
+/**
+ * When the record that notified is deleted while a duplicate of its pair
+ * remains, the duplicate carries the notification on (the recipient still
+ * has that like or follow).
+ */
+export const handOverNotification = (
+  w: IndexWriter,
+  deletedUri: AtUriString,
+  remaining: SubjectRow | undefined,
+  n: Pick<NewNotification, 'recipient' | 'reason' | 'reasonSubject'> | null,
+): void => {
+  const removed = w.deleteNotifications(deletedUri)
+  if (removed === 0 || !remaining || !n) return
+  w.notify({ ...n, author: remaining.creator, recordUri: remaining.uri, recordCid: remaining.cid, sortAt: remaining.sortAt })
+}

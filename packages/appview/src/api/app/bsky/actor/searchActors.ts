@@ -4,7 +4,7 @@ import { searchActorsSkeleton, type ActorSearchSkeleton } from '../../../../data
 import { hydrateProfiles } from '../../../../hydration/actor.ts'
 import { createPipeline } from '../../../../pipeline.ts'
 import { profileView } from '../../../../views/actor.ts'
-import { clampLimit, hydrateCtx, json, type Route } from '../../../util.ts'
+import { clampLimit, fillPage, hydrateCtx, json, type Route } from '../../../util.ts'
 
 const searchActorsPipeline = createPipeline(
   (ctx, p: { match: string; limit: number; cursor?: string }) => searchActorsSkeleton(ctx.db, p.match, p.limit, p.cursor),
@@ -23,7 +23,14 @@ export const searchActors: Route = (server, ctx) => {
     handler: async ({ params, auth }) => {
       const match = actorMatch(params.q ?? params.term ?? '')
       if (!match) return json({ actors: [] })
-      return json(await searchActorsPipeline(ctx, { match, limit: clampLimit(params.limit, 25, 100), cursor: params.cursor }, hydrateCtx(auth)))
+      const hctx = hydrateCtx(auth)
+      const body = await fillPage({
+        limit: clampLimit(params.limit, 25, 100),
+        cursor: params.cursor,
+        fetch: (cursor, limit) => searchActorsPipeline(ctx, { match, limit, cursor }, hctx),
+        items: (r) => r.actors,
+      })
+      return json(body)
     },
   })
 }

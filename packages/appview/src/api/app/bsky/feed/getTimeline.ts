@@ -10,7 +10,7 @@ import { clampLimit, json, repoRevHeaders, type Route } from '../../../util.ts'
 type Params = { viewer: DidString; limit?: number; cursor?: string }
 
 const getTimelinePipeline = createPipeline(
-  (ctx, p: Params) => timelineSkeleton(ctx.db, p.viewer, clampLimit(p.limit, 50, 100), p.cursor),
+  (ctx, p: Params) => timelineSkeleton(ctx.db, p.viewer, clampLimit(p.limit, 50, 100), p.cursor, ctx.cfg.timelineHeavyFollows),
   (ctx, sk: FeedSkeleton, state) => hydrateFeedItems(ctx.db, sk.items, state),
   (sk, view) => ({ ...sk, items: sk.items.filter((i) => feedItemVisible(view.state, i, { dropMuted: true })) }),
   (sk, view) => ({

@@ -7,7 +7,7 @@ import { InvalidRequestError } from '../../../../errors.ts'
 import { hydratePosts } from '../../../../hydration/feed.ts'
 import { createPipeline } from '../../../../pipeline.ts'
 import { postView } from '../../../../views/feed.ts'
-import { clampLimit, hydrateCtx, json, resolveActor, type Route } from '../../../util.ts'
+import { clampLimit, fillPage, hydrateCtx, json, resolveActor, type Route } from '../../../util.ts'
 
 type Params = app.bsky.feed.searchPosts.$Params
 
@@ -110,7 +110,13 @@ export const searchPosts: Route = (server, ctx) => {
       const hctx = hydrateCtx(auth)
       const search = await toSearch(ctx, params, hctx.viewer)
       if (!search) return json({ posts: [], hitsTotal: 0 })
-      return json(await searchPostsPipeline(ctx, { search, limit: clampLimit(params.limit, 25, 100), cursor: params.cursor }, hctx))
+      const body = await fillPage({
+        limit: clampLimit(params.limit, 25, 100),
+        cursor: params.cursor,
+        fetch: (cursor, limit) => searchPostsPipeline(ctx, { search, limit, cursor }, hctx),
+        items: (r) => r.posts,
+      })
+      return json(body)
     },
   })
 }
