@@ -71,7 +71,7 @@ export class TestNetwork {
     const appviewPort = av ? await freePort() : 0
     const pdsEnv = av
       ? { PDS_BSKY_APP_VIEW_URL: `http://localhost:${appviewPort}`, PDS_BSKY_APP_VIEW_DID: `did:web:localhost%3A${appviewPort}`, ...opts.env }
-      : (opts.env ?? {})
+      : { PDS_BSKY_APP_VIEW_URL: 'none', ...opts.env }
     const pds = new PdsService(() => plc.url, path.join(dir, 'pds'), pdsEnv, { ...testSecrets(), ...opts.secrets })
     let relay: RelayService | null = null
     if (opts.relay !== false) {

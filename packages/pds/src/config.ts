@@ -35,6 +35,18 @@ export type PdsConfig = {
   links: { privacyPolicy?: UriString; termsOfService?: UriString }
   contactEmail?: string
   crawlers: string[]
+  /**
+   * The app view app.bsky.* calls are forwarded to (`PDS_BSKY_APP_VIEW_URL`,
+   * `PDS_BSKY_APP_VIEW_DID`); locally it defaults to the dev network's
+   * (localhost:2584), elsewhere there is none unless configured.
+   */
+  bskyAppView?: { url: string; did: DidString }
+  proxy: {
+    /** how long an upstream may take to answer with its status and headers */
+    headersTimeoutMs: number
+    /** upstream endpoints from DID documents may be http:// or on loopback (dev mode only) */
+    allowInsecure: boolean
+  }
   firehose: { dbLocation: string; retentionMs: number; maxBufferBytes: number }
   writeLimits: { maxApplyWrites: number }
 }
@@ -55,6 +67,25 @@ const envUri = (env: Env, name: string): UriString | undefined => {
   return v
 }
 
+/**
+ * The configured app view: both variables or neither (then the local default,
+ * or none); `PDS_BSKY_APP_VIEW_URL=none` turns forwarding off explicitly.
+ */
+const bskyAppView = (env: Env, isLocal: boolean): PdsConfig['bskyAppView'] => {
+  const url = envStr(env, 'PDS_BSKY_APP_VIEW_URL')
+  const did = envStr(env, 'PDS_BSKY_APP_VIEW_DID')
+  if (url === 'none') return undefined
+  if (url === undefined && did === undefined) {
+    return isLocal ? { url: 'http://localhost:2584', did: 'did:web:localhost%3A2584' } : undefined
+  }
+  if (url === undefined || did === undefined) {
+    throw new ConfigError('PDS_BSKY_APP_VIEW_URL and PDS_BSKY_APP_VIEW_DID go together: set both or neither')
+  }
+  if (!/^https?:\/\//.test(url) || !isValidUri(url)) throw new ConfigError(`PDS_BSKY_APP_VIEW_URL is not an http(s) URL: ${url}`)
+  if (!isValidDid(did)) throw new ConfigError(`PDS_BSKY_APP_VIEW_DID is not a DID: ${did}`)
+  return { url, did }
+}
+
 const actorStoreCacheSize = (env: Env): number => {
   const n = envInt(env, 'PDS_ACTOR_STORE_CACHE_SIZE') ?? 500
   if (n < 1) throw new ConfigError(`PDS_ACTOR_STORE_CACHE_SIZE must be at least 1: ${n}`)
@@ -73,6 +104,7 @@ export const envToConfig = (env: Env): PdsConfig => {
     (isLocal && port !== 0 ? `did:web:localhost%3A${port}` : `did:web:${hostname}`)
   if (!isValidDid(did)) throw new ConfigError(`PDS_SERVICE_DID is not a DID: ${did}`)
   const dataDirectory = path.resolve(envStr(env, 'PDS_DATA_DIRECTORY') ?? './data/pds')
+  const devMode = envBool(env, 'PDS_DEV_MODE') ?? isLocal
   const handleDomains = envList(env, 'PDS_SERVICE_HANDLE_DOMAINS') ?? (isLocal ? ['.test'] : [`.${hostname}`])
   for (const d of handleDomains) {
     if (!d.startsWith('.')) throw new ConfigError(`PDS_SERVICE_HANDLE_DOMAINS entries must start with ".": ${d}`)
@@ -85,7 +117,7 @@ export const envToConfig = (env: Env): PdsConfig => {
       publicUrl,
       did,
       version: envStr(env, 'PDS_VERSION') ?? '0.1.0',
-      devMode: envBool(env, 'PDS_DEV_MODE') ?? isLocal,
+      devMode,
     },
     dataDirectory,
     accountDbLocation: envStr(env, 'PDS_ACCOUNT_DB_LOCATION') ?? path.join(dataDirectory, 'account.sqlite'),
@@ -113,6 +145,11 @@ export const envToConfig = (env: Env): PdsConfig => {
     },
     contactEmail: envStr(env, 'PDS_CONTACT_EMAIL_ADDRESS'),
     crawlers: envList(env, 'PDS_CRAWLERS') ?? [],
+    bskyAppView: bskyAppView(env, isLocal),
+    proxy: {
+      headersTimeoutMs: envInt(env, 'PDS_PROXY_HEADERS_TIMEOUT') ?? 10_000,
+      allowInsecure: devMode,
+    },
     firehose: {
       dbLocation: envStr(env, 'PDS_SEQUENCER_DB_LOCATION') ?? path.join(dataDirectory, 'sequencer.sqlite'),
       retentionMs: (envInt(env, 'PDS_FIREHOSE_RETENTION_HOURS') ?? 72) * 60 * 60 * 1000,

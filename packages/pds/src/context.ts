@@ -21,6 +21,10 @@ import { Crawlers } from './crawlers.ts'
 import { accountEvent, commitEvent, identityEvent, syncEvent, type PendingEvent } from './sequencer/events.ts'
 import type { CommitData } from '@atproto/repo'
 import { parseCid } from '@atproto/lex-data'
+import { Pipethrough } from './proxy/pipethrough.ts'
+import { ServiceResolver } from './proxy/service-resolver.ts'
+import { UpstreamClient } from './proxy/upstream.ts'
+import { FeedGeneratorDids } from './proxy/feed-generators.ts'
 
 /** Collaborators a test may replace through `PDS.create(cfg, secrets, overrides)`. */
 export type ContextOverrides = {
@@ -49,6 +53,10 @@ export class AppContext {
   /** the firehose log (subscribeRepos) */
   readonly sequencer: EventLog
   readonly crawlers: Crawlers
+  /** forwards calls to the app view and other services as the PDS's users */
+  readonly pipethrough: Pipethrough
+  /** getFeed: which generator a feed's service token is for */
+  readonly feedGenerators: FeedGeneratorDids
 
   private constructor(fields: Omit<AppContext, 'destroy' | 'announceAccount' | 'announceActivation' | 'announce'>) {
     this.cfg = fields.cfg
@@ -68,6 +76,8 @@ export class AppContext {
     this.mailer = fields.mailer
     this.sequencer = fields.sequencer
     this.crawlers = fields.crawlers
+    this.pipethrough = fields.pipethrough
+    this.feedGenerators = fields.feedGenerators
   }
 
   /** Firehose events for a newly created (or activated) account, in the reference's order. */
@@ -116,6 +126,14 @@ export class AppContext {
       accounts.setRepoRoot(evt.did, evt.commit.cid.toString(), evt.commit.rev)
     })
     const rotationKey = await Secp256k1Keypair.import(secrets.plcRotationKeyHex)
+    // plain fetch: the default refuses http:// and loopback, which local PLCs use
+    const idResolver = new IdResolver({ plcUrl: cfg.identity.plcUrl, fetch: globalThis.fetch })
+    const pipethrough = new Pipethrough({
+      resolver: new ServiceResolver({ idResolver, appView: cfg.bskyAppView, allowInsecure: cfg.proxy.allowInsecure }),
+      upstream: new UpstreamClient({ headersTimeoutMs: cfg.proxy.headersTimeoutMs }),
+      signingKey: (did) => actorStore.keypair(did),
+    })
+    const repoReader = new RepoReader(actorStore)
     return new AppContext({
       cfg,
       secrets,
@@ -128,12 +146,13 @@ export class AppContext {
       repoWriter,
       sequencer,
       crawlers,
-      repoReader: new RepoReader(actorStore),
+      repoReader,
       jwt,
       auth: new AuthVerifier(jwt, accounts, secrets.adminPassword),
       plc: new PlcIdentity(cfg.identity.plcUrl, rotationKey),
-      // plain fetch: the default refuses http:// and loopback, which local PLCs use
-      idResolver: new IdResolver({ plcUrl: cfg.identity.plcUrl, fetch: globalThis.fetch }),
+      idResolver,
+      pipethrough,
+      feedGenerators: new FeedGeneratorDids({ accounts, actorStore, repoReader, pipethrough }),
       mailer:
         overrides.mailer ??
         new Mailer({ smtpUrl: cfg.email.smtpUrl, from: cfg.email.fromAddress, directory: cfg.email.mailDirectory }),

@@ -8,6 +8,7 @@ import { wellKnownRouter } from './well-known.ts'
 import { httpLogger, seqLogger } from './logger.ts'
 import { markCleanShutdown, recoverUnannouncedCommits } from './sequencer/recovery.ts'
 import { subscribeRepos } from './api/com/atproto/sync/subscribeRepos.ts'
+import { unknownMethod } from './proxy/unknown-method.ts'
 
 export * from './config.ts'
 export { AppContext } from './context.ts'
@@ -23,15 +24,20 @@ export class PDS {
 
   static async create(cfg: PdsConfig, secrets: PdsSecrets, overrides: ContextOverrides & { validateResponses?: boolean } = {}): Promise<PDS> {
     const ctx = await AppContext.create(cfg, secrets, overrides)
+    // filled once the routes are registered; read per request
+    const local = new Set<string>()
     const shell = new ServiceShell({
       version: cfg.service.version,
       logger: httpLogger,
       xrpc: { validateResponses: overrides.validateResponses ?? false, jsonLimit: 10 * 1024 * 1024, blobLimit: cfg.blobUploadLimit },
       errorParser: toXrpcError,
       subscriptions: [subscribeRepos(ctx)],
-      before: [wellKnownRouter(ctx), rawJson],
+      before: [wellKnownRouter(ctx), rawJson((nsid) => local.has(nsid.toLowerCase()))],
+      // what no route serves is forwarded (to the app view, or the atproto-proxy service) or a 501
+      unknownMethod: unknownMethod(ctx),
     })
     registerRoutes(shell.xrpc, ctx)
+    for (const nsid of shell.registeredMethods()) local.add(nsid.toLowerCase())
     return new PDS(ctx, shell)
   }
 

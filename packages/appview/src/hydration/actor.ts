@@ -2,8 +2,8 @@ import type { AtUriString, DidString } from '@atproto/syntax'
 import type { app } from '@atsuite/lexicon'
 import type { AppViewDb } from '../db/index.ts'
 import { storedRecord, type HydrationState } from './state.ts'
+import { missing } from './util.ts'
 
-const missing = <T>(ids: Iterable<T>, known: { has(k: T): boolean }): T[] => [...new Set(ids)].filter((id) => !known.has(id))
 
 /** Actor rows with their profile record (display name, avatar, …). */
 export const hydrateActors = async (db: AppViewDb, dids: Iterable<DidString>, state: HydrationState): Promise<void> => {

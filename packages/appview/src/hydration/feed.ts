@@ -5,8 +5,8 @@ import { hydrateProfiles } from './actor.ts'
 import { hydrateFeedGens, hydrateLists } from './graph.ts'
 import { storedRecord, type HydrationState } from './state.ts'
 import { embeddedRecordUri } from '../views/embed.ts'
+import { missing } from './util.ts'
 
-const missing = <T>(ids: Iterable<T>, known: { has(k: T): boolean }): T[] => [...new Set(ids)].filter((id) => !known.has(id))
 
 const collectionOf = (uri: string): string => uri.split('/')[3] ?? ''
 

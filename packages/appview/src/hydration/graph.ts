@@ -3,8 +3,8 @@ import type { app } from '@atsuite/lexicon'
 import type { AppViewDb } from '../db/index.ts'
 import { hydrateProfiles } from './actor.ts'
 import { blockPairKey, storedRecord, type HydrationState } from './state.ts'
+import { missing } from './util.ts'
 
-const missing = <T>(ids: Iterable<T>, known: { has(k: T): boolean }): T[] => [...new Set(ids)].filter((id) => !known.has(id))
 
 /** Feed generator records, their like counts, the viewer's likes, and their creators. */
 export const hydrateFeedGens = async (db: AppViewDb, uris: Iterable<AtUriString>, state: HydrationState): Promise<void> => {

@@ -4,8 +4,8 @@ import type { AppViewDb } from '../db/index.ts'
 import { hydrateProfiles } from './actor.ts'
 import { hydratePosts } from './feed.ts'
 import { storedRecord, type HydrationState } from './state.ts'
+import { missing } from './util.ts'
 
-const missing = <T>(ids: Iterable<T>, known: { has(k: T): boolean }): T[] => [...new Set(ids)].filter((id) => !known.has(id))
 
 /** Stored records by URI, as written (any collection). */
 export const hydrateRecords = async (db: AppViewDb, uris: Iterable<AtUriString>, state: HydrationState): Promise<void> => {

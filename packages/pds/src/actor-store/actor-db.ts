@@ -101,6 +101,24 @@ export class ActorReader {
     ) as RecordRow[]
   }
 
+  /**
+   * Records of `collections` written after `rev` (created or updated), newest
+   * first, with their block bytes: what an app view at `rev` has not seen yet.
+   */
+  recordsSinceRev(rev: string, collections: string[], limit: number): (RecordRow & { content: Buffer })[] {
+    if (collections.length === 0) return []
+    const marks = collections.map(() => '?').join(', ')
+    return this.prep(
+      `SELECT r.*, b.content FROM record r JOIN repo_block b ON b.cid = r.cid
+       WHERE r.repoRev > ? AND r.collection IN (${marks}) ORDER BY r.repoRev DESC LIMIT ?`,
+    ).all(rev, ...collections, limit) as (RecordRow & { content: Buffer })[]
+  }
+
+  /** Whether any record was last written at or before `rev`. */
+  hasRecordsAtOrBefore(rev: string): boolean {
+    return this.prep('SELECT 1 FROM record WHERE repoRev <= ? LIMIT 1').get(rev) !== undefined
+  }
+
   listCollections(): string[] {
     return (this.prep('SELECT DISTINCT collection FROM record ORDER BY collection').all() as {
       collection: string

@@ -53,6 +53,10 @@ const MIGRATIONS: string[] = [
     valueJson text NOT NULL
   );
   `,
+  `
+  -- read-after-write: the records written after the rev an app view has indexed
+  CREATE INDEX record_rev_idx ON record (repoRev);
+  `,
 ]
 
 export const migrateActorDb = (db: SqliteHandle): void => {

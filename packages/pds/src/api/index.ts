@@ -35,6 +35,7 @@ import { createInviteCode, createInviteCodes } from './com/atproto/server/invite
 import { getPreferences, putPreferences } from './app/bsky/actor/preferences.ts'
 import { getSubjectStatus, updateSubjectStatus } from './com/atproto/admin/subjectStatus.ts'
 import { adminRoutes } from './com/atproto/admin/index.ts'
+import { appViewRoutes } from './app/bsky/index.ts'
 
 const routes: Route[] = [
   createRecord, putRecord, deleteRecord, applyWrites, getRecord, listRecords, describeRepo, uploadBlob,
@@ -52,4 +53,5 @@ const routes: Route[] = [
 
 export const registerRoutes = (server: Server, ctx: AppContext): void => {
   for (const route of routes) route(server, ctx)
+  if (ctx.cfg.bskyAppView) for (const route of appViewRoutes) route(server, ctx)
 }

@@ -20,10 +20,13 @@ const jsonDepth = (root: unknown): number => {
 /**
  * Keeps the request body exactly as parsed from JSON (`req.rawJson`) before
  * the XRPC layer converts it, so record writes can be checked strictly
- * against the data model. Malformed JSON is a 400 here, never a 500.
+ * against the data model. Malformed JSON is a 400 here, never a 500. Only
+ * for the methods the PDS serves itself (`isLocal`): a forwarded call's body
+ * goes on as the client sent it, unread.
  */
-export const rawJson: RequestHandler = (req, res, next) => {
+export const rawJson = (isLocal: (nsid: string) => boolean): RequestHandler => (req, res, next) => {
   if (req.method !== 'POST' || !req.path.startsWith('/xrpc/') || !req.is('application/json')) return next()
+  if (!isLocal(req.path.slice('/xrpc/'.length))) return next()
   express.json({ limit: JSON_LIMIT, strict: false })(req, res, (err?: unknown) => {
     if (err) return next(err)
     if (jsonDepth(req.body) > MAX_JSON_DEPTH) {

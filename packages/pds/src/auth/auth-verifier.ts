@@ -20,6 +20,8 @@ export type AdminCredentials = { type: 'admin' }
 export type AccessAuth = { credentials: AccessCredentials }
 export type RefreshAuth = { credentials: RefreshCredentials }
 export type AdminAuth = { credentials: AdminCredentials }
+/** A forwarded call: the user's session, or anonymous (no Authorization header at all). */
+export type ProxiedAuth = { credentials: AccessCredentials | { type: 'none' } }
 
 type Ctx = { req: IncomingMessage }
 
@@ -83,6 +85,19 @@ export class AuthVerifier {
   /** Full sessions and privileged app passwords. */
   accessPrivileged = (opts: { allowDeactivated?: boolean } = {}) => (ctx: Ctx) =>
     this.access(ctx, [AuthScope.Access, AuthScope.AppPassPrivileged], opts)
+
+  /**
+   * Calls the PDS forwards for its users (app view reads, atproto-proxy):
+   * any session, app passwords and deactivated accounts included, as the
+   * reference allows. Which methods an app password may reach is the
+   * proxy's check.
+   */
+  proxied = (ctx: Ctx): Promise<AccessAuth> =>
+    this.access(ctx, [AuthScope.Access, AuthScope.AppPass, AuthScope.AppPassPrivileged], { allowDeactivated: true })
+
+  /** `proxied`, or anonymous when no Authorization header is sent (a bad one is still a 401). */
+  optionalProxied = async (ctx: Ctx): Promise<ProxiedAuth> =>
+    ctx.req.headers.authorization === undefined ? { credentials: { type: 'none' } } : this.proxied(ctx)
 
   refresh = async (ctx: Ctx): Promise<RefreshAuth> => {
     const token = bearer(ctx.req)

@@ -1,3 +1,5 @@
+import type { LexValue } from '@atproto/lex-data'
+import type { AtUriString } from '@atproto/syntax'
 import { app } from '@atsuite/lexicon'
 import { RecordRefusal, definePlugin } from '../plugin.ts'
 import type { IndexWriter } from '../writer.ts'
@@ -23,36 +25,35 @@ const putGate = (w: IndexWriter, kind: 'threadgate' | 'postgate', postUri: strin
   )
 }
 
+type GateRecord = { post: AtUriString }
+
+const gatePlugin = <T extends GateRecord>(
+  collection: 'app.bsky.feed.threadgate' | 'app.bsky.feed.postgate',
+  kind: 'threadgate' | 'postgate',
+  validate: (value: LexValue) => { success: true; value: T } | { success: false; reason: Error },
+) =>
+  definePlugin<T>({
+    collection,
+    parse(value, uri) {
+      const res = validate(value)
+      if (!res.success) throw new RecordRefusal('invalid_record', res.reason.message)
+      checkGatedPost(uri, res.value.post, kind)
+      return res.value
+    },
+    insert(w, r) {
+      putGate(w, kind, r.record.post, r.uri, r.cid, r.did)
+    },
+    delete(w, uri) {
+      w.run('DELETE FROM gate WHERE uri = ?', uri)
+    },
+  })
+
 /** app.bsky.feed.threadgate: who may reply in a thread; applied when threads are read. */
-export const threadgatePlugin = definePlugin<app.bsky.feed.threadgate.Main>({
-  collection: 'app.bsky.feed.threadgate',
-  parse(value, uri) {
-    const res = app.bsky.feed.threadgate.main.safeValidate(value)
-    if (!res.success) throw new RecordRefusal('invalid_record', res.reason.message)
-    checkGatedPost(uri, res.value.post, 'threadgate')
-    return res.value
-  },
-  insert(w, r) {
-    putGate(w, 'threadgate', r.record.post, r.uri, r.cid, r.did)
-  },
-  delete(w, uri) {
-    w.run('DELETE FROM gate WHERE uri = ?', uri)
-  },
-})
+export const threadgatePlugin = gatePlugin<app.bsky.feed.threadgate.Main>('app.bsky.feed.threadgate', 'threadgate', (v) =>
+  app.bsky.feed.threadgate.main.safeValidate(v),
+)
 
 /** app.bsky.feed.postgate: detached quotes and embedding rules; applied when embeds are read. */
-export const postgatePlugin = definePlugin<app.bsky.feed.postgate.Main>({
-  collection: 'app.bsky.feed.postgate',
-  parse(value, uri) {
-    const res = app.bsky.feed.postgate.main.safeValidate(value)
-    if (!res.success) throw new RecordRefusal('invalid_record', res.reason.message)
-    checkGatedPost(uri, res.value.post, 'postgate')
-    return res.value
-  },
-  insert(w, r) {
-    putGate(w, 'postgate', r.record.post, r.uri, r.cid, r.did)
-  },
-  delete(w, uri) {
-    w.run('DELETE FROM gate WHERE uri = ?', uri)
-  },
-})
+export const postgatePlugin = gatePlugin<app.bsky.feed.postgate.Main>('app.bsky.feed.postgate', 'postgate', (v) =>
+  app.bsky.feed.postgate.main.safeValidate(v),
+)

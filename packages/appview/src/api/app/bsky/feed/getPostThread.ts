@@ -49,14 +49,17 @@ const getPostThreadPipeline = createPipeline(
 export const getPostThread: Route = (server, ctx) => {
   server.add(app.bsky.feed.getPostThread, {
     auth: ctx.auth.optional,
-    handler: async ({ params, auth }) => {
+    handler: async ({ params, auth, res }) => {
+      // sent on a NotFound too: the viewer's PDS then knows whether a post only it has is theirs to show
+      const revHeaders = await repoRevHeaders(ctx, auth.credentials.iss)
+      for (const [k, v] of Object.entries(revHeaders ?? {})) res.setHeader(k, v)
       const p: Params = {
         uri: params.uri,
         depth: Math.min(params.depth ?? 6, 1000),
         parentHeight: Math.min(params.parentHeight ?? 80, 1000),
       }
       const body = await getPostThreadPipeline(ctx, p, hydrateCtx(auth))
-      return json(body, await repoRevHeaders(ctx, auth.credentials.iss))
+      return json(body, revHeaders)
     },
   })
 }

@@ -3,37 +3,11 @@ import { createServiceJwt } from '@atproto/xrpc-server'
 import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { AuthScope } from '../../../../auth/jwt.ts'
+import { isPrivilegedMethod, isProtectedMethod } from '../../../../auth/method-policy.ts'
 
 const MAX_EXP_S = 60 * 60
 /** A token without `lxm` is good for any method, so it may only live a minute. */
 const MAX_METHODLESS_EXP_S = 60
-
-/**
- * Account management must be called on the PDS directly, never authorised by
- * a service token (the reference PDS's list).
- */
-const PROTECTED_METHODS = new Set([
-  'com.atproto.admin.sendEmail',
-  'com.atproto.identity.requestPlcOperationSignature',
-  'com.atproto.identity.signPlcOperation',
-  'com.atproto.identity.updateHandle',
-  'com.atproto.server.activateAccount',
-  'com.atproto.server.confirmEmail',
-  'com.atproto.server.createAppPassword',
-  'com.atproto.server.deactivateAccount',
-  'com.atproto.server.getAccountInviteCodes',
-  'com.atproto.server.getSession',
-  'com.atproto.server.listAppPasswords',
-  'com.atproto.server.requestAccountDelete',
-  'com.atproto.server.requestEmailConfirmation',
-  'com.atproto.server.requestEmailUpdate',
-  'com.atproto.server.revokeAppPassword',
-  'com.atproto.server.updateEmail',
-])
-
-/** Methods a plain (unprivileged) app password may not get a token for: DMs, account creation elsewhere. */
-const isPrivilegedMethod = (lxm: string): boolean =>
-  lxm.startsWith('chat.bsky.') || lxm === 'com.atproto.server.createAccount'
 
 export const getServiceAuth: Route = (server, ctx) => {
   server.add(com.atproto.server.getServiceAuth, {
@@ -48,7 +22,7 @@ export const getServiceAuth: Route = (server, ctx) => {
           throw new InvalidRequest('a token without lxm may expire at most a minute away', 'BadExpiration')
         }
       }
-      if (p.lxm && PROTECTED_METHODS.has(p.lxm)) {
+      if (p.lxm && isProtectedMethod(p.lxm)) {
         throw new InvalidRequest(`cannot issue a service token for the protected method ${p.lxm}`)
       }
       if (p.lxm && scope === AuthScope.AppPass && isPrivilegedMethod(p.lxm)) {

@@ -1,0 +1,22 @@
+import { app } from '@atsuite/lexicon'
+import type { Route } from '../../../util.ts'
+import { outputCheck, pipethroughReadAfterWrite } from '../../../../read-after-write/pipethrough.ts'
+import { mungeProfiles } from '../../../../read-after-write/profile.ts'
+
+/** The app view's profiles; the user's own as their repo has it now (read-after-write). */
+export const getProfiles: Route = (server, ctx) => {
+  server.add(app.bsky.actor.getProfiles, {
+    auth: ctx.auth.optionalProxied,
+    handler: ({ req, res, signal, auth }) =>
+      pipethroughReadAfterWrite(ctx, {
+        req,
+        res,
+        signal,
+        auth,
+        nsid: app.bsky.actor.getProfiles.$lxm,
+        output: outputCheck(app.bsky.actor.getProfiles.$output.schema),
+        wants: (local) => local.profile !== null || local.posts.length > 0,
+        munge: mungeProfiles,
+      }),
+  })
+}
