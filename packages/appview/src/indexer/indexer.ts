@@ -5,6 +5,7 @@ import type { AppViewDb } from '../db/index.ts'
 import type { IndexerCounters } from './counters.ts'
 import type { AccountEvent, CommitEvent, StreamEvent, SyncEvent } from './events.ts'
 import type { IdentityService } from './identity.ts'
+import { IdentityRefresher } from './identity-refresh.ts'
 import { RecordProcessor } from './processor.ts'
 import type { RepoFetcher, RepoSnapshot } from './repo-fetch.ts'
 import { IndexWriter } from './writer.ts'
@@ -14,7 +15,6 @@ const log = subsystemLogger('appview:indexer')
 /** How many times a repo fetch is tried (with backoff) before the account's queued events are applied as they are. */
 const SYNC_ATTEMPTS = 4
 const SYNC_BACKOFF_MS = [500, 2_000, 10_000]
-const IDENTITY_CONCURRENCY = 8
 const BATCH_MAX = 1_000
 
 type ActorState = { rev: string | null; commitCid: string | null; dataCid: string | null }
@@ -39,7 +39,6 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
   private readonly processor: RecordProcessor
   private readonly counters: IndexerCounters
   private readonly fetcher: RepoFetcher
-  private readonly identity: IdentityService
   private readonly service: string
   private readonly fetchConcurrency: number
 
@@ -50,8 +49,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
   private readonly syncAttempts = new Map<DidString, number>()
   private readonly syncQueue: DidString[] = []
   private activeSyncs = 0
-  private readonly identityQueue = new Set<DidString>()
-  private activeIdentity = 0
+  private readonly identities: IdentityRefresher
   /** highest seq handled (applied, skipped or queued) */
   private lastSeq: number
   private persisted: number
@@ -75,7 +73,13 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     this.counters = opts.counters
     this.processor = new RecordProcessor(this.w, opts.counters, opts.maxRecordBytes)
     this.fetcher = opts.fetcher
-    this.identity = opts.identity
+    this.identities = new IdentityRefresher({
+      db: opts.db,
+      writer: this.w,
+      identity: opts.identity,
+      counters: opts.counters,
+      onDone: () => this.emit('progress'),
+    })
     this.service = opts.service
     this.fetchConcurrency = opts.fetchConcurrency
     const row = this.w.get<{ cursor: number }>('SELECT cursor FROM stream_cursor WHERE service = ?', this.service)
@@ -108,7 +112,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
 
   /** True when nothing is batched, waiting, fetching or resolving. */
   get idle(): boolean {
-    return this.batch.length === 0 && this.waiting.size === 0 && this.activeSyncs === 0 && this.identityQueue.size === 0 && this.activeIdentity === 0
+    return this.batch.length === 0 && this.waiting.size === 0 && this.activeSyncs === 0 && this.identities.idle
   }
 
   push(event: StreamEvent): void {
@@ -344,45 +348,9 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     return 'done'
   }
 
-  // identity (handle, PDS, signing key): in the background, never blocking an account's events
-
+  /** Re-resolves an account's identity in the background (see IdentityRefresher). */
   refreshIdentity(did: DidString): void {
-    this.identityQueue.add(did)
-    this.pumpIdentity()
-  }
-
-  private pumpIdentity(): void {
-    while (!this.closed && this.activeIdentity < IDENTITY_CONCURRENCY && this.identityQueue.size > 0) {
-      const did = this.identityQueue.values().next().value!
-      this.identityQueue.delete(did)
-      this.activeIdentity++
-      void this.resolveIdentity(did).finally(() => {
-        this.activeIdentity--
-        this.pumpIdentity()
-        this.emit('progress')
-      })
-    }
-  }
-
-  private async resolveIdentity(did: DidString): Promise<void> {
-    try {
-      const id = await this.identity.resolve(did)
-      if (this.closed) return
-      this.counters.count('identity_refreshes')
-      this.db.transaction(() => {
-        this.w.run(
-          'UPDATE actor SET handle = ?, pdsEndpoint = ?, signingKey = ?, identityRefreshedAt = ? WHERE did = ?',
-          id.handle,
-          id.pdsEndpoint,
-          id.signingKey,
-          toDatetimeString(new Date()),
-          did,
-        )
-        this.w.indexActorText(did)
-      })
-    } catch (err) {
-      log.warn({ err, did }, 'identity resolution failed')
-    }
+    this.identities.refresh(did)
   }
 
   private later(ms: number, fn: () => void): void {
@@ -397,6 +365,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     if (this.closed) return
     if (this.batch.length > 0) this.flush()
     this.closed = true
+    this.identities.close()
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
   }
