@@ -137,3 +137,30 @@ const carOfCommit = async (acc: FakeAccount, cid: Cid): Promise<Uint8Array> => {
   if (!bytes) throw new Error('commit block missing')
   return carBytes(cid, [[cid, bytes]])
 }
+
+test('a like and a reply that arrive before their post count, and the reply notifies, once the post lands', async () => {
+  const author = await newAccount()
+  const fan = await newAccount()
+  await caughtUp()
+  const postUri = `at://${author.did}/${POST}/hhhhhhhhhhhhh`
+  // the post's CID is known once built; build it without announcing it yet
+  const built = await author.commit([{ action: 'create', collection: POST, rkey: 'hhhhhhhhhhhhh', record: post('late post') }])
+  const opRecord = (built.body.ops as { cid: Cid }[])[0]!.cid.toString()
+  const strong = { uri: postUri, cid: opRecord }
+  const early = await fan.commit([
+    { action: 'create', collection: 'app.bsky.feed.like', rkey: 'iiiiiiiiiiiii', record: { $type: 'app.bsky.feed.like', subject: strong, createdAt: new Date().toISOString() } },
+    { action: 'create', collection: POST, rkey: 'jjjjjjjjjjjjj', record: post('early reply', { reply: { root: strong, parent: strong } }) },
+  ])
+  pds.emit('#commit', early.body)
+  await caughtUp()
+  pds.emit('#commit', built.body)
+  await caughtUp()
+
+  const res = await fetch(`${appview.url}/xrpc/app.bsky.feed.getPosts?uris=${encodeURIComponent(postUri)}`)
+  const body = (await res.json()) as { posts: { likeCount: number; replyCount: number }[] }
+  expect(body.posts[0]).toMatchObject({ likeCount: 1, replyCount: 1 })
+  const notified = appview.ctx.db.sqlite
+    .prepare('SELECT reason FROM notification WHERE recipient = ? ORDER BY reason')
+    .all(author.did) as { reason: string }[]
+  expect(notified.map((n) => n.reason)).toEqual(['like', 'reply'])
+})
