@@ -5,6 +5,7 @@
  * list rules, no replies at all, hidden replies), and postgates detaching a
  * quote.
  */
+import type { AppBskyFeedThreadgate } from '@atproto/api'
 import { TestNetwork, type TestUser } from '@atsuite/dev-env'
 
 let net: TestNetwork
@@ -75,7 +76,8 @@ test('a deleted parent is notFound, a blocked one blockedPost; blocked repliers 
 })
 
 test('threadgates decide whose replies show: mentioned, followed, listed, nobody, hidden', async () => {
-  const gate = async (root: Ref, allow: Record<string, unknown>[] | undefined, hiddenReplies?: string[]) => {
+  type Allow = NonNullable<AppBskyFeedThreadgate.Record['allow']>
+  const gate = async (root: Ref, allow: Allow | undefined, hiddenReplies?: string[]) => {
     const rkey = root.uri.split('/').pop()!
     await alice.agent.app.bsky.feed.threadgate.create(
       { repo: alice.did, rkey },
