@@ -42,6 +42,9 @@ export type AppViewConfig = {
   maxBlobBytes: number
   /** viewers following more accounts than this get the network-wide timeline plan (see data/feed.ts) */
   timelineHeavyFollows: number
+  /** SQLite page cache (MiB) and fsync policy (see db/index.ts) */
+  dbCacheMb: number
+  dbSynchronous: 'normal' | 'off'
   /** how long getFeed waits for a feed generator's getFeedSkeleton (and its DID document) */
   feedGenTimeoutMs: number
   version: string
@@ -77,6 +80,8 @@ export const envToConfig = (env: Env): AppViewConfig => {
     maxRepoBytes: envInt(env, 'APPVIEW_MAX_REPO_BYTES') ?? 512 * 1024 * 1024,
     maxBlobBytes: envInt(env, 'APPVIEW_MAX_BLOB_BYTES') ?? 100 * 1024 * 1024,
     timelineHeavyFollows: envInt(env, 'APPVIEW_TIMELINE_HEAVY_FOLLOWS') ?? 300,
+    dbCacheMb: envInt(env, 'APPVIEW_DB_CACHE_MB') ?? 256,
+    dbSynchronous: envStr(env, 'APPVIEW_DB_SYNCHRONOUS') === 'off' ? 'off' : 'normal',
     feedGenTimeoutMs: envInt(env, 'APPVIEW_FEEDGEN_TIMEOUT_MS') ?? 10_000,
     version: envStr(env, 'APPVIEW_VERSION') ?? '0.1.0',
   }
@@ -88,6 +93,10 @@ const validateConfig = (cfg: AppViewConfig, env: Env): void => {
   if (!cfg.did.startsWith('did:')) throw new ConfigError(`APPVIEW_DID must be a DID, got "${cfg.did}"`)
   if (cfg.repoStreamUrl && !/^wss?:\/\//.test(cfg.repoStreamUrl)) {
     throw new ConfigError(`APPVIEW_REPO_STREAM_URL must be a ws:// or wss:// URL, got "${cfg.repoStreamUrl}"`)
+  }
+  const sync = envStr(env, 'APPVIEW_DB_SYNCHRONOUS')
+  if (sync !== undefined && sync !== 'normal' && sync !== 'off') {
+    throw new ConfigError(`APPVIEW_DB_SYNCHRONOUS must be normal or off, got "${sync}"`)
   }
   const start = envStr(env, 'APPVIEW_STREAM_START')
   if (start !== undefined && start !== 'live' && start !== 'oldest') {

@@ -63,7 +63,7 @@ export class AppContext {
   static async create(cfg: AppViewConfig, overrides: AppViewOverrides = {}): Promise<AppContext> {
     fs.mkdirSync(cfg.dataDirectory, { recursive: true })
     fs.mkdirSync(cfg.blobCacheDirectory, { recursive: true })
-    const db = await openAppViewDb(cfg.dbLocation)
+    const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous })
     return new AppContext(cfg, db, overrides)
   }
 

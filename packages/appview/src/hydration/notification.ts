@@ -7,13 +7,31 @@ import { storedRecord, type HydrationState } from './state.ts'
 import { missing } from './util.ts'
 
 
-/** Stored records by URI, as written (any collection). */
+/** Where each collection's records are kept (see indexer plugins' `table`); the rest are in `record`. */
+const OWN_TABLE = new Map<string, 'like' | 'repost' | 'follow' | 'block' | 'list_item'>([
+  ['app.bsky.feed.like', 'like'],
+  ['app.bsky.feed.repost', 'repost'],
+  ['app.bsky.graph.follow', 'follow'],
+  ['app.bsky.graph.block', 'block'],
+  ['app.bsky.graph.listitem', 'list_item'],
+])
+
+const tableOf = (uri: string) => OWN_TABLE.get(uri.split('/')[3] ?? '') ?? 'record'
+
+/** Stored records by URI, as written (any collection), from whichever table keeps them. */
 export const hydrateRecords = async (db: AppViewDb, uris: Iterable<AtUriString>, state: HydrationState): Promise<void> => {
   const todo = missing(uris, state.records)
   if (todo.length === 0) return
-  const rows = await db.kysely.selectFrom('record').select(['uri', 'cid', 'json']).where('uri', 'in', todo).execute()
   for (const uri of todo) state.records.set(uri, null)
-  for (const r of rows) state.records.set(r.uri, { uri: r.uri, cid: r.cid, record: storedRecord<LexMap>(r.json) })
+  const byTable = Map.groupBy(todo, tableOf)
+  for (const [table, list] of byTable) {
+    const rows = await db.kysely.selectFrom(table).select(['uri', 'cid', 'json']).where('uri', 'in', list).execute()
+    for (const r of rows) {
+      // a refused record's row in `record` has no content
+      if (table === 'record' && r.json === '{}') continue
+      state.records.set(r.uri, { uri: r.uri, cid: r.cid, record: storedRecord<LexMap>(r.json) })
+    }
+  }
 }
 
 /**

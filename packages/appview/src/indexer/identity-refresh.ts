@@ -62,7 +62,7 @@ export class IdentityRefresher {
       const id = await this.identity.resolve(did)
       if (this.closed) return
       this.counters.count('identity_refreshes')
-      this.db.transaction(() => {
+      this.w.transaction(() => {
         this.w.run(
           'UPDATE actor SET handle = ?, pdsEndpoint = ?, signingKey = ?, identityRefreshedAt = ? WHERE did = ?',
           id.handle,

@@ -9,6 +9,7 @@ import { IdentityRefresher } from './identity-refresh.ts'
 import { RecordProcessor } from './processor.ts'
 import type { RepoFetcher, RepoSnapshot } from './repo-fetch.ts'
 import { IndexWriter } from './writer.ts'
+import { ActorHeads, type ActorHead } from './actor-heads.ts'
 
 const log = subsystemLogger('appview:indexer')
 
@@ -16,8 +17,6 @@ const log = subsystemLogger('appview:indexer')
 const SYNC_ATTEMPTS = 4
 const SYNC_BACKOFF_MS = [500, 2_000, 10_000]
 const BATCH_MAX = 1_000
-
-type ActorState = { rev: string | null; commitCid: string | null; dataCid: string | null }
 
 type Outcome = 'done' | 'sync'
 
@@ -37,6 +36,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
   private readonly db: AppViewDb
   private readonly w: IndexWriter
   private readonly processor: RecordProcessor
+  private readonly heads: ActorHeads
   private readonly counters: IndexerCounters
   private readonly fetcher: RepoFetcher
   private readonly service: string
@@ -72,6 +72,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     this.w = new IndexWriter(opts.db.sqlite)
     this.counters = opts.counters
     this.processor = new RecordProcessor(this.w, opts.counters, opts.maxRecordBytes)
+    this.heads = new ActorHeads(this.w)
     this.fetcher = opts.fetcher
     this.identities = new IdentityRefresher({
       db: opts.db,
@@ -145,7 +146,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     const events = this.batch
     this.batch = []
     const now = toDatetimeString(new Date())
-    this.db.transaction(() => {
+    this.w.transaction(() => {
       for (const evt of events) {
         this.counters.count('events')
         if (evt.seq > this.lastSeq) this.lastSeq = evt.seq
@@ -197,17 +198,14 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     }
   }
 
-  private actor(did: DidString): ActorState | undefined {
-    return this.w.get<ActorState>('SELECT rev, commitCid, dataCid FROM actor WHERE did = ?', did)
+  private actor(did: DidString): ActorHead | undefined {
+    return this.heads.get(did)
   }
 
   /** Creates the actor row on first sight (and resolves its identity in the background). */
-  private ensureActor(did: DidString, now: DatetimeString): ActorState {
-    const existing = this.actor(did)
-    if (existing) return existing
-    this.w.run('INSERT INTO actor (did, indexedAt) VALUES (?, ?) ON CONFLICT (did) DO NOTHING', did, now)
-    this.refreshIdentity(did)
-    return { rev: null, commitCid: null, dataCid: null }
+  private ensureActor(did: DidString, now: DatetimeString): ActorHead {
+    if (this.heads.ensure(did, now)) this.refreshIdentity(did)
+    return this.heads.get(did) ?? { rev: null, commitCid: null, dataCid: null }
   }
 
   private applyCommit(evt: CommitEvent, now: DatetimeString): Outcome {
@@ -225,14 +223,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     for (const op of evt.ops) {
       if (!this.processor.applyOp(evt.did, op, now)) return 'sync'
     }
-    this.w.run(
-      `UPDATE actor SET rev = ?, commitCid = ?, dataCid = ?, backfilledAt = COALESCE(backfilledAt, ?) WHERE did = ?`,
-      evt.rev,
-      evt.commitCid,
-      evt.dataCid,
-      evt.since === null ? now : null,
-      evt.did,
-    )
+    this.heads.set(evt.did, { rev: evt.rev, commitCid: evt.commitCid, dataCid: evt.dataCid }, evt.since === null ? now : null)
     return 'done'
   }
 
@@ -253,7 +244,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     if (status === 'deleted') {
       // gone for good: its records (and what they counted) go; a later reappearance is backfilled anew
       this.processor.deleteAllRecords(evt.did)
-      this.w.run('UPDATE actor SET rev = NULL, commitCid = NULL, dataCid = NULL, backfilledAt = NULL WHERE did = ?', evt.did)
+      this.heads.reset(evt.did)
       this.w.unindexActorText(evt.did)
     }
   }
@@ -293,7 +284,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     }
     if (this.closed) return
     const now = toDatetimeString(new Date())
-    this.db.transaction(() => {
+    this.w.transaction(() => {
       if (snapshot) this.applySnapshot(did, snapshot, now)
       this.drain(did, now, snapshot === null)
       this.saveCursor()
@@ -304,13 +295,9 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     const wasBackfilled = this.w.exists('SELECT 1 FROM actor WHERE did = ? AND backfilledAt IS NOT NULL', did)
     this.counters.count(wasBackfilled ? 'resyncs' : 'backfills')
     this.processor.applySnapshot(did, s.records, now)
+    this.heads.set(did, { rev: s.rev, commitCid: s.commitCid, dataCid: s.dataCid }, now)
     this.w.run(
-      `UPDATE actor SET rev = ?, commitCid = ?, dataCid = ?, backfilledAt = COALESCE(backfilledAt, ?),
-         pdsEndpoint = ?, signingKey = ?, handle = ?, identityRefreshedAt = ? WHERE did = ?`,
-      s.rev,
-      s.commitCid,
-      s.dataCid,
-      now,
+      'UPDATE actor SET pdsEndpoint = ?, signingKey = ?, handle = ?, identityRefreshedAt = ? WHERE did = ?',
       s.identity.pdsEndpoint,
       s.identity.signingKey,
       s.identity.handle,
@@ -344,7 +331,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     const actor = this.ensureActor(evt.did, now)
     if (actor.rev !== null && evt.rev <= actor.rev) return 'done'
     for (const op of evt.ops) this.processor.applyOp(evt.did, op, now)
-    this.w.run('UPDATE actor SET rev = ?, commitCid = ?, dataCid = ? WHERE did = ?', evt.rev, evt.commitCid, evt.dataCid, evt.did)
+    this.heads.set(evt.did, { rev: evt.rev, commitCid: evt.commitCid, dataCid: evt.dataCid })
     return 'done'
   }
 

@@ -9,6 +9,8 @@ export type RecordMeta = {
   did: DidString
   rkey: string
   indexedAt: DatetimeString
+  /** the record in the atproto JSON encoding */
+  json: string
 }
 
 /** A validated record about to be indexed. */
@@ -32,6 +34,12 @@ export class RecordRefusal extends Error {
  */
 export interface IndexerPlugin<T> {
   collection: NsidString
+  /**
+   * The table holding this collection's records (their JSON in its `json`
+   * column, keyed by URI) instead of the generic `record` table: one row
+   * written per record rather than two.
+   */
+  table?: OwnTable
   /** lexicon validation (and semantic checks); throws RecordRefusal */
   parse(value: LexValue, uri: AtUriString): T
   insert(w: IndexWriter, r: IndexedRecord<T>): void
@@ -39,8 +47,11 @@ export interface IndexerPlugin<T> {
 }
 
 /** A plugin with its record type closed over, as the processor holds them. */
+export type OwnTable = 'like' | 'repost' | 'follow' | 'block' | 'list_item'
+
 export type AnyPlugin = {
   collection: NsidString
+  table?: OwnTable
   /** validates, then indexes; throws RecordRefusal before writing anything */
   insert(w: IndexWriter, meta: RecordMeta, value: LexValue): void
   delete(w: IndexWriter, uri: AtUriString, did: DidString): void
@@ -48,6 +59,7 @@ export type AnyPlugin = {
 
 export const definePlugin = <T>(p: IndexerPlugin<T>): AnyPlugin => ({
   collection: p.collection,
+  ...(p.table ? { table: p.table } : {}),
   insert: (w, meta, value) => p.insert(w, { ...meta, record: p.parse(value, meta.uri) }),
   delete: (w, uri, did) => p.delete(w, uri, did),
 })

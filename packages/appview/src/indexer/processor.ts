@@ -5,11 +5,16 @@ import { CborError, decodeCbor } from '@atsuite/common/dag-cbor'
 import type { IndexerCounters, SkipReason } from './counters.ts'
 import type { RecordOp } from './events.ts'
 import { toLex } from './lex.ts'
-import { RecordRefusal, type AnyPlugin } from './plugin.ts'
+import { RecordRefusal, type AnyPlugin, type OwnTable } from './plugin.ts'
 import { plugins } from './plugins/index.ts'
 import type { IndexWriter } from './writer.ts'
 
 type StoredRecord = { cid: string; collection: string; rkey: string }
+
+const OWN_TABLES: OwnTable[] = ['like', 'repost', 'follow', 'block', 'list_item']
+
+/** The key range of every record URI of one account (`at://<did>/…`). */
+const accountRange = (did: string): [string, string] => [`at://${did}/`, `at://${did}0`]
 
 /**
  * Applies record creates, updates and deletes through the collection
@@ -42,26 +47,38 @@ export class RecordProcessor {
       this.counters.skip('missing_block')
       return false
     }
-    this.putRecord(plugin, did, op.rkey, op.cid, op.block, indexedAt)
+    this.putRecord(plugin, did, op.rkey, op.cid, op.block, indexedAt, op.action === 'create')
     return true
   }
 
-  /** Indexes a record (replacing an earlier version at the same path). */
-  putRecord(plugin: AnyPlugin, did: DidString, rkey: string, cid: string, bytes: Uint8Array, indexedAt: DatetimeString): void {
+  /** The stored version of a record (indexed or refused), if any. */
+  private stored(plugin: AnyPlugin, uri: string): { cid: string } | undefined {
+    if (plugin.table) {
+      const own = this.w.get<{ cid: string }>(`SELECT cid FROM "${plugin.table}" WHERE uri = ?`, uri)
+      if (own) return own
+    }
+    return this.w.get<{ cid: string }>('SELECT cid FROM record WHERE uri = ?', uri)
+  }
+
+  /**
+   * Indexes a record (replacing an earlier version at the same path). A
+   * `create` in a commit that follows the indexed rev cannot find an earlier
+   * version, so it skips the lookup (its inserts ignore a conflict anyway).
+   */
+  putRecord(plugin: AnyPlugin, did: DidString, rkey: string, cid: string, bytes: Uint8Array, indexedAt: DatetimeString, isCreate = false): void {
     const collection = plugin.collection
     const uri = `at://${did}/${collection}/${rkey}` as const
-    const existing = this.w.get<{ cid: string }>('SELECT cid FROM record WHERE uri = ?', uri)
-    if (existing?.cid === cid) return
-    if (existing) this.deleteRecord(plugin, did, rkey)
+    if (!isCreate) {
+      const existing = this.stored(plugin, uri)
+      if (existing?.cid === cid) return
+      if (existing) this.deleteRecord(plugin, did, rkey)
+    }
     const refuse = (reason: SkipReason): void => {
       this.counters.skip(reason)
       this.w.run(
-        'INSERT INTO record (uri, cid, did, collection, rkey, json, refusal, indexedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO record (uri, cid, json, refusal, indexedAt) VALUES (?, ?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING',
         uri,
         cid,
-        did,
-        collection,
-        rkey,
         '{}',
         reason,
         indexedAt,
@@ -75,35 +92,39 @@ export class RecordProcessor {
       if (!(err instanceof CborError)) throw err
       return refuse('bad_record_cbor')
     }
+    const json = JSON.stringify(lexToJson(value))
     try {
-      plugin.insert(this.w, { uri, cid, did, rkey, indexedAt }, value)
+      plugin.insert(this.w, { uri, cid, did, rkey, indexedAt, json }, value)
     } catch (err) {
       if (!(err instanceof RecordRefusal)) throw err
       return refuse(err.reason)
     }
-    this.w.run(
-      'INSERT INTO record (uri, cid, did, collection, rkey, json, refusal, indexedAt) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)',
-      uri,
-      cid,
-      did,
-      collection,
-      rkey,
-      JSON.stringify(lexToJson(value)),
-      indexedAt,
-    )
+    if (!plugin.table) {
+      this.w.run('INSERT INTO record (uri, cid, json, refusal, indexedAt) VALUES (?, ?, ?, NULL, ?) ON CONFLICT (uri) DO NOTHING', uri, cid, json, indexedAt)
+    }
     this.counters.count('records_indexed')
   }
 
   deleteRecord(plugin: AnyPlugin, did: DidString, rkey: string): void {
     const uri = `at://${did}/${plugin.collection}/${rkey}` as const
+    const own = plugin.table ? this.w.exists(`SELECT 1 FROM "${plugin.table}" WHERE uri = ?`, uri) : false
     plugin.delete(this.w, uri, did)
-    if (this.w.run('DELETE FROM record WHERE uri = ?', uri) > 0) this.counters.count('records_deleted')
+    // the record row: an indexed record of a collection without its own table, or a refused one
+    if (this.w.run('DELETE FROM record WHERE uri = ?', uri) > 0 || own) this.counters.count('records_deleted')
   }
 
-  /** Every indexed record of an account (resync diffs, account deletion). */
+  /** Every stored record of an account (resync diffs, account deletion): each table's key range for it. */
   recordsOf(did: DidString): Map<string, StoredRecord> {
-    const rows = this.w.all<StoredRecord>('SELECT cid, collection, rkey FROM record WHERE did = ?', did)
-    return new Map(rows.map((r) => [`${r.collection}/${r.rkey}`, r]))
+    const [from, to] = accountRange(did)
+    const out = new Map<string, StoredRecord>()
+    for (const table of ['record', ...OWN_TABLES]) {
+      for (const r of this.w.all<{ uri: string; cid: string }>(`SELECT uri, cid FROM "${table}" WHERE uri > ? AND uri < ?`, from, to)) {
+        const path = r.uri.slice(from.length)
+        const slash = path.indexOf('/')
+        out.set(path, { cid: r.cid, collection: path.slice(0, slash), rkey: path.slice(slash + 1) })
+      }
+    }
+    return out
   }
 
   /** Removes everything an account wrote (its records and what they counted). */

@@ -1,8 +1,16 @@
 import { sql, type Kysely } from 'kysely'
 
-// Written with the schema builder and SQL PostgreSQL also accepts, except the
-// full-text tables at the end (FTS5), which a PostgreSQL dialect replaces with
-// tsvector indexes.
+// Written with the schema builder and SQL PostgreSQL also accepts, except
+// what is marked SQLite: `WITHOUT ROWID` (tables keyed by a URI are stored in
+// their primary-key B-tree: one B-tree to write per insert instead of two;
+// PostgreSQL has no rowid, so it drops the clause) and the full-text tables
+// (FTS5), which a PostgreSQL dialect replaces with tsvector indexes.
+//
+// Write cost shapes this schema: every index is a B-tree the indexer writes
+// per event, so each one here names the read it serves.
+
+/** SQLite: store the table in its primary-key B-tree. */
+const withoutRowid = sql`WITHOUT ROWID`
 
 const subjectTable = (db: Kysely<unknown>, name: string, withSubjectCid: boolean) => {
   let t = db.schema
@@ -13,9 +21,12 @@ const subjectTable = (db: Kysely<unknown>, name: string, withSubjectCid: boolean
     .addColumn('subject', 'varchar', (c) => c.notNull())
   if (withSubjectCid) t = t.addColumn('subjectCid', 'varchar', (c) => c.notNull())
   return t
+    // the record as written (these are most of all records: kept here, not in `record`)
+    .addColumn('json', 'text', (c) => c.notNull())
     .addColumn('createdAt', 'varchar', (c) => c.notNull())
     .addColumn('indexedAt', 'varchar', (c) => c.notNull())
     .addColumn('sortAt', 'varchar', (c) => c.notNull())
+    .modifyEnd(withoutRowid)
     .execute()
 }
 
@@ -37,19 +48,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // getProfile/resolve by handle
   await db.schema.createIndex('actor_handle_idx').on('actor').column('handle').execute()
 
+  // keyed by URI, which starts with the DID: an account's records are one key range (resync diffs)
   await db.schema
     .createTable('record')
     .addColumn('uri', 'varchar', (c) => c.primaryKey())
     .addColumn('cid', 'varchar', (c) => c.notNull())
-    .addColumn('did', 'varchar', (c) => c.notNull())
-    .addColumn('collection', 'varchar', (c) => c.notNull())
-    .addColumn('rkey', 'varchar', (c) => c.notNull())
     .addColumn('json', 'text', (c) => c.notNull())
     .addColumn('refusal', 'varchar')
     .addColumn('indexedAt', 'varchar', (c) => c.notNull())
+    .modifyEnd(withoutRowid)
     .execute()
-  // resync diff (all records of a repo) and account deletion
-  await db.schema.createIndex('record_did_idx').on('record').columns(['did', 'collection', 'rkey']).execute()
 
   await db.schema
     .createTable('post')
@@ -83,33 +91,37 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('type', 'varchar', (c) => c.notNull())
     .addColumn('isReply', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('sortAt', 'varchar', (c) => c.notNull())
+    .modifyEnd(withoutRowid)
     .execute()
   // getTimeline / getAuthorFeed: an originator's items, newest first (keyset on sortAt, uri)
   await db.schema.createIndex('feed_item_originator_idx').on('feed_item').columns(['originator', 'sortAt', 'uri']).execute()
+  // getTimeline for heavy followers: the newest items network-wide, filtered by the viewer's follows
+  await db.schema.createIndex('feed_item_sort_idx').on('feed_item').columns(['sortAt', 'uri']).execute()
 
   await subjectTable(db, 'like', true)
   // getLikes: likes of a subject, newest first
   await db.schema.createIndex('like_subject_idx').on('like').columns(['subject', 'sortAt', 'uri']).execute()
-  // viewer state (my like of each post), duplicate detection; getActorLikes
-  await db.schema.createIndex('like_creator_idx').on('like').columns(['creator', 'subject']).execute()
-  await db.schema.createIndex('like_creator_sort_idx').on('like').columns(['creator', 'sortAt', 'uri']).execute()
+  // viewer state (my like of each post), duplicate detection, "first of its pair" (one probe)
+  await db.schema.createIndex('like_pair_idx').on('like').columns(['creator', 'subject', 'sortAt', 'uri']).execute()
+  // (getActorLikes reads an actor's likes through the primary key: their URIs share the prefix
+  // at://<did>/app.bsky.feed.like/ and sort by record key, a TID: no index written per like for it)
 
   await subjectTable(db, 'repost', true)
   // getRepostedBy
   await db.schema.createIndex('repost_subject_idx').on('repost').columns(['subject', 'sortAt', 'uri']).execute()
-  // viewer state (my repost of each post), duplicate detection
-  await db.schema.createIndex('repost_creator_idx').on('repost').columns(['creator', 'subject']).execute()
+  // viewer state (my repost of each post), duplicate detection, first of its pair
+  await db.schema.createIndex('repost_pair_idx').on('repost').columns(['creator', 'subject', 'sortAt', 'uri']).execute()
 
   await subjectTable(db, 'follow', false)
   // getFollows (newest first), the timeline's followee list, viewer following
   await db.schema.createIndex('follow_creator_idx').on('follow').columns(['creator', 'sortAt', 'uri']).execute()
-  await db.schema.createIndex('follow_creator_subject_idx').on('follow').columns(['creator', 'subject']).execute()
+  await db.schema.createIndex('follow_pair_idx').on('follow').columns(['creator', 'subject', 'sortAt', 'uri']).execute()
   // getFollowers (newest first), viewer followedBy
   await db.schema.createIndex('follow_subject_idx').on('follow').columns(['subject', 'sortAt', 'uri']).execute()
 
   await subjectTable(db, 'block', false)
   // blocking (viewer → author) and getBlocks
-  await db.schema.createIndex('block_creator_idx').on('block').columns(['creator', 'subject']).execute()
+  await db.schema.createIndex('block_pair_idx').on('block').columns(['creator', 'subject', 'sortAt', 'uri']).execute()
   await db.schema.createIndex('block_creator_sort_idx').on('block').columns(['creator', 'sortAt', 'uri']).execute()
   // blockedBy (author → viewer)
   await db.schema.createIndex('block_subject_idx').on('block').columns(['subject', 'creator']).execute()
@@ -137,9 +149,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('creator', 'varchar', (c) => c.notNull())
     .addColumn('listUri', 'varchar', (c) => c.notNull())
     .addColumn('subject', 'varchar', (c) => c.notNull())
+    .addColumn('json', 'text', (c) => c.notNull())
     .addColumn('createdAt', 'varchar', (c) => c.notNull())
     .addColumn('indexedAt', 'varchar', (c) => c.notNull())
     .addColumn('sortAt', 'varchar', (c) => c.notNull())
+    .modifyEnd(withoutRowid)
     .execute()
   // getList: members, newest first; getListFeed: the members
   await db.schema.createIndex('list_item_list_idx').on('list_item').columns(['listUri', 'sortAt', 'uri']).execute()
@@ -150,7 +164,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('subject', 'varchar', (c) => c.notNull())
     .addColumn('createdAt', 'varchar', (c) => c.notNull())
     .addPrimaryKeyConstraint('mute_pkey', ['muter', 'subject'])
+    .modifyEnd(withoutRowid)
     .execute()
+  // getMutes: the viewer's mutes, newest first (keyset on createdAt, subject)
+  await db.schema.createIndex('mute_muter_idx').on('mute').columns(['muter', 'createdAt', 'subject']).execute()
 
   await db.schema
     .createTable('feed_generator')
@@ -176,6 +193,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('cid', 'varchar', (c) => c.notNull())
     .addColumn('creator', 'varchar', (c) => c.notNull())
     .addPrimaryKeyConstraint('gate_pkey', ['postUri', 'kind'])
+    .modifyEnd(withoutRowid)
     .execute()
 
   await db.schema
@@ -199,6 +217,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('repostCount', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('replyCount', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('quoteCount', 'integer', (c) => c.notNull().defaultTo(0))
+    .modifyEnd(withoutRowid)
     .execute()
 
   await db.schema
@@ -209,7 +228,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('postsCount', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('listsCount', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('feedgensCount', 'integer', (c) => c.notNull().defaultTo(0))
+    .modifyEnd(withoutRowid)
     .execute()
+  // getSuggestions: accounts by follower count, most-followed first
+  await db.schema.createIndex('actor_agg_followers_idx').on('actor_agg').columns(['followersCount', 'did']).execute()
 
   await db.schema
     .createTable('notification')
@@ -224,8 +246,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute()
   // listNotifications / getUnreadCount: a recipient's notifications, newest first
   await db.schema.createIndex('notification_recipient_idx').on('notification').columns(['recipient', 'sortAt', 'id']).execute()
-  // removing the notifications of a deleted record
-  await db.schema.createIndex('notification_record_idx').on('notification').column('recordUri').execute()
+  // (a deleted record's notifications are found through notification_recipient_idx: its
+  // recipients and sortAt are known from the record, so no index on recordUri is written per event)
 
   await db.schema
     .createTable('notification_seen')
@@ -240,6 +262,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute()
 
   // searchPosts; searchActors / searchActorsTypeahead (prefix queries)
-  await sql`CREATE VIRTUAL TABLE post_fts USING fts5(uri UNINDEXED, text, tokenize = 'unicode61 remove_diacritics 2')`.execute(db)
+  // contentless: rows are the post table's rowids, the text is not stored twice
+  await sql`CREATE VIRTUAL TABLE post_fts USING fts5(text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2')`.execute(db)
   await sql`CREATE VIRTUAL TABLE actor_fts USING fts5(did UNINDEXED, handle, displayName, tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3')`.execute(db)
 }

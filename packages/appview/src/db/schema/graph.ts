@@ -19,6 +19,8 @@ export interface ListItemTable {
   creator: DidString
   listUri: AtUriString
   subject: DidString
+  /** the record as written (kept here rather than in `record`) */
+  json: string
   createdAt: DatetimeString
   indexedAt: DatetimeString
   sortAt: DatetimeString

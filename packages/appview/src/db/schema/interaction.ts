@@ -6,6 +6,8 @@ interface SubjectRecord<S> {
   cid: string
   creator: DidString
   subject: S
+  /** the record as written (kept here rather than in `record`) */
+  json: string
   createdAt: DatetimeString
   indexedAt: DatetimeString
   sortAt: DatetimeString

@@ -1,6 +1,10 @@
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 
-/** Every indexed record as JSON (views return records as they were written). */
+/**
+ * Indexed records as JSON (views return records as they were written), and
+ * every refused one. Likes, reposts, follows, blocks and list items — most
+ * records — keep their JSON in their own rows instead (see plugin `table`).
+ */
 export interface RecordTable {
   uri: AtUriString
   cid: string

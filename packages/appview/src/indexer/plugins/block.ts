@@ -5,6 +5,7 @@ import { deleteSubjectRow, insertSubjectRow } from './subject.ts'
 /** app.bsky.graph.block: read at hydration time (content hidden both ways); no counts, no notification. */
 export const blockPlugin = definePlugin<app.bsky.graph.block.Main>({
   collection: 'app.bsky.graph.block',
+  table: 'block',
   parse(value) {
     const res = app.bsky.graph.block.main.safeValidate(value)
     if (!res.success) throw new RecordRefusal('invalid_record', res.reason.message)
@@ -18,6 +19,7 @@ export const blockPlugin = definePlugin<app.bsky.graph.block.Main>({
       creator: r.did,
       subject,
       createdAt,
+      json: r.json,
       indexedAt: r.indexedAt,
       sortAt: sortAtFor(createdAt, r.indexedAt),
     })

@@ -6,6 +6,7 @@ import { deleteSubjectRow, handOverNotification, insertSubjectRow } from './subj
 /** app.bsky.graph.follow: follower/follows counts (once per pair) and a notification to the followed. */
 export const followPlugin = definePlugin<app.bsky.graph.follow.Main>({
   collection: 'app.bsky.graph.follow',
+  table: 'follow',
   parse(value) {
     const res = app.bsky.graph.follow.main.safeValidate(value)
     if (!res.success) throw new RecordRefusal('invalid_record', res.reason.message)
@@ -20,6 +21,7 @@ export const followPlugin = definePlugin<app.bsky.graph.follow.Main>({
       creator: r.did,
       subject,
       createdAt,
+      json: r.json,
       indexedAt: r.indexedAt,
       sortAt,
     })
@@ -32,7 +34,7 @@ export const followPlugin = definePlugin<app.bsky.graph.follow.Main>({
     const res = deleteSubjectRow(w, 'follow', uri)
     if (!res) return
     const subject = res.row.subject
-    handOverNotification(w, uri, res.remaining, isValidDid(subject) ? { recipient: subject, reason: 'follow', reasonSubject: null } : null)
+    handOverNotification(w, res.row, res.remaining, isValidDid(subject) ? { recipient: subject, reason: 'follow', reasonSubject: null } : null)
     if (res.lastOfPair) {
       w.bumpActorAgg(res.row.subject, 'followersCount', -1)
       w.bumpActorAgg(res.row.creator, 'followsCount', -1)

@@ -6,6 +6,7 @@ import { deleteSubjectRow, handOverNotification, insertSubjectRow, isLikeable } 
 /** app.bsky.feed.like: the subject's like count (once per liker) and a notification to its author. */
 export const likePlugin = definePlugin<app.bsky.feed.like.Main>({
   collection: 'app.bsky.feed.like',
+  table: 'like',
   parse(value) {
     const res = app.bsky.feed.like.main.safeValidate(value)
     if (!res.success) throw new RecordRefusal('invalid_record', res.reason.message)
@@ -21,6 +22,7 @@ export const likePlugin = definePlugin<app.bsky.feed.like.Main>({
       subject: subject.uri,
       subjectCid: subject.cid,
       createdAt,
+      json: r.json,
       indexedAt: r.indexedAt,
       sortAt,
     })
@@ -36,7 +38,7 @@ export const likePlugin = definePlugin<app.bsky.feed.like.Main>({
     if (!res) return
     const author = didOfUri(res.row.subject)
     const subject = res.row.subject
-    handOverNotification(w, uri, res.remaining, author && isAtUriString(subject) ? { recipient: author, reason: 'like', reasonSubject: subject } : null)
+    handOverNotification(w, res.row, res.remaining, author && isAtUriString(subject) ? { recipient: author, reason: 'like', reasonSubject: subject } : null)
     if (res.lastOfPair) w.bumpRecordAgg(res.row.subject, 'likeCount', -1)
   },
 })

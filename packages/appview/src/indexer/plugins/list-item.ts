@@ -4,6 +4,7 @@ import { RecordRefusal, definePlugin, didOfUri, sortAtFor } from '../plugin.ts'
 /** app.bsky.graph.listitem: a member of one of the creator's own lists. */
 export const listItemPlugin = definePlugin<app.bsky.graph.listitem.Main>({
   collection: 'app.bsky.graph.listitem',
+  table: 'list_item',
   parse(value, uri) {
     const res = app.bsky.graph.listitem.main.safeValidate(value)
     if (!res.success) throw new RecordRefusal('invalid_record', res.reason.message)
@@ -15,13 +16,14 @@ export const listItemPlugin = definePlugin<app.bsky.graph.listitem.Main>({
   insert(w, r) {
     const it = r.record
     w.run(
-      `INSERT INTO list_item (uri, cid, creator, listUri, subject, createdAt, indexedAt, sortAt)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
+      `INSERT INTO list_item (uri, cid, creator, listUri, subject, json, createdAt, indexedAt, sortAt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
       r.uri,
       r.cid,
       r.did,
       it.list,
       it.subject,
+      r.json,
       it.createdAt,
       r.indexedAt,
       sortAtFor(it.createdAt, r.indexedAt),

@@ -39,6 +39,22 @@ type PostRow = {
   replyRoot: string | null
   replyParent: string | null
   quoteUri: string | null
+  sortAt: string
+  json: string | null
+}
+
+/** Who a post notified: parent and root authors, the quoted author, the mentioned. */
+const notifiedBy = (row: PostRow): string[] => {
+  const out = [row.replyParent, row.replyRoot, row.quoteUri].map((u) => (u ? didOfUri(u) : null)).filter((d) => d !== null)
+  const facets: unknown = row.json ? JSON.parse(row.json).facets : undefined
+  if (Array.isArray(facets)) {
+    for (const f of facets) {
+      for (const feat of Array.isArray(f?.features) ? f.features : []) {
+        if (feat?.$type === 'app.bsky.richtext.facet#mention' && typeof feat.did === 'string') out.push(feat.did)
+      }
+    }
+  }
+  return out
 }
 
 /**
@@ -116,7 +132,11 @@ export const postPlugin = definePlugin<Post>({
     for (const did of mentionedDids(post)) notify(did, 'mention', null)
   },
   delete(w, uri) {
-    const row = w.get<PostRow>('SELECT cid, creator, replyRoot, replyParent, quoteUri FROM post WHERE uri = ?', uri)
+    const row = w.get<PostRow>(
+      `SELECT post.cid AS cid, creator, replyRoot, replyParent, quoteUri, sortAt, record.json AS json
+       FROM post LEFT JOIN record ON record.uri = post.uri WHERE post.uri = ?`,
+      uri,
+    )
     if (!row) return
     w.unindexPostText(uri)
     w.run('DELETE FROM post WHERE uri = ?', uri)
@@ -124,6 +144,6 @@ export const postPlugin = definePlugin<Post>({
     w.bumpActorAgg(row.creator, 'postsCount', -1)
     if (row.replyParent) w.bumpRecordAgg(row.replyParent, 'replyCount', -1)
     if (row.quoteUri) w.bumpRecordAgg(row.quoteUri, 'quoteCount', -1)
-    w.deleteNotifications(uri)
+    w.deleteNotifications(uri, notifiedBy(row), row.sortAt)
   },
 })

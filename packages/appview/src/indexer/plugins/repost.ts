@@ -23,6 +23,7 @@ const addFeedItem = (w: IndexWriter, row: SubjectRow): void => {
  */
 export const repostPlugin = definePlugin<app.bsky.feed.repost.Main>({
   collection: 'app.bsky.feed.repost',
+  table: 'repost',
   parse(value) {
     const res = app.bsky.feed.repost.main.safeValidate(value)
     if (!res.success) throw new RecordRefusal('invalid_record', res.reason.message)
@@ -32,7 +33,7 @@ export const repostPlugin = definePlugin<app.bsky.feed.repost.Main>({
     const { subject, createdAt } = r.record
     const sortAt = sortAtFor(createdAt, r.indexedAt)
     const row = { uri: r.uri, cid: r.cid, creator: r.did, subject: subject.uri, sortAt }
-    const { firstOfPair } = insertSubjectRow(w, 'repost', { ...row, subjectCid: subject.cid, createdAt, indexedAt: r.indexedAt })
+    const { firstOfPair } = insertSubjectRow(w, 'repost', { ...row, subjectCid: subject.cid, json: r.json, createdAt, indexedAt: r.indexedAt })
     if (!firstOfPair) return
     addFeedItem(w, row)
     w.bumpRecordAgg(subject.uri, 'repostCount', 1)
@@ -46,7 +47,7 @@ export const repostPlugin = definePlugin<app.bsky.feed.repost.Main>({
     if (!res) return
     const author = didOfUri(res.row.subject)
     const subject = res.row.subject
-    handOverNotification(w, uri, res.remaining, author && isAtUriString(subject) ? { recipient: author, reason: 'repost', reasonSubject: subject } : null)
+    handOverNotification(w, res.row, res.remaining, author && isAtUriString(subject) ? { recipient: author, reason: 'repost', reasonSubject: subject } : null)
     const hadFeedItem = w.run('DELETE FROM feed_item WHERE uri = ?', uri) > 0
     if (res.lastOfPair) w.bumpRecordAgg(res.row.subject, 'repostCount', -1)
     else if (hadFeedItem && res.remaining) addFeedItem(w, res.remaining)

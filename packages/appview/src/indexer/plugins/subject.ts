@@ -16,18 +16,18 @@ export type SubjectRow = { uri: AtUriString; cid: string; creator: DidString; su
 export const insertSubjectRow = (
   w: IndexWriter,
   table: Table,
-  row: SubjectRow & { subjectCid?: string; createdAt: string; indexedAt: string },
+  row: SubjectRow & { subjectCid?: string; json: string; createdAt: string; indexedAt: string },
 ): { inserted: boolean; firstOfPair: boolean } => {
   const hasCid = table === 'like' || table === 'repost'
+  // asked before the insert: the pair index answers it from one page
+  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND subject = ? AND uri <> ?`, row.creator, row.subject, row.uri)
   const inserted =
     w.run(
-      `INSERT INTO "${table}" (uri, cid, creator, subject, ${hasCid ? 'subjectCid, ' : ''}createdAt, indexedAt, sortAt)
-       VALUES (?, ?, ?, ?, ${hasCid ? '?, ' : ''}?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
-      ...[row.uri, row.cid, row.creator, row.subject, ...(hasCid ? [row.subjectCid ?? ''] : []), row.createdAt, row.indexedAt, row.sortAt],
+      `INSERT INTO "${table}" (uri, cid, creator, subject, ${hasCid ? 'subjectCid, ' : ''}json, createdAt, indexedAt, sortAt)
+       VALUES (?, ?, ?, ?, ${hasCid ? '?, ' : ''}?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
+      ...[row.uri, row.cid, row.creator, row.subject, ...(hasCid ? [row.subjectCid ?? ''] : []), row.json, row.createdAt, row.indexedAt, row.sortAt],
     ) > 0
-  if (!inserted) return { inserted, firstOfPair: false }
-  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND subject = ? AND uri <> ?`, row.creator, row.subject, row.uri)
-  return { inserted, firstOfPair: !others }
+  return { inserted, firstOfPair: inserted && !others }
 }
 
 /** Deletes a record of a pair; `lastOfPair` when no other record of the same pair remains. */
@@ -58,11 +58,12 @@ export const isLikeable = (uri: string): boolean =>
  */
 export const handOverNotification = (
   w: IndexWriter,
-  deletedUri: AtUriString,
+  deleted: SubjectRow,
   remaining: SubjectRow | undefined,
   n: Pick<NewNotification, 'recipient' | 'reason' | 'reasonSubject'> | null,
 ): void => {
-  const removed = w.deleteNotifications(deletedUri)
-  if (removed === 0 || !remaining || !n) return
+  if (!n) return
+  const removed = w.deleteNotifications(deleted.uri, [n.recipient], deleted.sortAt)
+  if (removed === 0 || !remaining) return
   w.notify({ ...n, author: remaining.creator, recordUri: remaining.uri, recordCid: remaining.cid, sortAt: remaining.sortAt })
 }
