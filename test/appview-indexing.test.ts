@@ -160,14 +160,14 @@ test('an account first seen mid-history is backfilled from its PDS', async () =>
   const late = await AppView.create(cfg, { validateResponses: true })
   await late.start()
   try {
-    await waitUntil(() => late.ctx.subscription?.connected ?? false, { timeoutMs: 5000, describe: () => 'late app view not connected' })
+    await waitUntil(() => late.ctx.indexer.status.connected, { timeoutMs: 5000, describe: () => 'late app view not connected' })
     const later = await dave.agent.post({ text: 'after' })
     const head = await net.processAll()
-    await waitUntil(() => late.ctx.indexer.cursor >= head && late.ctx.indexer.idle, {
+    await waitUntil(() => late.ctx.indexer.status.cursor >= head && late.ctx.indexer.status.idle, {
       timeoutMs: 10_000,
       wakeOn: [(fn) => (late.ctx.indexer.on('progress', fn), () => void late.ctx.indexer.off('progress', fn))],
       pollMs: 50,
-      describe: () => `late app view at ${late.ctx.indexer.cursor}, head ${head}`,
+      describe: () => `late app view at ${late.ctx.indexer.status.cursor}, head ${head}`,
     })
     expect(late.ctx.counters.toJSON().activity.backfills).toBe(1)
     const res = await fetch(`${late.url}/xrpc/app.bsky.feed.getAuthorFeed?actor=${dave.did}`)

@@ -45,6 +45,8 @@ export type AppViewConfig = {
   /** SQLite page cache (MiB) and fsync policy (see db/index.ts) */
   dbCacheMb: number
   dbSynchronous: 'normal' | 'off'
+  /** index on a worker thread (default), leaving this thread to the HTTP server */
+  indexerThread: boolean
   /** how long getFeed waits for a feed generator's getFeedSkeleton (and its DID document) */
   feedGenTimeoutMs: number
   version: string
@@ -82,6 +84,7 @@ export const envToConfig = (env: Env): AppViewConfig => {
     timelineHeavyFollows: envInt(env, 'APPVIEW_TIMELINE_HEAVY_FOLLOWS') ?? 300,
     dbCacheMb: envInt(env, 'APPVIEW_DB_CACHE_MB') ?? 256,
     dbSynchronous: envStr(env, 'APPVIEW_DB_SYNCHRONOUS') === 'off' ? 'off' : 'normal',
+    indexerThread: envBool(env, 'APPVIEW_INDEXER_THREAD') ?? true,
     feedGenTimeoutMs: envInt(env, 'APPVIEW_FEEDGEN_TIMEOUT_MS') ?? 10_000,
     version: envStr(env, 'APPVIEW_VERSION') ?? '0.1.0',
   }

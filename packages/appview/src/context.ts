@@ -3,11 +3,9 @@ import type { DidString } from '@atproto/syntax'
 import type { AppViewConfig } from './config.ts'
 import { openAppViewDb, type AppViewDb } from './db/index.ts'
 import { AuthVerifier } from './auth/auth-verifier.ts'
-import { IndexerCounters } from './indexer/counters.ts'
+import type { CountersJson } from './indexer/counters.ts'
 import { NetworkIdentity, type IdentityService } from './indexer/identity.ts'
-import { Indexer } from './indexer/indexer.ts'
-import { RepoFetcher } from './indexer/repo-fetch.ts'
-import { RepoSubscription } from './indexer/subscription.ts'
+import { createIndexerService, type IndexerService } from './indexer/service.ts'
 import { BlobCache } from './image/blob-cache.ts'
 import { FeedGenClient } from './feedgen/client.ts'
 import { imageUrlBuilder, type ImagePreset, type ImageUrl } from './views/context.ts'
@@ -22,38 +20,18 @@ export class AppContext {
   readonly cfg: AppViewConfig
   readonly db: AppViewDb
   readonly identity: IdentityService
-  readonly counters: IndexerCounters
-  readonly indexer: Indexer
-  readonly subscription: RepoSubscription | null
+  /** indexing (on its own thread unless APPVIEW_INDEXER_THREAD=false): status, progress events */
+  readonly indexer: IndexerService
   readonly auth: AuthVerifier
   readonly blobs: BlobCache
   readonly feedGens: FeedGenClient
   readonly imageUrl: (preset: ImagePreset, did: DidString, cid: string) => ImageUrl
 
-  private constructor(cfg: AppViewConfig, db: AppViewDb, overrides: AppViewOverrides) {
+  private constructor(cfg: AppViewConfig, db: AppViewDb, identity: IdentityService, indexer: IndexerService) {
     this.cfg = cfg
     this.db = db
-    this.identity =
-      overrides.identity ?? new NetworkIdentity({ plcUrl: cfg.plcUrl, pdsVerifiedSuffixes: cfg.pdsVerifiedHandleSuffixes })
-    this.counters = new IndexerCounters()
-    this.indexer = new Indexer({
-      db,
-      counters: this.counters,
-      fetcher: new RepoFetcher(this.identity, { maxBytes: cfg.maxRepoBytes, allowInsecure: cfg.allowInsecureHosts }),
-      identity: this.identity,
-      service: cfg.repoStreamUrl ?? 'none',
-      fetchConcurrency: cfg.backfillConcurrency,
-      maxRecordBytes: cfg.maxRecordBytes,
-    })
-    this.subscription = cfg.repoStreamUrl
-      ? new RepoSubscription({
-          url: cfg.repoStreamUrl,
-          indexer: this.indexer,
-          counters: this.counters,
-          maxPending: cfg.maxPendingEvents,
-          startLive: cfg.streamStart === 'live',
-        })
-      : null
+    this.identity = identity
+    this.indexer = indexer
     this.auth = new AuthVerifier(cfg.did, this.identity)
     this.blobs = new BlobCache({ dir: cfg.blobCacheDirectory, maxBytes: cfg.maxBlobBytes, allowInsecure: cfg.allowInsecureHosts })
     this.feedGens = new FeedGenClient({ identity: this.identity, timeoutMs: cfg.feedGenTimeoutMs, allowInsecure: cfg.allowInsecureHosts })
@@ -64,16 +42,22 @@ export class AppContext {
     fs.mkdirSync(cfg.dataDirectory, { recursive: true })
     fs.mkdirSync(cfg.blobCacheDirectory, { recursive: true })
     const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous })
-    return new AppContext(cfg, db, overrides)
+    const identity = overrides.identity ?? new NetworkIdentity({ plcUrl: cfg.plcUrl, pdsVerifiedSuffixes: cfg.pdsVerifiedHandleSuffixes })
+    return new AppContext(cfg, db, identity, await createIndexerService(cfg, identity))
   }
 
-  start(): void {
-    this.subscription?.start()
+  /** What indexing has counted (skips and activity), as of its last report. */
+  get counters(): { toJSON(): CountersJson } {
+    const status = this.indexer.status
+    return { toJSON: () => status.counters }
+  }
+
+  async start(): Promise<void> {
+    await this.indexer.start()
   }
 
   async destroy(): Promise<void> {
-    this.subscription?.stop()
-    this.indexer.close()
+    await this.indexer.close()
     await this.db.close()
   }
 }

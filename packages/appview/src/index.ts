@@ -41,7 +41,7 @@ export class AppView {
   /** Listens, then starts indexing. Returns the port. */
   async start(): Promise<number> {
     const port = await this.shell.listen(this.ctx.cfg.port, this.ctx.cfg.host)
-    this.ctx.start()
+    await this.ctx.start()
     return port
   }
 

@@ -23,7 +23,8 @@ export const wellKnownRouter = (ctx: AppContext): Router => {
     })
   })
   router.get('/_appview/stats', (_req, res) => {
-    res.json({ cursor: ctx.indexer.cursor, idle: ctx.indexer.idle, ...ctx.counters.toJSON() })
+    const { cursor, idle, pendingEvents, connected, counters } = ctx.indexer.status
+    res.json({ cursor, idle, pendingEvents, connected, ...counters })
   })
   return router
 }

@@ -47,11 +47,11 @@ const stats = () => appview.ctx.counters.toJSON()
 
 /** Waits until the app view has handled everything the fake PDS sent and nothing is pending. */
 const caughtUp = () =>
-  waitUntil(() => appview.ctx.indexer.cursor >= pds.seq && appview.ctx.indexer.idle, {
+  waitUntil(() => appview.ctx.indexer.status.cursor >= pds.seq && appview.ctx.indexer.status.idle, {
     timeoutMs: 10_000,
     wakeOn: [(fn) => (appview.ctx.indexer.on('progress', fn), () => void appview.ctx.indexer.off('progress', fn))],
     pollMs: 20,
-    describe: () => `app view at ${appview.ctx.indexer.cursor} (idle ${appview.ctx.indexer.idle}), fake PDS at ${pds.seq}`,
+    describe: () => `app view at ${appview.ctx.indexer.status.cursor} (idle ${appview.ctx.indexer.status.idle}), fake PDS at ${pds.seq}`,
   })
 
 const postUris = async (did: string): Promise<string[]> => {

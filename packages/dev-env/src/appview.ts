@@ -85,18 +85,18 @@ export class AppViewService implements NetworkService {
   }
 
   cursor(): number {
-    return this.server.ctx.indexer.cursor
+    return this.server.ctx.indexer.status.cursor
   }
 
   /** Resolves once everything up to upstream `seq` is indexed and no fetch or identity lookup is pending. */
   waitForCursor(seq: number, timeoutMs: number): Promise<void> {
     const appview = this.server
-    return waitUntil(() => appview.ctx.indexer.cursor >= seq && appview.ctx.indexer.idle, {
+    return waitUntil(() => appview.ctx.indexer.status.cursor >= seq && appview.ctx.indexer.status.idle, {
       timeoutMs,
       wakeOn: [onProgress(appview)],
       pollMs: 50,
       describe: () =>
-        `app view cursor is at ${appview.ctx.indexer.cursor} (idle: ${appview.ctx.indexer.idle}, pending events: ${appview.ctx.indexer.pendingEvents}), behind upstream seq ${seq}`,
+        `app view cursor is at ${appview.ctx.indexer.status.cursor} (idle: ${appview.ctx.indexer.status.idle}, pending events: ${appview.ctx.indexer.status.pendingEvents}), behind upstream seq ${seq}`,
     })
   }
 }

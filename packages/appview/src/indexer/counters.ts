@@ -28,6 +28,8 @@ export type SkipReason = (typeof SKIP_REASONS)[number]
 export const ACTIVITY = ['events', 'commits', 'records_indexed', 'records_deleted', 'resyncs', 'backfills', 'resync_failures', 'identity_refreshes'] as const
 export type Activity = (typeof ACTIVITY)[number]
 
+export type CountersJson = { skipped: Record<string, number>; activity: Record<string, number> }
+
 export class IndexerCounters {
   readonly skipped = new Map<SkipReason, number>(SKIP_REASONS.map((r) => [r, 0]))
   readonly activity = new Map<Activity, number>(ACTIVITY.map((a) => [a, 0]))
@@ -40,7 +42,7 @@ export class IndexerCounters {
     this.activity.set(what, (this.activity.get(what) ?? 0) + n)
   }
 
-  toJSON(): { skipped: Record<string, number>; activity: Record<string, number> } {
+  toJSON(): CountersJson {
     return { skipped: Object.fromEntries(this.skipped), activity: Object.fromEntries(this.activity) }
   }
 }

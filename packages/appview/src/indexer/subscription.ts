@@ -28,8 +28,18 @@ export class RepoSubscription {
   private connectedOnce = false
 
   private readonly startLive: boolean
+  private readonly onChange: () => void
 
-  constructor(opts: { url: string; indexer: Indexer; counters: IndexerCounters; maxPending: number; startLive: boolean }) {
+  constructor(opts: {
+    url: string
+    indexer: Indexer
+    counters: IndexerCounters
+    maxPending: number
+    startLive: boolean
+    /** called when the connection opens or closes */
+    onChange?: () => void
+  }) {
+    this.onChange = opts.onChange ?? (() => undefined)
     this.url = opts.url.replace(/\/+$/, '')
     this.startLive = opts.startLive
     this.indexer = opts.indexer
@@ -58,11 +68,13 @@ export class RepoSubscription {
       this.backoff = BACKOFF_MIN_MS
       this.connectedOnce = true
       log.info({ url: this.url, cursor }, 'subscribed')
+      this.onChange()
     })
     ws.on('message', (data: Buffer) => this.onMessage(data))
     ws.on('error', (err) => log.warn({ err: err.message, url: this.url }, 'stream error'))
     ws.on('close', () => {
       if (this.ws === ws) this.ws = null
+      this.onChange()
       this.scheduleReconnect()
     })
   }
