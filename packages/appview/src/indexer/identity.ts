@@ -7,6 +7,11 @@ export type ResolvedIdentity = {
   did: string
   /** the handle from the DID document, only when it resolves back to the DID */
   handle: string | null
+  /**
+   * `verified`/`invalid`: the handle check answered; `unknown`: it could not
+   * be made (a timeout, a network error) — keep what was known and try again.
+   */
+  handleCheck: 'verified' | 'invalid' | 'unknown'
   pdsEndpoint: string | null
   /** did:key of the atproto signing key */
   signingKey: string | null
@@ -43,18 +48,22 @@ export class NetworkIdentity implements IdentityService {
 
   async resolve(did: string): Promise<ResolvedIdentity> {
     const doc = await this.resolver.did.resolve(did, true)
-    if (!doc) return { did, handle: null, pdsEndpoint: null, signingKey: null, doc: null }
+    if (!doc) return { did, handle: null, handleCheck: 'invalid', pdsEndpoint: null, signingKey: null, doc: null }
     const data = parseToAtprotoDocument(doc)
     const claimed = data.handle?.toLowerCase() ?? null
     let handle: string | null = null
+    let handleCheck: ResolvedIdentity['handleCheck'] = 'invalid'
     if (claimed) {
       try {
-        handle = (await this.resolveHandle(claimed, data.pds ?? null)) === did ? claimed : null
+        const resolved = await this.resolveHandle(claimed, data.pds ?? null)
+        handle = resolved === did ? claimed : null
+        handleCheck = handle ? 'verified' : 'invalid'
       } catch (err) {
-        log.debug({ err, did, handle: claimed }, 'handle did not resolve')
+        handleCheck = 'unknown'
+        log.debug({ err, did, handle: claimed }, 'handle could not be checked')
       }
     }
-    return { did, handle, pdsEndpoint: data.pds ?? null, signingKey: data.signingKey ?? null, doc }
+    return { did, handle, handleCheck, pdsEndpoint: data.pds ?? null, signingKey: data.signingKey ?? null, doc }
   }
 
   private async resolveHandle(handle: string, pds: string | null): Promise<string | undefined> {

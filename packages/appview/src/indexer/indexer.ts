@@ -296,15 +296,13 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     this.counters.count(wasBackfilled ? 'resyncs' : 'backfills')
     this.processor.applySnapshot(did, s.records, now)
     this.heads.set(did, { rev: s.rev, commitCid: s.commitCid, dataCid: s.dataCid }, now)
-    this.w.run(
-      'UPDATE actor SET pdsEndpoint = ?, signingKey = ?, handle = ?, identityRefreshedAt = ? WHERE did = ?',
-      s.identity.pdsEndpoint,
-      s.identity.signingKey,
-      s.identity.handle,
-      now,
-      did,
-    )
-    this.w.indexActorText(did)
+    this.w.run('UPDATE actor SET pdsEndpoint = ?, signingKey = ?, identityRefreshedAt = ? WHERE did = ?', s.identity.pdsEndpoint, s.identity.signingKey, now, did)
+    if (s.identity.handleCheck === 'unknown') {
+      this.refreshIdentity(did)
+    } else {
+      this.w.run('UPDATE actor SET handle = ? WHERE did = ?', s.identity.handle, did)
+      this.w.indexActorText(did)
+    }
   }
 
   /**
