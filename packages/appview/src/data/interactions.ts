@@ -1,0 +1,65 @@
+import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
+import type { AppViewDb } from '../db/index.ts'
+import { InvalidRequestError } from '../errors.ts'
+import type { FeedItem } from '../views/feed.ts'
+import { decodeCursor, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
+import { firstOfPair, type Page } from './graph.ts'
+
+export type InteractionRow = { uri: AtUriString; creator: DidString; createdAt: DatetimeString; sortAt: DatetimeString }
+
+/**
+ * Likes or reposts of a subject, newest first, one per actor. The subject's
+ * CID is not a filter (as the reference: a client's CID may name an older
+ * version of the record).
+ */
+const bySubject = async (db: AppViewDb, table: 'like' | 'repost', subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> => {
+  const ks = decodeCursor(cursor, isUriKey)
+  let q = db.kysely
+    .selectFrom(table)
+    .select(['uri', 'creator', 'createdAt', 'sortAt'])
+    .where('subject', '=', subject)
+    .where(firstOfPair(table))
+  if (ks) q = q.where(keysetBefore(`${table}.sortAt`, `${table}.uri`, ks))
+  const rows = await q.orderBy('sortAt', 'desc').orderBy('uri', 'desc').limit(limit).execute()
+  return pageOf(rows, limit, uriCursor)
+}
+
+export const likesPage = (db: AppViewDb, subject: AtUriString, limit: number, cursor?: string) => bySubject(db, 'like', subject, limit, cursor)
+
+export const repostsPage = (db: AppViewDb, subject: AtUriString, limit: number, cursor?: string) => bySubject(db, 'repost', subject, limit, cursor)
+
+/** Posts quoting a record (directly or beside media), newest first. */
+export const quotesPage = async (db: AppViewDb, subject: AtUriString, limit: number, cursor?: string): Promise<Page<AtUriString>> => {
+  const ks = decodeCursor(cursor, isUriKey)
+  let q = db.kysely.selectFrom('post').select(['uri', 'sortAt']).where('quoteUri', '=', subject)
+  if (ks) q = q.where(keysetBefore('post.sortAt', 'post.uri', ks))
+  const rows = await q.orderBy('sortAt', 'desc').orderBy('uri', 'desc').limit(limit).execute()
+  const page = pageOf(rows, limit, uriCursor)
+  return { items: page.items.map((r) => r.uri), cursor: page.cursor }
+}
+
+/**
+ * Posts an actor liked, most recent like first: the actor's like URIs are one
+ * key range of the primary key (`at://<did>/app.bsky.feed.like/<tid>`), newest
+ * record key first; the cursor is the last like's URI.
+ */
+export const actorLikesPage = async (db: AppViewDb, actor: DidString, limit: number, cursor?: string): Promise<Page<FeedItem>> => {
+  const prefix = `at://${actor}/app.bsky.feed.like/` as const
+  let upper: AtUriString = `${prefix}~`
+  if (cursor !== undefined && cursor !== '') {
+    if (!cursor.startsWith(prefix) || !isUriKey(cursor)) throw new InvalidRequestError('Malformed cursor')
+    upper = cursor
+  }
+  const rows = await db.kysely
+    .selectFrom('like')
+    .select(['uri', 'subject'])
+    .where('uri', '>', prefix)
+    .where('uri', '<', upper)
+    .where('subject', 'like', 'at://%/app.bsky.feed.post/%')
+    .where(firstOfPair('like'))
+    .orderBy('uri', 'desc')
+    .limit(limit)
+    .execute()
+  const last = rows.at(-1)
+  return { items: rows.map((r) => ({ postUri: r.subject })), cursor: rows.length === limit && last ? last.uri : undefined }
+}
