@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor, type Keyset } from './cursor.ts'
 
 const isUriKey = (s: string): s is AtUriString => isAtUriString(s)
 
-type ItemRow = { uri: AtUriString; postUri: AtUriString; originator: DidString; type: 'post' | 'repost'; sortAt: DatetimeString }
+export type ItemRow = { uri: AtUriString; postUri: AtUriString; originator: DidString; type: 'post' | 'repost'; sortAt: DatetimeString }
 
 export type FeedSkeleton = { items: FeedItem[]; cursor?: string }
 
@@ -68,9 +68,16 @@ const before = (ks: Keyset<AtUriString> | undefined) =>
  * by SQLite as they stream (a compound UNION ALL ordered like its parts is a
  * k-way merge: only about `limit` rows are read, none sorted).
  */
-const newestOf = async (db: AppViewDb, originators: DidString[], limit: number, ks: Keyset<AtUriString> | undefined): Promise<ItemRow[]> => {
+export const newestOf = async (
+  db: AppViewDb,
+  originators: DidString[],
+  limit: number,
+  ks: Keyset<AtUriString> | undefined,
+  opts: { postsOnly?: boolean } = {},
+): Promise<ItemRow[]> => {
+  const type = opts.postsOnly ? sql`AND "type" = 'post'` : sql``
   const parts = originators.map(
-    (o) => sql`SELECT "uri", "postUri", "originator", "type", "sortAt" FROM "feed_item" WHERE "originator" = ${o} ${before(ks)}`,
+    (o) => sql`SELECT "uri", "postUri", "originator", "type", "sortAt" FROM "feed_item" WHERE "originator" = ${o} ${type} ${before(ks)}`,
   )
   const res = await sql<ItemRow>`${sql.join(parts, sql` UNION ALL `)} ORDER BY "sortAt" DESC, "uri" DESC LIMIT ${limit}`.execute(db.kysely)
   return res.rows

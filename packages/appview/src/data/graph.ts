@@ -2,6 +2,10 @@ import { sql, type SqlBool } from 'kysely'
 import { isValidDid, isValidHandle, type AtIdentifierString, type AtUriString, type DatetimeString, type DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
 import type { FeedItem } from '../views/feed.ts'
+import { newestOf } from './feed.ts'
+
+/** Lists up to this many members are read by merging members' index ranges (a SQLite compound select has at most 500 terms). */
+const MERGE_MAX = 300
 import type { Relationship } from '../views/graph.ts'
 import { decodeCursor, encodeCursor, isDidKey, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
 
@@ -153,6 +157,13 @@ export const listCreator = async (db: AppViewDb, listUri: AtUriString): Promise<
 /** Posts (not reposts) by the members of a list, newest first, like a timeline over them. */
 export const listFeedPage = async (db: AppViewDb, listUri: AtUriString, limit: number, cursor?: string): Promise<Page<FeedItem>> => {
   const ks = decodeCursor(cursor, isUriKey)
+  const members = await db.kysely.selectFrom('list_item').select('subject').distinct().where('listUri', '=', listUri).limit(MERGE_MAX + 1).execute()
+  if (members.length <= MERGE_MAX) {
+    // a list of up to a few hundred members: their newest posts merged as they stream from the index
+    const rows = await newestOf(db, members.map((m) => m.subject), limit, ks, { postsOnly: true })
+    const page = pageOf(rows, limit, uriCursor)
+    return { items: page.items.map((r) => ({ postUri: r.postUri })), cursor: page.cursor }
+  }
   let q = db.kysely
     .selectFrom('feed_item')
     .select(['uri', 'postUri', 'sortAt'])
