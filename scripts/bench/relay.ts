@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ChildProcess } from 'node:child_process'
 import { Histogram } from './relay-lib/histogram.ts'
+import { helpAndExit, numFlag } from './lib/flags.ts'
 import { nowMicros } from './relay-lib/fast-repo.ts'
 import { cpuSeconds, freePort, killAllSync, logTail, nextMessage, repoRoot, rssMiB, startServer, startWorker, stop, stopAll } from './relay-lib/proc.ts'
 import { formatReport, type Sample } from './relay-lib/report.ts'
@@ -44,18 +45,8 @@ const { values: flags } = parseArgs({
 })
 const usage =
   'usage: npm run bench:relay -- [--duration s] [--warmup s] [--hosts n] [--dids per-host] [--consumers n] [--rate events/s] [--keep] [--profile]'
-if (flags.help) {
-  console.log(usage)
-  process.exit(0)
-}
-const num = (name: keyof typeof flags, min: number): number => {
-  const v = Number(flags[name])
-  if (!Number.isFinite(v) || v < min) {
-    console.error(`--${name} must be a number >= ${min}, got "${String(flags[name])}"\n${usage}`)
-    process.exit(2)
-  }
-  return v
-}
+helpAndExit(flags.help, usage)
+const num = (name: keyof typeof flags, min: number): number => numFlag(flags, name, min, usage)
 const duration = num('duration', 1)
 const warmup = num('warmup', 0)
 const hostCount = Math.floor(num('hosts', 1))

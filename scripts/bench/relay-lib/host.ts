@@ -17,6 +17,7 @@ import { Client, createOp } from '@did-plc/lib'
 import { encodeFrame } from '@atsuite/common'
 import { FakePds } from '../../../packages/dev-env/src/fake-pds.ts'
 import { FastRepo, newSigningKey, nowMicros } from './fast-repo.ts'
+import { FrameReader } from '../lib/frame-file.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -126,44 +127,6 @@ async function generate(tBase: number, rate: number, events: number): Promise<vo
   fs.closeSync(fd)
   pregen = { events, rate, firstSeq }
   send({ type: 'pregenerated', events, bytes, seconds: (Date.now() - started) / 1000 })
-}
-
-/** Reads [u32 length][frame] records from the pre-generated file, a chunk at a time. */
-class FrameReader {
-  private readonly fd: number
-  private buf = Buffer.alloc(0)
-  private pos = 0
-  private eof = false
-
-  constructor(file: string) {
-    this.fd = fs.openSync(file, 'r')
-  }
-
-  next(): Buffer | null {
-    if (this.buf.length - this.pos < 4 || this.buf.length - this.pos < 4 + this.buf.readUInt32LE(this.pos)) {
-      if (!this.fill()) return null
-    }
-    const len = this.buf.readUInt32LE(this.pos)
-    const frame = this.buf.subarray(this.pos + 4, this.pos + 4 + len)
-    this.pos += 4 + len
-    return frame
-  }
-
-  private fill(): boolean {
-    if (this.eof) return false
-    const rest = this.buf.subarray(this.pos)
-    const chunk = Buffer.allocUnsafe(8 * 1024 * 1024)
-    const n = fs.readSync(this.fd, chunk, 0, chunk.length, null)
-    if (n === 0) this.eof = true
-    this.buf = Buffer.concat([rest, chunk.subarray(0, n)])
-    this.pos = 0
-    if (this.buf.length < 4) return false
-    return this.buf.length >= 4 + this.buf.readUInt32LE(0)
-  }
-
-  close(): void {
-    fs.closeSync(this.fd)
-  }
 }
 
 async function stream(t0: number): Promise<void> {

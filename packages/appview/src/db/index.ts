@@ -20,8 +20,8 @@ export const openAppViewDb = async (location: string, opts: AppViewDbOptions = {
   const db = new Db<AppViewSchema>(location)
   db.sqlite.pragma(`cache_size = -${opts.cacheMb * 1024}`)
   db.sqlite.pragma(`synchronous = ${opts.synchronous === 'off' ? 'OFF' : 'NORMAL'}`)
-  // checkpoint (and fsync) every ~80 MB of log rather than every 4 MB: the indexer writes in bursts
-  db.sqlite.pragma('wal_autocheckpoint = 20000')
+  // checkpoint (and fsync) every ~200 MB of log rather than every 4 MB: the indexer writes in bursts
+  db.sqlite.pragma('wal_autocheckpoint = 50000')
   await db.migrateToLatest(migrations)
   return db
 }
