@@ -158,3 +158,92 @@ export const parseCar = (bytes: Uint8Array, expectedRoot?: CidRef): ParsedCar =>
 
 /** Alias of encodeCar, the name the relay's verification code uses. */
 export const writeCar = encodeCar
+
+/** One block of a streamed CAR: the CID's bytes and the block's bytes (hash checked). */
+export type CarBlock = { cid: Uint8Array; data: Uint8Array }
+
+/** Blocks larger than this end a streamed CAR with an error (records are ≤ 1 MiB; MST nodes are small). */
+const MAX_STREAM_BLOCK = 4 * 1024 * 1024
+
+/**
+ * Reads a CARv1 from a byte stream (an HTTP request body) one block at a
+ * time, with the same checks as parseCar: memory stays at one block plus one
+ * chunk whatever the CAR's size. `header()` first, then `blocks()`.
+ */
+export class CarStream {
+  private readonly it: AsyncIterator<Uint8Array>
+  private buf: Buffer = Buffer.alloc(0)
+  private pos = 0
+  private ended = false
+  /** bytes taken from the source so far */
+  bytesRead = 0
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.it = source[Symbol.asyncIterator]()
+  }
+
+  /** Makes n bytes available at pos; false when the source ends first. */
+  private async fill(n: number): Promise<boolean> {
+    if (this.buf.length - this.pos >= n) return true
+    const parts: Buffer[] = [this.buf.subarray(this.pos)]
+    let have = this.buf.length - this.pos
+    while (have < n && !this.ended) {
+      const r = await this.it.next()
+      if (r.done) {
+        this.ended = true
+        break
+      }
+      const chunk = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength)
+      this.bytesRead += chunk.length
+      parts.push(chunk)
+      have += chunk.length
+    }
+    this.buf = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+    this.pos = 0
+    return have >= n
+  }
+
+  /** A varint at pos, or null at a clean end of the stream. */
+  private async varint(): Promise<number | null> {
+    if (!(await this.fill(1))) return null
+    await this.fill(9)
+    const [value, next] = readVarint(this.buf, this.pos)
+    this.pos = next
+    return value
+  }
+
+  async header(): Promise<CidRef[]> {
+    const len = await this.varint()
+    if (len === null || len === 0) throw new CarError('empty CAR (no header)')
+    if (len > 64 * 1024) throw new CarError('bad CAR header length')
+    if (!(await this.fill(len))) throw new CarError('truncated CAR header')
+    const roots = readHeader(this.buf.subarray(this.pos, this.pos + len), undefined)
+    this.pos += len
+    return roots
+  }
+
+  async *blocks(): AsyncGenerator<CarBlock, void, undefined> {
+    for (;;) {
+      const len = await this.varint()
+      if (len === null) return
+      if (len === 0) throw new CarError('empty CAR block section')
+      if (len > MAX_STREAM_BLOCK) throw new CarError(`CAR block of ${len} bytes is over the ${MAX_STREAM_BLOCK}-byte limit`)
+      if (!(await this.fill(len))) throw new CarError('truncated CAR block')
+      const bytes = this.buf.subarray(this.pos, this.pos + len)
+      this.pos += len
+      let p = 0
+      let version: number, codec: number, hashCode: number, digestLen: number
+      ;[version, p] = readVarint(bytes, p)
+      ;[codec, p] = readVarint(bytes, p)
+      ;[hashCode, p] = readVarint(bytes, p)
+      ;[digestLen, p] = readVarint(bytes, p)
+      if (version !== 1 || (codec !== DAG_CBOR && codec !== RAW) || hashCode !== SHA256 || digestLen !== 32) {
+        throw new CarError('unsupported CID in CAR block')
+      }
+      if (p + 32 > bytes.length) throw new CarError('truncated CID in CAR block')
+      const data = bytes.subarray(p + 32)
+      if (!sha256(data).equals(bytes.subarray(p, p + 32))) throw new CarError('CAR block does not match its CID')
+      yield { cid: bytes.subarray(0, p + 32), data }
+    }
+  }
+}

@@ -9,7 +9,7 @@ import type { AppView } from '@atsuite/appview'
 import { AppViewService, testAppViewConfig, type TestAppViewOptions } from './appview.ts'
 import { PdsService, testSecrets, type TestPdsOptions } from './pds.ts'
 import { PlcService } from './plc.ts'
-import { RelayService, relayAdminHeaders, testRelayConfig, type TestRelayOptions } from './relay.ts'
+import { RelayService, relayAdminHeaders, requestCrawl, testRelayConfig, waitForHostCursor, type TestRelayOptions } from './relay.ts'
 import type { NetworkService } from './service.ts'
 import { freePort } from './util.ts'
 
@@ -43,6 +43,9 @@ export class TestNetwork {
   private readonly relayService: RelayService | null
   private readonly appviewService: AppViewService | null
   private readonly ownsDir: boolean
+  private readonly pdsEnv: Record<string, string>
+  /** PDSes added with addPds(), in order */
+  private readonly extraPds: PdsService[] = []
 
   private constructor(
     dir: string,
@@ -51,7 +54,9 @@ export class TestNetwork {
     pds: PdsService,
     relay: RelayService | null,
     appview: AppViewService | null,
+    pdsEnv: Record<string, string>,
   ) {
+    this.pdsEnv = pdsEnv
     this.dir = dir
     this.ownsDir = ownsDir
     this.plcService = plc
@@ -85,7 +90,7 @@ export class TestNetwork {
       const cfg = () => testAppViewConfig(plc.url, upstream.url.replace(/^http/, 'ws'), path.join(dir, 'appview'), appviewPort, av.env)
       appview = new AppViewService(cfg, upstream, appviewPort, av.overrides)
     }
-    const net = new TestNetwork(dir, ownsDir, plc, pds, relay, appview)
+    const net = new TestNetwork(dir, ownsDir, plc, pds, relay, appview, pdsEnv)
     try {
       for (const s of net.services) await s.start()
     } catch (err) {
@@ -121,6 +126,25 @@ export class TestNetwork {
     return new AtpAgent({ service: this.appviewService.url })
   }
 
+  /**
+   * Starts another PDS on the same PLC directory (named `pds2`, `pds3`…, with
+   * the same app view), crawled by the relay when there is one: two hosts,
+   * e.g. to move an account between them. processAll() waits for it too.
+   */
+  async addPds(opts: { env?: Record<string, string> } = {}): Promise<PDS> {
+    const name = `pds${this.extraPds.length + 2}`
+    const svc = new PdsService(() => this.plcService.url, path.join(this.dir, name), { ...this.pdsEnv, ...opts.env }, testSecrets(), name)
+    await svc.start()
+    this.extraPds.push(svc)
+    if (this.relayService?.running) await requestCrawl(this.relay, svc.hostname)
+    return svc.server
+  }
+
+  /** How the relay names a PDS of this network (`localhost:<port>`): the first one by default. */
+  hostnameOf(pds: PDS): string {
+    return `localhost:${pds.port}`
+  }
+
   /** How the relay names the PDS (`localhost:<port>`). */
   get pdsHostname(): string {
     return this.pdsService.hostname
@@ -128,7 +152,7 @@ export class TestNetwork {
 
   /** A service by name (`plc`, `pds`, `relay`): start()/destroy() it to take it down and bring it back. */
   service(name: string): NetworkService {
-    const s = this.services.find((x) => x.name === name)
+    const s = [...this.services, ...this.extraPds].find((x) => x.name === name)
     if (!s) throw new Error(`no service "${name}" in this network (${this.services.map((x) => x.name).join(', ')})`)
     return s
   }
@@ -158,14 +182,20 @@ export class TestNetwork {
         const upstreamHead = s.upstream.head()
         await s.waitForCursor(upstreamHead, timeoutMs)
         head = upstreamHead
+        if (s === this.relayService) {
+          for (const x of this.extraPds) {
+            if (x.running) await waitForHostCursor(this.relay, x.hostname, x.head(), timeoutMs)
+          }
+        }
       }
       if (s.head) head = s.head()
     }
     return head
   }
 
-  agent(): AtpAgent {
-    return new AtpAgent({ service: this.pds.url })
+  /** An agent on the network's PDS, or on another one (addPds). */
+  agent(pds: PDS = this.pds): AtpAgent {
+    return new AtpAgent({ service: pds.url })
   }
 
   /** Basic auth header for the PDS admin (the test secrets' admin password). */
@@ -183,8 +213,8 @@ export class TestNetwork {
    * Creates an account and returns a logged-in agent for it. When the PDS
    * requires invites, an admin-issued single-use code is used.
    */
-  async createUser(name: string, password = 'hunter2-password'): Promise<TestUser> {
-    const agent = this.agent()
+  async createUser(name: string, password = 'hunter2-password', pds: PDS = this.pds): Promise<TestUser> {
+    const agent = this.agent(pds)
     const handle = `${name}.test`
     let inviteCode: string | undefined
     if (this.pds.ctx.cfg.invites.required) {
@@ -198,7 +228,9 @@ export class TestNetwork {
   /** Destroys every running service, downstream first, then removes the temp directory it created. */
   async close(): Promise<void> {
     const errors: unknown[] = []
-    for (const s of [...this.services].reverse()) {
+    // downstream first: app view, relay, then the hosts, the PLC last
+    const order = [...this.services.slice(2), ...this.extraPds, ...this.services.slice(0, 2)].reverse()
+    for (const s of order) {
       if (!s.running) continue
       try {
         await s.destroy()

@@ -57,7 +57,7 @@ export const startTestPds = async (
 
 /** The PDS of the network; restarts on the same port, data directory and secrets. Its stream is the sequencer. */
 export class PdsService implements NetworkService {
-  readonly name = 'pds'
+  readonly name: string
   private readonly plcUrl: () => string
   private readonly dataDirectory: string
   private readonly env: Record<string, string>
@@ -66,7 +66,8 @@ export class PdsService implements NetworkService {
   private last: PDS | null = null
   private port: number | undefined
 
-  constructor(plcUrl: () => string, dataDirectory: string, env: Record<string, string>, secrets: PdsSecrets) {
+  constructor(plcUrl: () => string, dataDirectory: string, env: Record<string, string>, secrets: PdsSecrets, name = 'pds') {
+    this.name = name
     this.plcUrl = plcUrl
     this.dataDirectory = dataDirectory
     this.env = env

@@ -158,7 +158,7 @@ export class RelayService implements NetworkService {
 }
 
 /** com.atproto.sync.requestCrawl over HTTP, as a PDS would ask; throws unless the relay is then connected. */
-const requestCrawl = async (relay: RelayServer, hostname: string): Promise<void> => {
+export const requestCrawl = async (relay: RelayServer, hostname: string): Promise<void> => {
   const res = await fetch(`${relay.url}/xrpc/com.atproto.sync.requestCrawl`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

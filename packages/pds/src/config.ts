@@ -25,6 +25,8 @@ export type PdsConfig = {
   actorStoreCacheSize: number
   blobstoreLocation: string
   blobUploadLimit: number
+  /** importRepo: the largest CAR accepted (`PDS_IMPORT_REPO_LIMIT`, bytes) */
+  importRepoLimit: number
   blobTempGraceMs: number
   identity: {
     plcUrl: string
@@ -125,6 +127,7 @@ export const envToConfig = (env: Env): PdsConfig => {
     actorStoreCacheSize: actorStoreCacheSize(env),
     blobstoreLocation: envStr(env, 'PDS_BLOBSTORE_DISK_LOCATION') ?? path.join(dataDirectory, 'blocks'),
     blobUploadLimit: envInt(env, 'PDS_BLOB_UPLOAD_LIMIT') ?? 100 * 1024 * 1024,
+    importRepoLimit: envInt(env, 'PDS_IMPORT_REPO_LIMIT') ?? 1024 * 1024 * 1024,
     blobTempGraceMs: envInt(env, 'PDS_BLOB_TEMP_GRACE_MS') ?? 60 * 60 * 1000,
     identity: {
       plcUrl: envStr(env, 'PDS_DID_PLC_URL') ?? 'http://localhost:2582',

@@ -16,6 +16,7 @@ import { PlcIdentity } from './identity/plc.ts'
 import { Mailer } from './mailer/mailer.ts'
 import { RepoWriter } from './repo/repo-writer.ts'
 import { RepoReader } from './repo/repo-reader.ts'
+import { RepoImporter } from './repo/import.ts'
 import { BlobManager } from './blobstore/blob-manager.ts'
 import { Crawlers } from './crawlers.ts'
 import { accountEvent, commitEvent, identityEvent, syncEvent, type PendingEvent } from './sequencer/events.ts'
@@ -45,6 +46,8 @@ export class AppContext {
   readonly blobs: BlobManager
   readonly repoWriter: RepoWriter
   readonly repoReader: RepoReader
+  /** importRepo: whole repos and diffs from CAR streams */
+  readonly importer: RepoImporter
   readonly jwt: JwtIssuer
   readonly auth: AuthVerifier
   readonly plc: PlcIdentity
@@ -69,6 +72,7 @@ export class AppContext {
     this.blobs = fields.blobs
     this.repoWriter = fields.repoWriter
     this.repoReader = fields.repoReader
+    this.importer = fields.importer
     this.jwt = fields.jwt
     this.auth = fields.auth
     this.plc = fields.plc
@@ -147,6 +151,7 @@ export class AppContext {
       sequencer,
       crawlers,
       repoReader,
+      importer: new RepoImporter(actorStore),
       jwt,
       auth: new AuthVerifier(jwt, accounts, secrets.adminPassword),
       plc: new PlcIdentity(cfg.identity.plcUrl, rotationKey),

@@ -159,6 +159,23 @@ export class ActorReader {
     ).all(cursor ?? '', limit) as { cid: string }[]).map((r) => r.cid)
   }
 
+  /** Blobs records reference that were never uploaded here (an imported repo's), in CID order. */
+  listMissingBlobs(limit: number, cursor: string | undefined): { cid: string; recordUri: string }[] {
+    return this.prep(
+      `SELECT rb.blobCid AS cid, min(rb.recordUri) AS recordUri FROM record_blob rb
+       WHERE rb.blobCid > ? AND NOT EXISTS (SELECT 1 FROM blob b WHERE b.cid = rb.blobCid)
+       GROUP BY rb.blobCid ORDER BY rb.blobCid LIMIT ?`,
+    ).all(cursor ?? '', limit) as { cid: string; recordUri: string }[]
+  }
+
+  /** Uploads still under a temp key that a record references (after an import): to be made permanent. */
+  referencedTempBlobs(): { cid: string; tempKey: string }[] {
+    return this.prep(
+      `SELECT cid, tempKey FROM blob WHERE tempKey IS NOT NULL
+       AND EXISTS (SELECT 1 FROM record_blob rb WHERE rb.blobCid = blob.cid)`,
+    ).all() as { cid: string; tempKey: string }[]
+  }
+
   expiredTempBlobs(before: string): BlobRow[] {
     return this.prep(
       `SELECT * FROM blob WHERE tempKey IS NOT NULL AND createdAt < ?
@@ -278,6 +295,49 @@ export class ActorDb extends ActorReader {
     if (cids.length === 0) return []
     this.prep('DELETE FROM record_blob WHERE recordUri = ?').run(recordUri)
     return cids
+  }
+
+  // import (repo/import.ts)
+
+  /**
+   * Replaces the repo by a staged import in one transaction: blocks the new
+   * repo does not reach go, its new blocks come in, the record index and blob
+   * links become the staged ones (a record whose CID is unchanged keeps its
+   * rev), the root moves. The staging file has tables block(cid, content),
+   * keep(cid), leaf(uri, cid, collection, rkey), leaf_blob(blobCid, uri).
+   */
+  importStaged(
+    stagePath: string,
+    root: { did: string; cid: string; rev: string; now: string },
+  ): { changedRecords: number; removedRecords: number } {
+    this.sqlite.prepare('ATTACH DATABASE ? AS stage').run(stagePath)
+    try {
+      return this.transaction(() => {
+        const run = (sql: string, ...params: unknown[]) => this.sqlite.prepare(sql).run(...params).changes
+        run('DELETE FROM repo_block WHERE cid NOT IN (SELECT cid FROM stage.keep)')
+        run(
+          `INSERT INTO repo_block (cid, repoRev, size, content)
+           SELECT b.cid, ?, length(b.content), b.content FROM stage.block b JOIN stage.keep k ON k.cid = b.cid
+           WHERE true ON CONFLICT (cid) DO NOTHING`,
+          root.rev,
+        )
+        const removedRecords = run('DELETE FROM record WHERE uri NOT IN (SELECT uri FROM stage.leaf)')
+        const changedRecords = run(
+          `INSERT INTO record (uri, cid, collection, rkey, repoRev, indexedAt)
+           SELECT uri, cid, collection, rkey, ?, ? FROM stage.leaf WHERE true
+           ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, repoRev = excluded.repoRev, indexedAt = excluded.indexedAt
+           WHERE record.cid != excluded.cid`,
+          root.rev,
+          root.now,
+        )
+        run('DELETE FROM record_blob')
+        run('INSERT INTO record_blob (blobCid, recordUri) SELECT blobCid, uri FROM stage.leaf_blob')
+        this.setRoot(root.did, root.cid, root.rev, root.now)
+        return { changedRecords, removedRecords }
+      })
+    } finally {
+      this.sqlite.prepare('DETACH DATABASE stage').run()
+    }
   }
 
   // preferences

@@ -9,6 +9,8 @@ import { getRecord } from './com/atproto/repo/getRecord.ts'
 import { listRecords } from './com/atproto/repo/listRecords.ts'
 import { putRecord } from './com/atproto/repo/putRecord.ts'
 import { uploadBlob } from './com/atproto/repo/uploadBlob.ts'
+import { importRepo } from './com/atproto/repo/importRepo.ts'
+import { listMissingBlobs } from './com/atproto/repo/listMissingBlobs.ts'
 import { getBlob } from './com/atproto/sync/getBlob.ts'
 import { getBlocks } from './com/atproto/sync/getBlocks.ts'
 import { getLatestCommit } from './com/atproto/sync/getLatestCommit.ts'
@@ -19,6 +21,13 @@ import { listBlobs } from './com/atproto/sync/listBlobs.ts'
 import { listRepos } from './com/atproto/sync/listRepos.ts'
 import { resolveHandle } from './com/atproto/identity/resolveHandle.ts'
 import { updateHandle } from './com/atproto/identity/updateHandle.ts'
+import { refreshIdentity, resolveDid, resolveIdentity } from './com/atproto/identity/resolveIdentity.ts'
+import {
+  getRecommendedDidCredentials,
+  requestPlcOperationSignature,
+  signPlcOperation,
+  submitPlcOperation,
+} from './com/atproto/identity/plcOperations.ts'
 import { describeServer } from './com/atproto/server/describeServer.ts'
 import { createAccount } from './com/atproto/server/createAccount.ts'
 import { createSession } from './com/atproto/server/createSession.ts'
@@ -39,8 +48,10 @@ import { appViewRoutes } from './app/bsky/index.ts'
 
 const routes: Route[] = [
   createRecord, putRecord, deleteRecord, applyWrites, getRecord, listRecords, describeRepo, uploadBlob,
+  importRepo, listMissingBlobs,
   getRepo, getLatestCommit, getRepoStatus, syncGetRecord, getBlocks, getBlob, listBlobs, listRepos,
-  resolveHandle, updateHandle,
+  resolveHandle, updateHandle, resolveDid, resolveIdentity, refreshIdentity,
+  getRecommendedDidCredentials, requestPlcOperationSignature, signPlcOperation, submitPlcOperation,
   describeServer, createAccount, createSession, getSession, refreshSession, deleteSession,
   createAppPassword, listAppPasswords, revokeAppPassword, getServiceAuth,
   checkAccountStatus, activateAccount, deactivateAccount, requestAccountDelete, deleteAccount,

@@ -64,7 +64,22 @@ export class BlobManager {
       return ref(raced)
     }
     this.pendingDids.add(did)
+    // a blob an imported record already cites is the repo's at once
+    await this.adoptReferenced(did)
     return ref({ mimeType, size: bytes.length })
+  }
+
+  /**
+   * Makes permanent the uploads that records already reference without a
+   * commit having done it (after importRepo: the repo's records arrive
+   * first, their blobs after).
+   */
+  async adoptReferenced(did: string): Promise<void> {
+    const pending = this.actorStore.read(did, (db) => db.referencedTempBlobs())
+    for (const { cid, tempKey } of pending) {
+      await this.blobstore.makePermanent(did, tempKey, cid)
+      await this.actorStore.transact(did, (db) => db.markBlobPermanent(cid))
+    }
   }
 
   start(intervalMs = 60_000): void {

@@ -1,4 +1,4 @@
-import { Client, createOp, updateAtprotoKeyOp, updateHandleOp, type DocumentData, type Operation } from '@did-plc/lib'
+import { Client, createOp, createUpdateOp, updateAtprotoKeyOp, updateHandleOp, type DocumentData, type Operation } from '@did-plc/lib'
 import type { Secp256k1Keypair } from '@atproto/crypto'
 import type { DidString } from '@atproto/syntax'
 import { InvalidRequest } from '../errors.ts'
@@ -63,6 +63,34 @@ export class PlcIdentity {
   async updateAtprotoKey(did: string, key: string): Promise<void> {
     const last = await this.lastOp(did)
     await this.send(did, await updateAtprotoKeyOp(last, this.signer, key))
+  }
+
+  /**
+   * An update of the document, signed with this server's rotation key, on top
+   * of the last operation: the fields given replace the current ones. Not sent.
+   */
+  async signUpdate(
+    did: string,
+    fields: {
+      rotationKeys?: string[]
+      alsoKnownAs?: string[]
+      verificationMethods?: Record<string, string>
+      services?: Record<string, { type: string; endpoint: string }>
+    },
+  ): Promise<Operation> {
+    const last = await this.lastOp(did)
+    return createUpdateOp(last, this.signer, (current) => {
+      if (!current.rotationKeys.includes(this.rotationKey.did())) {
+        throw new InvalidRequest(`this server's rotation key is not among ${did}'s rotation keys: it cannot sign for it`)
+      }
+      return {
+      ...current,
+      rotationKeys: fields.rotationKeys ?? current.rotationKeys,
+      alsoKnownAs: fields.alsoKnownAs ?? current.alsoKnownAs,
+      verificationMethods: fields.verificationMethods ?? current.verificationMethods,
+      services: fields.services ?? current.services,
+      }
+    })
   }
 
   private async lastOp(did: string) {

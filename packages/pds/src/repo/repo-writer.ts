@@ -1,5 +1,7 @@
-import { Repo, WriteOpAction, type CommitData, type RecordWriteOp } from '@atproto/repo'
-import { parseCid, type Cid } from '@atproto/lex-data'
+import { Repo, WriteOpAction, signCommit, verifyCommitSig, type Commit, type CommitData, type RecordWriteOp } from '@atproto/repo'
+import { TID } from '@atproto/common'
+import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
+import { cidForCbor, parseCid, type Cid } from '@atproto/lex-data'
 import type { Secp256k1Keypair } from '@atproto/crypto'
 import type { ActorStore } from '../actor-store/actor-store.ts'
 import type { ActorReader } from '../actor-store/actor-store.ts'
@@ -174,6 +176,37 @@ export class RepoWriter {
             : { action: w.action, uri: w.uri, cid: w.cid, validationStatus: w.validationStatus },
         ),
       }
+    })
+  }
+
+  /**
+   * Signs the head commit again with the account's own key when it carries
+   * another signature (an imported repo, signed by the old host): same data,
+   * next rev, so `getRepo` verifies against the DID document at once instead
+   * of after the next write. Returns the new head, or null when the head was
+   * already ours.
+   */
+  async resignHead(did: string): Promise<{ cid: Cid; rev: string; bytes: Uint8Array } | null> {
+    const keypair = await this.actorStore.keypair(did)
+    return this.actorStore.transact(did, async (db) => {
+      const root = db.getRoot()
+      const bytes = root ? db.getBlock(root.cid) : undefined
+      if (!root || !bytes) throw new NotFoundErr(`repo not found: ${did}`, 'RepoNotFound')
+      const current = cborDecode(bytes) as unknown as Commit
+      if (await verifyCommitSig(current, keypair.did())) return null
+      const signed = await signCommit(
+        { did: current.did, version: 3, rev: TID.nextStr(current.rev), prev: null, data: current.data },
+        keypair,
+      )
+      const signedBytes = cborEncode(signed as never)
+      const cid = await cidForCbor(signedBytes)
+      db.transaction(() => {
+        db.putBlock(cid.toString(), signedBytes, signed.rev)
+        db.deleteBlock(root.cid)
+        db.setRoot(did, cid.toString(), signed.rev, new Date().toISOString())
+      })
+      this.actorStore.setHead(did, undefined)
+      return { cid, rev: signed.rev, bytes: signedBytes }
     })
   }
 

@@ -8,7 +8,7 @@ const PERSONAL_DETAILS = app.bsky.actor.defs.personalDetailsPref.$type
 
 export const getPreferences: Route = (server, ctx) => {
   server.add(app.bsky.actor.getPreferences, {
-    auth: ctx.auth.accessStandard(),
+    auth: ctx.auth.accessStandard({ allowDeactivated: true }),
     handler: async ({ auth }) => {
       const { did, scope } = auth.credentials
       const privileged = scope !== AuthScope.AppPass
@@ -24,7 +24,7 @@ export const getPreferences: Route = (server, ctx) => {
 
 export const putPreferences: Route = (server, ctx) => {
   server.add(app.bsky.actor.putPreferences, {
-    auth: ctx.auth.accessStandard(),
+    auth: ctx.auth.accessStandard({ allowDeactivated: true }),
     handler: async ({ auth, input: { body } }) => {
       const { did, scope } = auth.credentials
       const prefs = body.preferences.map((p) => {

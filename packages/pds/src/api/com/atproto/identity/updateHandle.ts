@@ -12,10 +12,13 @@ export const updateHandle: Route = (server, ctx) => {
       const handle = checkServiceHandle(body.handle, ctx.cfg.identity.serviceHandleDomains)
       const owner = await ctx.accounts.getAccount(handle)
       if (owner && owner.did !== did) throw new InvalidRequest(`Handle already taken: ${handle}`, 'HandleNotAvailable')
-      if (owner?.did === did) return
-      // directory first: if it refuses, nothing local changes
-      await ctx.plc.updateHandle(did, handle)
-      await ctx.accounts.updateHandle(did, handle)
+      // the same handle again changes nothing but still announces it: clients
+      // use that to make relays and app views re-resolve the identity
+      if (owner?.did !== did) {
+        // directory first: if it refuses, nothing local changes
+        if (did.startsWith('did:plc:')) await ctx.plc.updateHandle(did, handle)
+        await ctx.accounts.updateHandle(did, handle)
+      }
       ctx.announce(identityEvent(did, handle))
     },
   })

@@ -10,7 +10,8 @@ const readAll = async (stream: Readable): Promise<Buffer> => {
 
 export const uploadBlob: Route = (server, ctx) => {
   server.add(com.atproto.repo.uploadBlob, {
-    auth: ctx.auth.accessStandard(),
+    // deactivated too: a migrating account uploads its blobs before it is activated
+    auth: ctx.auth.accessStandard({ allowDeactivated: true }),
     opts: { blobLimit: ctx.cfg.blobUploadLimit },
     handler: async ({ auth, input, req }) => {
       const bytes = await readAll(input.body)

@@ -1,7 +1,9 @@
 import { com } from '@atsuite/lexicon'
 import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
-import { accountEvent } from '../../../../sequencer/events.ts'
+import { getPdsEndpoint, getSigningDidKey } from '@atproto/common-web'
+import { accountEvent, identityEvent } from '../../../../sequencer/events.ts'
+import { resolveDidDoc } from './session.ts'
 
 export const checkAccountStatus: Route = (server, ctx) => {
   server.add(com.atproto.server.checkAccountStatus, {
@@ -39,7 +41,26 @@ export const activateAccount: Route = (server, ctx) => {
     auth: ctx.auth.accessFull({ allowDeactivated: true }),
     handler: async ({ auth }) => {
       const { did } = auth.credentials
+      // the account must live here before it goes live: its DID document
+      // names this server and the account's key here
+      const doc = await resolveDidDoc(ctx, did, true)
+      if (!doc) throw new InvalidRequest(`could not resolve ${did}'s DID document`)
+      const endpoint = getPdsEndpoint(doc as never)
+      if (endpoint !== ctx.cfg.service.publicUrl) {
+        throw new InvalidRequest(
+          `${did}'s DID document names ${endpoint ?? 'no PDS'}, not this server (${ctx.cfg.service.publicUrl}): update it first (submitPlcOperation)`,
+        )
+      }
+      const key = (await ctx.actorStore.keypair(did)).did()
+      if (getSigningDidKey(doc as never) !== key) {
+        throw new InvalidRequest(`${did}'s DID document does not name this account's signing key here (${key}): update it first`)
+      }
+      // an imported head is signed by the old host: sign it with ours so getRepo verifies at once
+      const resigned = await ctx.repoWriter.resignHead(did)
+      if (resigned) ctx.accounts.setRepoRoot(did, resigned.cid.toString(), resigned.rev)
       await ctx.accounts.setDeactivated(did, false)
+      const acc = await ctx.accounts.getAccount(did)
+      ctx.announce(identityEvent(did, acc?.handle ?? undefined))
       ctx.announceActivation(did)
     },
   })

@@ -2,15 +2,50 @@ import { com } from '@atsuite/lexicon'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { json, type Route } from '../../../util.ts'
 import { checkEmail, checkPassword, checkServiceHandle } from '../../../../account/handle.ts'
-import { InvalidRequest } from '../../../../errors.ts'
+import { AuthError, InvalidRequest } from '../../../../errors.ts'
+import { verifyJwt, AuthRequiredError as XrpcAuthRequired } from '@atproto/xrpc-server'
+import { isValidDid, type DidString } from '@atproto/syntax'
 import { accountLogger } from '../../../../logger.ts'
-import { resolveDidDoc } from './session.ts'
+import { resolveDidDoc, sessionDidDoc } from './session.ts'
+import type { AppContext } from '../../../../context.ts'
+
+/**
+ * createAccount with `did`: the caller holds a service token from the DID's
+ * current host (getServiceAuth there: aud = this server's DID, lxm =
+ * createAccount), signed by the key its DID document names.
+ */
+const verifyMigrationToken = async (ctx: AppContext, did: string, header: string | undefined): Promise<DidString> => {
+  if (!isValidDid(did) || !(did.startsWith('did:plc:') || did.startsWith('did:web:'))) {
+    throw new InvalidRequest(`not a did:plc or did:web: ${did}`)
+  }
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined
+  if (!token) {
+    throw new AuthError(
+      `creating an account for ${did} needs a service token from its current host (getServiceAuth with aud=${ctx.cfg.service.did}, lxm=com.atproto.server.createAccount)`,
+      'AuthMissing',
+    )
+  }
+  const getKey = async (iss: string, forceRefresh: boolean): Promise<string> => {
+    const key = await ctx.idResolver.did.resolveAtprotoKey(iss.split('#')[0], forceRefresh).catch(() => undefined)
+    if (!key) throw new InvalidRequest(`could not resolve ${iss}'s DID document`, 'UnresolvableDid')
+    return key
+  }
+  let payload
+  try {
+    payload = await verifyJwt(token, ctx.cfg.service.did, 'com.atproto.server.createAccount', getKey)
+  } catch (err) {
+    if (err instanceof XrpcAuthRequired) throw new AuthError(`service token refused: ${err.message}`, err.customErrorName ?? 'BadJwt')
+    throw err
+  }
+  if (payload.iss.split('#')[0] !== did) throw new AuthError(`the service token was issued by ${payload.iss}, not ${did}`, 'BadJwtIssuer')
+  return did
+}
 
 export const createAccount: Route = (server, ctx) => {
   server.add(com.atproto.server.createAccount, {
-    handler: async ({ input: { body } }) => {
-      if (body.did || body.plcOp) {
-        throw new InvalidRequest('Creating an account for an existing DID (migration) is not supported by this server yet')
+    handler: async ({ input: { body }, req }) => {
+      if (body.plcOp) {
+        throw new InvalidRequest('plcOp is not taken here: create the account with `did`, then import, then submitPlcOperation')
       }
       const handle = checkServiceHandle(body.handle, ctx.cfg.identity.serviceHandleDomains)
       if (!body.email) throw new InvalidRequest('Email is required', 'InvalidEmail')
@@ -29,6 +64,34 @@ export const createAccount: Route = (server, ctx) => {
       }
 
       const signingKey = await Secp256k1Keypair.create({ exportable: true })
+      if (body.did) {
+        // an existing identity moving here (or a did:web bringing its own
+        // document): proven by a service token its current key signed
+        const did = await verifyMigrationToken(ctx, body.did, req.headers.authorization)
+        if (await ctx.accounts.getAccount(did)) throw new InvalidRequest(`an account for ${did} already exists here`, 'AlreadyExists')
+        const commit = await ctx.repoWriter.createRepo(did, signingKey)
+        try {
+          await ctx.accounts.createAccount({
+            did,
+            handle,
+            email,
+            password: body.password,
+            inviteCode: ctx.cfg.invites.required ? body.inviteCode : undefined,
+            deactivated: true,
+          })
+        } catch (err) {
+          await ctx.actorStore.destroy(did).catch(() => undefined)
+          if (err instanceof Error && /UNIQUE constraint failed: account\.handle/.test(err.message)) {
+            throw new InvalidRequest(`Handle already taken: ${handle}`, 'HandleNotAvailable')
+          }
+          throw err
+        }
+        // nothing on the firehose yet: the account goes live at activateAccount
+        ctx.accounts.setRepoRoot(did, commit.cid.toString(), commit.rev)
+        accountLogger.info({ did, handle }, 'account created for an existing DID (deactivated until activateAccount)')
+        const session = await ctx.accounts.createSession(did, null)
+        return json({ handle, did, didDoc: await sessionDidDoc(ctx, did), ...session })
+      }
       const { did, op } = await ctx.plc.formatCreate({
         signingKeyDid: signingKey.did(),
         handle,
