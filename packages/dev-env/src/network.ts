@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { AtpAgent } from '@atproto/api'
 import type { PlcServer } from '@atsuite/plc'
-import type { PDS } from '@atsuite/pds'
+import type { ContextOverrides, PDS } from '@atsuite/pds'
 import type { RelayServer } from '@atsuite/relay'
 import type { AppView } from '@atsuite/appview'
 import { AppViewService, testAppViewConfig, type TestAppViewOptions } from './appview.ts'
@@ -77,7 +77,7 @@ export class TestNetwork {
     const pdsEnv = av
       ? { PDS_BSKY_APP_VIEW_URL: `http://localhost:${appviewPort}`, PDS_BSKY_APP_VIEW_DID: `did:web:localhost%3A${appviewPort}`, ...opts.env }
       : { PDS_BSKY_APP_VIEW_URL: 'none', ...opts.env }
-    const pds = new PdsService(() => plc.url, path.join(dir, 'pds'), pdsEnv, { ...testSecrets(), ...opts.secrets })
+    const pds = new PdsService(() => plc.url, path.join(dir, 'pds'), pdsEnv, { ...testSecrets(), ...opts.secrets }, 'pds', opts.overrides)
     let relay: RelayService | null = null
     if (opts.relay !== false) {
       const r = opts.relay === true || opts.relay === undefined ? {} : opts.relay
@@ -131,9 +131,9 @@ export class TestNetwork {
    * the same app view), crawled by the relay when there is one: two hosts,
    * e.g. to move an account between them. processAll() waits for it too.
    */
-  async addPds(opts: { env?: Record<string, string> } = {}): Promise<PDS> {
+  async addPds(opts: { env?: Record<string, string>; overrides?: ContextOverrides } = {}): Promise<PDS> {
     const name = `pds${this.extraPds.length + 2}`
-    const svc = new PdsService(() => this.plcService.url, path.join(this.dir, name), { ...this.pdsEnv, ...opts.env }, testSecrets(), name)
+    const svc = new PdsService(() => this.plcService.url, path.join(this.dir, name), { ...this.pdsEnv, ...opts.env }, testSecrets(), name, opts.overrides)
     await svc.start()
     this.extraPds.push(svc)
     if (this.relayService?.running) await requestCrawl(this.relay, svc.hostname)

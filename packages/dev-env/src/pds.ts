@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { PDS, envToConfig, type PdsConfig, type PdsSecrets } from '@atsuite/pds'
+import { PDS, envToConfig, type ContextOverrides, type PdsConfig, type PdsSecrets } from '@atsuite/pds'
 import type { NetworkService } from './service.ts'
 import { clientsSeeClose, freePort } from './util.ts'
 
@@ -9,6 +9,8 @@ export type TestPdsOptions = {
   dataDirectory?: string
   /** fixed secrets (e.g. a known JWT secret to sign test tokens with); the rest are random */
   secrets?: Partial<PdsSecrets>
+  /** collaborators to replace (e.g. `handleResolver`: custom-domain handles without DNS) */
+  overrides?: ContextOverrides
 }
 
 export const testSecrets = (): PdsSecrets => ({
@@ -42,6 +44,7 @@ export const startTestPds = async (
   dataDirectory: string,
   env: Record<string, string> = {},
   secrets: PdsSecrets = testSecrets(),
+  overrides: ContextOverrides = {},
 ): Promise<PDS> => {
   const port = env.PDS_PORT ? Number(env.PDS_PORT) : await freePort()
   const cfg = testPdsConfig(plcUrl, dataDirectory, {
@@ -50,7 +53,7 @@ export const startTestPds = async (
     PDS_SERVICE_DID: `did:web:localhost%3A${port}`,
     ...env,
   })
-  const pds = await PDS.create(cfg, secrets, { validateResponses: process.env.PDS_VALIDATE_RESPONSES !== 'false' })
+  const pds = await PDS.create(cfg, secrets, { ...overrides, validateResponses: process.env.PDS_VALIDATE_RESPONSES !== 'false' })
   await pds.start()
   return pds
 }
@@ -66,8 +69,18 @@ export class PdsService implements NetworkService {
   private last: PDS | null = null
   private port: number | undefined
 
-  constructor(plcUrl: () => string, dataDirectory: string, env: Record<string, string>, secrets: PdsSecrets, name = 'pds') {
+  private readonly overrides: ContextOverrides
+
+  constructor(
+    plcUrl: () => string,
+    dataDirectory: string,
+    env: Record<string, string>,
+    secrets: PdsSecrets,
+    name = 'pds',
+    overrides: ContextOverrides = {},
+  ) {
     this.name = name
+    this.overrides = overrides
     this.plcUrl = plcUrl
     this.dataDirectory = dataDirectory
     this.env = env
@@ -93,7 +106,7 @@ export class PdsService implements NetworkService {
   async start(): Promise<void> {
     if (this.current) return
     const env = this.port === undefined ? this.env : { ...this.env, PDS_PORT: String(this.port) }
-    const pds = await startTestPds(this.plcUrl(), this.dataDirectory, env, this.secrets)
+    const pds = await startTestPds(this.plcUrl(), this.dataDirectory, env, this.secrets, this.overrides)
     this.port = pds.port
     this.current = this.last = pds
   }

@@ -31,7 +31,12 @@ import { FeedGeneratorDids } from './proxy/feed-generators.ts'
 export type ContextOverrides = {
   blobstore?: BlobStore
   mailer?: Mailer
+  /** how custom-domain handles are looked up (default: DNS TXT `_atproto.<handle>`, then `https://<handle>/.well-known/atproto-did`) */
+  handleResolver?: HandleLookup
 }
+
+/** A handle's DID as DNS or the domain's well-known says, or undefined. */
+export type HandleLookup = { resolve(handle: string): Promise<string | undefined> }
 
 /** Every long-lived collaborator of the PDS, built in one place. */
 export class AppContext {
@@ -52,6 +57,8 @@ export class AppContext {
   readonly auth: AuthVerifier
   readonly plc: PlcIdentity
   readonly idResolver: IdResolver
+  /** custom-domain handles (see ContextOverrides.handleResolver) */
+  readonly handleResolver: HandleLookup
   readonly mailer: Mailer
   /** the firehose log (subscribeRepos) */
   readonly sequencer: EventLog
@@ -77,6 +84,7 @@ export class AppContext {
     this.auth = fields.auth
     this.plc = fields.plc
     this.idResolver = fields.idResolver
+    this.handleResolver = fields.handleResolver
     this.mailer = fields.mailer
     this.sequencer = fields.sequencer
     this.crawlers = fields.crawlers
@@ -156,6 +164,7 @@ export class AppContext {
       auth: new AuthVerifier(jwt, accounts, secrets.adminPassword),
       plc: new PlcIdentity(cfg.identity.plcUrl, rotationKey),
       idResolver,
+      handleResolver: overrides.handleResolver ?? { resolve: (handle) => idResolver.handle.resolve(handle).catch(() => undefined) },
       pipethrough,
       feedGenerators: new FeedGeneratorDids({ accounts, actorStore, repoReader, pipethrough }),
       mailer:

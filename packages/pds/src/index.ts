@@ -11,7 +11,7 @@ import { subscribeRepos } from './api/com/atproto/sync/subscribeRepos.ts'
 import { unknownMethod } from './proxy/unknown-method.ts'
 
 export * from './config.ts'
-export { AppContext } from './context.ts'
+export { AppContext, type ContextOverrides, type HandleLookup } from './context.ts'
 
 export class PDS {
   readonly ctx: AppContext

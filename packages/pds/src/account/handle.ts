@@ -42,3 +42,26 @@ export const checkPassword = (password: string): void => {
   if (password.length < 8) throw new InvalidRequest('Password must be at least 8 characters', 'InvalidPassword')
   if (password.length > 256) throw new InvalidRequest('Password too long', 'InvalidPassword')
 }
+
+/**
+ * A handle for an existing DID: one of ours (as checkServiceHandle), or a
+ * domain of the user's whose DNS TXT record `_atproto.<handle>` or
+ * `https://<handle>/.well-known/atproto-did` names that DID.
+ */
+export const checkHandleForDid = async (
+  input: string,
+  did: string,
+  domains: string[],
+  resolver: { resolve(handle: string): Promise<string | undefined> },
+): Promise<HandleString> => {
+  const handle = validHandle(normalizeHandle(input))
+  if (domains.some((d) => handle.endsWith(d))) return checkServiceHandle(handle, domains)
+  const found = await resolver.resolve(handle)
+  if (found !== did) {
+    throw new InvalidRequest(
+      `${handle} does not point at ${did}${found ? ` (it names ${found})` : ''}: add a DNS TXT record _atproto.${handle} with "did=${did}", or serve ${did} at https://${handle}/.well-known/atproto-did`,
+      'InvalidHandle',
+    )
+  }
+  return handle
+}

@@ -13,7 +13,7 @@ export const resolveHandle: Route = (server, ctx) => {
       const isLocalDomain = ctx.cfg.identity.serviceHandleDomains.some((d) => handle.endsWith(d))
       if (!isLocalDomain) {
         // what DNS or the domain's well-known answered: only a DID counts
-        const did = await ctx.idResolver.handle.resolve(handle).catch(() => undefined)
+        const did = await ctx.handleResolver.resolve(handle)
         if (isValidDid(did)) return json({ did })
       }
       throw new InvalidRequest(`Unable to resolve handle: ${handle}`, 'HandleNotFound')

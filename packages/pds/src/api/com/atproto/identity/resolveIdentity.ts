@@ -24,12 +24,13 @@ const didDocument = async (ctx: AppContext, did: string): Promise<LexMap> => {
   return doc
 }
 
-/** The DID a handle names: our own accounts first, then DNS / the domain's well-known. */
+/** The DID a handle names: our accounts for our service domains, DNS / the domain's well-known for the rest. */
 const handleDid = async (ctx: AppContext, handle: string): Promise<string | undefined> => {
-  const acc = await ctx.accounts.getAccount(handle)
-  if (acc && !acc.takedownRef) return acc.did
-  if (ctx.cfg.identity.serviceHandleDomains.some((d) => handle.endsWith(d))) return undefined
-  const did = await ctx.idResolver.handle.resolve(handle).catch(() => undefined)
+  if (ctx.cfg.identity.serviceHandleDomains.some((d) => handle.endsWith(d))) {
+    const acc = await ctx.accounts.getAccount(handle)
+    return acc && !acc.takedownRef ? acc.did : undefined
+  }
+  const did = await ctx.handleResolver.resolve(handle)
   return isValidDid(did) ? did : undefined
 }
 

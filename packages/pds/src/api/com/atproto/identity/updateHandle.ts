@@ -1,6 +1,6 @@
 import { com } from '@atsuite/lexicon'
 import type { Route } from '../../../util.ts'
-import { checkServiceHandle } from '../../../../account/handle.ts'
+import { checkHandleForDid } from '../../../../account/handle.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { identityEvent } from '../../../../sequencer/events.ts'
 
@@ -9,7 +9,7 @@ export const updateHandle: Route = (server, ctx) => {
     auth: ctx.auth.accessPrivileged(),
     handler: async ({ auth, input: { body } }) => {
       const { did } = auth.credentials
-      const handle = checkServiceHandle(body.handle, ctx.cfg.identity.serviceHandleDomains)
+      const handle = await checkHandleForDid(body.handle, did, ctx.cfg.identity.serviceHandleDomains, ctx.handleResolver)
       const owner = await ctx.accounts.getAccount(handle)
       if (owner && owner.did !== did) throw new InvalidRequest(`Handle already taken: ${handle}`, 'HandleNotAvailable')
       // the same handle again changes nothing but still announces it: clients

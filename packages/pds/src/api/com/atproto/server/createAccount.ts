@@ -1,7 +1,7 @@
 import { com } from '@atsuite/lexicon'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { json, type Route } from '../../../util.ts'
-import { checkEmail, checkPassword, checkServiceHandle } from '../../../../account/handle.ts'
+import { checkEmail, checkHandleForDid, checkPassword, checkServiceHandle } from '../../../../account/handle.ts'
 import { AuthError, InvalidRequest } from '../../../../errors.ts'
 import { verifyJwt, AuthRequiredError as XrpcAuthRequired } from '@atproto/xrpc-server'
 import { isValidDid, type DidString } from '@atproto/syntax'
@@ -47,7 +47,10 @@ export const createAccount: Route = (server, ctx) => {
       if (body.plcOp) {
         throw new InvalidRequest('plcOp is not taken here: create the account with `did`, then import, then submitPlcOperation')
       }
-      const handle = checkServiceHandle(body.handle, ctx.cfg.identity.serviceHandleDomains)
+      // a moving account may keep a custom-domain handle that points at its DID
+      const handle = body.did
+        ? await checkHandleForDid(body.handle, body.did, ctx.cfg.identity.serviceHandleDomains, ctx.handleResolver)
+        : checkServiceHandle(body.handle, ctx.cfg.identity.serviceHandleDomains)
       if (!body.email) throw new InvalidRequest('Email is required', 'InvalidEmail')
       const email = checkEmail(body.email)
       if (!body.password) throw new InvalidRequest('Password is required', 'InvalidPassword')
