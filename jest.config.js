@@ -12,6 +12,8 @@ export default {
     ],
   },
   testMatch: ['<rootDir>/packages/*/tests/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
+  // the reference-implementation tests: `npm run test:interop`
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/interop/'],
   testTimeout: 60000,
   maxWorkers: 2,
 }
