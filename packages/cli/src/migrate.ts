@@ -44,6 +44,8 @@ export type MigrationReport = {
   didDocument: { pds: string; signingKey: string; pointsToNewHost: boolean }
   newAccount: { activated: boolean; repoRev: string; repoCommit: string }
   oldAccount: { activated: boolean }
+  /** milliseconds each step took in this run */
+  timings: Partial<Record<Step, number>>
 }
 
 const trimSlash = (url: string): string => url.replace(/\/+$/, '')
@@ -69,6 +71,7 @@ export class Migration {
   private did = ''
   private email = ''
   private missingAtOld: string[] = []
+  private readonly timings: Partial<Record<Step, number>> = {}
 
   constructor(opts: MigrateOptions) {
     this.opts = opts
@@ -102,8 +105,11 @@ export class Migration {
 
   /** Runs a step, logs it; ATP_FAULT_KILL_AFTER=<step> kills the process right after it (interruption tests). */
   private async step(name: Step, fn: () => Promise<string | void> | string | void): Promise<void> {
+    const started = performance.now()
     const note = await fn()
-    this.opts.log(`✓ ${name}${note ? ` (${note})` : ''}`)
+    const ms = performance.now() - started
+    this.timings[name] = Math.round(ms)
+    this.opts.log(`✓ ${name}${note ? ` (${note})` : ''} ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}`)
     if (process.env.ATP_FAULT_KILL_AFTER === name) process.kill(process.pid, 'SIGKILL')
   }
 
@@ -283,6 +289,7 @@ export class Migration {
       didDocument: { pds: id.pds, signingKey: id.signingKey, pointsToNewHost },
       newAccount: { activated: fresh.activated, repoRev: fresh.repoRev, repoCommit: fresh.repoCommit },
       oldAccount: { activated: old.activated },
+      timings: this.timings,
     }
   }
 }
