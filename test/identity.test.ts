@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { createServiceJwt } from '@atproto/xrpc-server'
 import { verifyRepoCar } from '@atproto/repo'
+import { signOperation } from '@did-plc/lib'
 import { TestNetwork, type TestFirehose, type TestUser } from '@atsuite/dev-env'
 import { post, relayConsumer } from './_util.ts'
 
@@ -119,4 +120,40 @@ test('a did:web account: its own document, moved onto our PDS, works end to end'
   } finally {
     server.close()
   }
+})
+
+test('a recovery key given at createAccount overrides the server’s operations within 72 hours', async () => {
+  const recovery = await Secp256k1Keypair.create()
+  const agent = net.agent()
+  await agent.createAccount({ handle: 'rescued.test', email: 'rescued@example.com', password: 'rescued-password', recoveryKey: recovery.did() })
+  const did = agent.session!.did
+  const plc = net.pds.ctx.plc
+  const genesis = await plc.getData(did)
+  // the user's key outranks the server's
+  expect(genesis.rotationKeys).toEqual([recovery.did(), plc.rotationKeyDid])
+
+  // the server changes the document (say, a compromised server moving the handle)
+  await agent.com.atproto.identity.updateHandle({ handle: 'hijacked.test' })
+  const log = await plc.client.getAuditableLog(did)
+  expect(log).toHaveLength(2)
+
+  // the user signs a fork from the genesis op with the recovery key: the server's op is nullified
+  const op = await signOperation(
+    {
+      type: 'plc_operation',
+      rotationKeys: [recovery.did()],
+      verificationMethods: genesis.verificationMethods,
+      alsoKnownAs: ['at://rescued.test'],
+      services: genesis.services,
+      prev: log[0].cid,
+    },
+    { did: () => recovery.did(), sign: (msg: Uint8Array) => recovery.sign(msg) } as never,
+  )
+  await plc.client.sendOperation(did, op)
+  const after = await plc.getData(did)
+  expect(after).toMatchObject({ rotationKeys: [recovery.did()], alsoKnownAs: ['at://rescued.test'] })
+  const audit = await plc.client.getAuditableLog(did)
+  expect(audit.filter((e) => e.nullified).map((e) => e.cid)).toEqual([log[1].cid])
+  // the server's key can no longer sign for the account, and says so
+  await expect(agent.com.atproto.identity.updateHandle({ handle: 'again.test' })).rejects.toThrow(/rotation key/)
 })

@@ -5,11 +5,8 @@
 //   npm run bench:migrate [-- --records 100000] [--blobs 200] [--small-records 10000]
 //                            [--no-reference] [--keep]
 //
-// The source account is filled fast: `blobs` image posts are made through the
-// API, then a repo of `records` posts in all is built locally with
-// @atproto/repo on top of the account's own repo and imported into the source
-// (importRepo), so setting up 100,000 records takes seconds, not an hour of
-// createRecord calls. Then the CLI migrates it (two runs: the second with the
+// The source account is filled through its API: `blobs` image posts, then the
+// rest of `records` posts with applyWrites, 200 a call. Then the CLI migrates it (two runs: the second with the
 // emailed PLC token) while both servers' RSS is sampled every 100 ms.
 //
 // Figures per scenario: wall time of the migration, import-repo and blobs
@@ -24,8 +21,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import { AtpAgent } from '@atproto/api'
 import { TID } from '@atproto/common'
-import { Secp256k1Keypair } from '@atproto/crypto'
-import { MemoryBlockstore, Repo, WriteOpAction, getFullRepo, readCarWithRoot, type RecordCreateOp } from '@atproto/repo'
 import { helpAndExit, numFlag } from './lib/flags.ts'
 import { memoryMiB, nodeBinary, stopServer, type ServerProcess } from './lib/process.ts'
 import { REFERENCE_VERSION, ensureReferenceInstalled, repoRoot } from './lib/reference.ts'
@@ -79,7 +74,7 @@ const blobBytes = (i: number): Buffer => Buffer.concat([Buffer.from('\x89PNG\r\n
 
 /**
  * Creates `handle` on `source` and fills it: `blobCount` image posts through
- * the API, then a locally built repo of `count` posts in all imported. Returns the DID and CAR size.
+ * the API, then text posts with applyWrites up to `count`. Returns the DID and CAR size.
  */
 const fillAccount = async (source: ServerProcess, handle: string, count: number, blobCount: number): Promise<{ did: string; carBytes: number }> => {
   const agent = new AtpAgent({ service: publicUrl(source) })
@@ -92,34 +87,26 @@ const fillAccount = async (source: ServerProcess, handle: string, count: number,
     await agent.post({ text: `post ${i} with an image`, embed: { $type: 'app.bsky.embed.images', images: [{ alt: '', image }] } })
   }
 
-  const head = await agent.com.atproto.sync.getRepo({ did })
-  const { root, blocks } = await readCarWithRoot(head.data)
-  const storage = new MemoryBlockstore(blocks)
-  let repo = await Repo.load(storage, root)
-  const key = await Secp256k1Keypair.create()
-  const base = Date.now() * 1000 - count * 1000
-  const BATCH = 5_000
+  // the rest through applyWrites, 200 creates a call (the reference's limit)
+  const BATCH = 200
+  const base = Date.now() - count
   for (let start = blobCount; start < count; start += BATCH) {
-    const writes: RecordCreateOp[] = []
+    const writes = []
     for (let i = start; i < Math.min(count, start + BATCH); i++) {
-      const createdAt = new Date((base + i * 1000) / 1000).toISOString()
-      const record = { $type: 'app.bsky.feed.post', text: `post ${i} of a large account`, createdAt }
-      writes.push({ action: WriteOpAction.Create, collection: 'app.bsky.feed.post', rkey: TID.fromTime(base + i * 1000, 0).toString(), record } as RecordCreateOp)
+      writes.push({
+        $type: 'com.atproto.repo.applyWrites#create' as const,
+        collection: 'app.bsky.feed.post',
+        rkey: TID.fromTime((base + i) * 1000, 0).toString(),
+        value: { $type: 'app.bsky.feed.post', text: `post ${i} of a large account`, createdAt: new Date(base + i).toISOString() },
+      })
     }
-    repo = await repo.applyWrites(writes, key)
+    await agent.com.atproto.repo.applyWrites({ repo: did, writes, validate: false })
+    if ((start / BATCH) % 50 === 0) progress(`  ${Math.min(count, start + BATCH).toLocaleString()} / ${count.toLocaleString()} records`)
   }
-  const chunks: Uint8Array[] = []
-  for await (const chunk of getFullRepo(storage, repo.cid)) chunks.push(chunk)
-  const car = Buffer.concat(chunks)
-  const res = await fetch(`${publicUrl(source)}/xrpc/com.atproto.repo.importRepo`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/vnd.ipld.car', authorization: `Bearer ${agent.session!.accessJwt}` },
-    body: car,
-  })
-  if (!res.ok) throw new Error(`importRepo into the source: ${res.status} ${await res.text()}`)
+  const carBytes = Number((await fetch(`${publicUrl(source)}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(did)}`).then((r) => r.arrayBuffer())).byteLength)
   const status = (await agent.com.atproto.server.checkAccountStatus()).data
   if (status.indexedRecords !== count) throw new Error(`the source holds ${status.indexedRecords} records, expected ${count}`)
-  return { did, carBytes: car.length }
+  return { did, carBytes }
 }
 
 const runCli = (args: string[], plcUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> =>

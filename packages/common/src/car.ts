@@ -96,6 +96,22 @@ const readVarint = (bytes: Uint8Array, pos: number): [number, number] => {
   throw new CarError('varint too long')
 }
 
+/**
+ * Checks the CID prefix at `pos` (CIDv1, dag-cbor or raw, sha-256 of 32
+ * bytes) and returns where its digest starts.
+ */
+const cidDigestAt = (bytes: Uint8Array, pos: number): number => {
+  let version: number, codec: number, hashCode: number, digestLen: number
+  ;[version, pos] = readVarint(bytes, pos)
+  ;[codec, pos] = readVarint(bytes, pos)
+  ;[hashCode, pos] = readVarint(bytes, pos)
+  ;[digestLen, pos] = readVarint(bytes, pos)
+  if (version !== 1 || (codec !== DAG_CBOR && codec !== RAW) || hashCode !== SHA256 || digestLen !== 32) {
+    throw new CarError('unsupported CID in CAR block')
+  }
+  return pos
+}
+
 export type ParsedCar = { roots: CidRef[]; blocks: BlockMap }
 
 /** The canonical header of a one-root CAR: {roots: [root], version: 1}. */
@@ -137,14 +153,7 @@ export const parseCar = (bytes: Uint8Array, expectedRoot?: CidRef): ParsedCar =>
     const end = pos + len
     if (len === 0 || end > bytes.length) throw new CarError('truncated CAR block')
     const cidStart = pos
-    let version: number, codec: number, hashCode: number, digestLen: number
-    ;[version, pos] = readVarint(bytes, pos)
-    ;[codec, pos] = readVarint(bytes, pos)
-    ;[hashCode, pos] = readVarint(bytes, pos)
-    ;[digestLen, pos] = readVarint(bytes, pos)
-    if (version !== 1 || (codec !== DAG_CBOR && codec !== RAW) || hashCode !== SHA256 || digestLen !== 32) {
-      throw new CarError('unsupported CID in CAR block')
-    }
+    pos = cidDigestAt(bytes, pos)
     const digestEnd = pos + 32
     if (digestEnd > end) throw new CarError('truncated CID in CAR block')
     const data = bytes.subarray(digestEnd, end)
@@ -231,15 +240,7 @@ export class CarStream {
       if (!(await this.fill(len))) throw new CarError('truncated CAR block')
       const bytes = this.buf.subarray(this.pos, this.pos + len)
       this.pos += len
-      let p = 0
-      let version: number, codec: number, hashCode: number, digestLen: number
-      ;[version, p] = readVarint(bytes, p)
-      ;[codec, p] = readVarint(bytes, p)
-      ;[hashCode, p] = readVarint(bytes, p)
-      ;[digestLen, p] = readVarint(bytes, p)
-      if (version !== 1 || (codec !== DAG_CBOR && codec !== RAW) || hashCode !== SHA256 || digestLen !== 32) {
-        throw new CarError('unsupported CID in CAR block')
-      }
+      const p = cidDigestAt(bytes, 0)
       if (p + 32 > bytes.length) throw new CarError('truncated CID in CAR block')
       const data = bytes.subarray(p + 32)
       if (!sha256(data).equals(bytes.subarray(p, p + 32))) throw new CarError('CAR block does not match its CID')

@@ -8,6 +8,7 @@ import { isValidDid, type DidString } from '@atproto/syntax'
 import { accountLogger } from '../../../../logger.ts'
 import { resolveDidDoc, sessionDidDoc } from './session.ts'
 import type { AppContext } from '../../../../context.ts'
+import type { CommitData } from '@atproto/repo'
 
 /**
  * createAccount with `did`: the caller holds a service token from the DID's
@@ -41,6 +42,32 @@ const verifyMigrationToken = async (ctx: AppContext, did: string, header: string
   return did
 }
 
+/**
+ * The repo (signed by a new key), then `beforeRow` (the PLC registration),
+ * then the account row; a failure after the repo removes it again.
+ */
+const storeAccount = async (
+  ctx: AppContext,
+  did: string,
+  signingKey: Secp256k1Keypair,
+  fields: { handle: string; email: string; password: string; inviteCode?: string; deactivated?: boolean },
+  beforeRow?: () => Promise<void>,
+): Promise<CommitData> => {
+  const commit = await ctx.repoWriter.createRepo(did, signingKey)
+  try {
+    await beforeRow?.()
+    await ctx.accounts.createAccount({ did, ...fields })
+  } catch (err) {
+    await ctx.actorStore.destroy(did).catch(() => undefined)
+    if (err instanceof Error && /UNIQUE constraint failed: account\.handle/.test(err.message)) {
+      throw new InvalidRequest(`Handle already taken: ${fields.handle}`, 'HandleNotAvailable')
+    }
+    throw err
+  }
+  ctx.accounts.setRepoRoot(did, commit.cid.toString(), commit.rev)
+  return commit
+}
+
 export const createAccount: Route = (server, ctx) => {
   server.add(com.atproto.server.createAccount, {
     handler: async ({ input: { body }, req }) => {
@@ -67,30 +94,14 @@ export const createAccount: Route = (server, ctx) => {
       }
 
       const signingKey = await Secp256k1Keypair.create({ exportable: true })
+      const fields = { handle, email, password: body.password, inviteCode: ctx.cfg.invites.required ? body.inviteCode : undefined }
       if (body.did) {
         // an existing identity moving here (or a did:web bringing its own
         // document): proven by a service token its current key signed
         const did = await verifyMigrationToken(ctx, body.did, req.headers.authorization)
         if (await ctx.accounts.getAccount(did)) throw new InvalidRequest(`an account for ${did} already exists here`, 'AlreadyExists')
-        const commit = await ctx.repoWriter.createRepo(did, signingKey)
-        try {
-          await ctx.accounts.createAccount({
-            did,
-            handle,
-            email,
-            password: body.password,
-            inviteCode: ctx.cfg.invites.required ? body.inviteCode : undefined,
-            deactivated: true,
-          })
-        } catch (err) {
-          await ctx.actorStore.destroy(did).catch(() => undefined)
-          if (err instanceof Error && /UNIQUE constraint failed: account\.handle/.test(err.message)) {
-            throw new InvalidRequest(`Handle already taken: ${handle}`, 'HandleNotAvailable')
-          }
-          throw err
-        }
+        await storeAccount(ctx, did, signingKey, { ...fields, deactivated: true })
         // nothing on the firehose yet: the account goes live at activateAccount
-        ctx.accounts.setRepoRoot(did, commit.cid.toString(), commit.rev)
         accountLogger.info({ did, handle }, 'account created for an existing DID (deactivated until activateAccount)')
         const session = await ctx.accounts.createSession(did, null)
         return json({ handle, did, didDoc: await sessionDidDoc(ctx, did), ...session })
@@ -101,24 +112,7 @@ export const createAccount: Route = (server, ctx) => {
         pdsUrl: ctx.cfg.service.publicUrl,
         recoveryKey: body.recoveryKey,
       })
-      const commit = await ctx.repoWriter.createRepo(did, signingKey)
-      try {
-        await ctx.plc.send(did, op)
-        await ctx.accounts.createAccount({
-          did,
-          handle,
-          email,
-          password: body.password,
-          inviteCode: ctx.cfg.invites.required ? body.inviteCode : undefined,
-        })
-      } catch (err) {
-        await ctx.actorStore.destroy(did).catch(() => undefined)
-        if (err instanceof Error && /UNIQUE constraint failed: account\.handle/.test(err.message)) {
-          throw new InvalidRequest(`Handle already taken: ${handle}`, 'HandleNotAvailable')
-        }
-        throw err
-      }
-      ctx.accounts.setRepoRoot(did, commit.cid.toString(), commit.rev)
+      const commit = await storeAccount(ctx, did, signingKey, fields, () => ctx.plc.send(did, op))
       ctx.announceAccount(did, handle, commit, { withCommit: true })
       accountLogger.info({ did, handle }, 'account created')
       const session = await ctx.accounts.createSession(did, null)
