@@ -44,6 +44,8 @@ export type AppViewConfig = {
   timelineHeavyFollows: number
   /** SQLite page cache (MiB) and fsync policy (see db/index.ts) */
   dbCacheMb: number
+  /** SQLite memory-mapped reads of the database file, MiB (APPVIEW_DB_MMAP_MB; 0 turns it off) */
+  dbMmapMb: number
   dbSynchronous: 'normal' | 'off'
   /** index on a worker thread (default), leaving this thread to the HTTP server */
   indexerThread: boolean
@@ -83,6 +85,7 @@ export const envToConfig = (env: Env): AppViewConfig => {
     maxBlobBytes: envInt(env, 'APPVIEW_MAX_BLOB_BYTES') ?? 100 * 1024 * 1024,
     timelineHeavyFollows: envInt(env, 'APPVIEW_TIMELINE_HEAVY_FOLLOWS') ?? 300,
     dbCacheMb: envInt(env, 'APPVIEW_DB_CACHE_MB') ?? 256,
+    dbMmapMb: envInt(env, 'APPVIEW_DB_MMAP_MB') ?? 16384,
     dbSynchronous: envStr(env, 'APPVIEW_DB_SYNCHRONOUS') === 'off' ? 'off' : 'normal',
     indexerThread: envBool(env, 'APPVIEW_INDEXER_THREAD') ?? true,
     feedGenTimeoutMs: envInt(env, 'APPVIEW_FEEDGEN_TIMEOUT_MS') ?? 10_000,

@@ -41,7 +41,7 @@ export class AppContext {
   static async create(cfg: AppViewConfig, overrides: AppViewOverrides = {}): Promise<AppContext> {
     fs.mkdirSync(cfg.dataDirectory, { recursive: true })
     fs.mkdirSync(cfg.blobCacheDirectory, { recursive: true })
-    const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous })
+    const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous, mmapMb: cfg.dbMmapMb })
     const identity = overrides.identity ?? new NetworkIdentity({ plcUrl: cfg.plcUrl, pdsVerifiedSuffixes: cfg.pdsVerifiedHandleSuffixes })
     return new AppContext(cfg, db, identity, await createIndexerService(cfg, identity))
   }

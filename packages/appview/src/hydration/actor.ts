@@ -2,7 +2,7 @@ import type { AtUriString, DidString } from '@atproto/syntax'
 import type { app } from '@atsuite/lexicon'
 import type { AppViewDb } from '../db/index.ts'
 import { storedRecord, type HydrationState } from './state.ts'
-import { missing } from './util.ts'
+import { earliestBy, missing } from './util.ts'
 
 
 /** Actor rows with their profile record (display name, avatar, …). */
@@ -60,15 +60,15 @@ export const hydrateActorViewers = async (db: AppViewDb, dids: Iterable<DidStrin
   const todo = missing(dids, state.actorViewers)
   if (!viewer || todo.length === 0) return
   const [following, followedBy, blocking, blockedBy, muted] = await Promise.all([
-    db.kysely.selectFrom('follow').select(['subject as did', 'uri']).where('creator', '=', viewer).where('subject', 'in', todo).orderBy('sortAt').execute(),
-    db.kysely.selectFrom('follow').select(['creator as did', 'uri']).where('subject', '=', viewer).where('creator', 'in', todo).orderBy('sortAt').execute(),
-    db.kysely.selectFrom('block').select(['subject as did', 'uri']).where('creator', '=', viewer).where('subject', 'in', todo).orderBy('sortAt').execute(),
+    db.kysely.selectFrom('follow').select(['subject as did', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', todo).execute(),
+    db.kysely.selectFrom('follow').select(['creator as did', 'uri', 'sortAt']).where('subject', '=', viewer).where('creator', 'in', todo).execute(),
+    db.kysely.selectFrom('block').select(['subject as did', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', todo).execute(),
     db.kysely.selectFrom('block').select(['creator as did']).where('subject', '=', viewer).where('creator', 'in', todo).execute(),
     db.kysely.selectFrom('mute').select(['subject as did']).where('muter', '=', viewer).where('subject', 'in', todo).execute(),
   ])
-  const first = (rows: { did: DidString; uri: AtUriString }[]) => {
+  const first = (rows: { did: DidString; uri: AtUriString; sortAt: string }[]) => {
     const m = new Map<DidString, AtUriString>()
-    for (const r of rows) if (!m.has(r.did)) m.set(r.did, r.uri)
+    for (const [did, r] of earliestBy(rows, (r) => r.did)) m.set(did, r.uri)
     return m
   }
   const fo = first(following)

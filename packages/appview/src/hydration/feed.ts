@@ -5,7 +5,7 @@ import { hydrateProfiles } from './actor.ts'
 import { hydrateFeedGens, hydrateLists } from './graph.ts'
 import { storedRecord, type HydrationState } from './state.ts'
 import { embeddedRecordUri } from '../views/embed.ts'
-import { missing } from './util.ts'
+import { earliestBy, missing } from './util.ts'
 
 
 const collectionOf = (uri: string): string => uri.split('/')[3] ?? ''
@@ -48,18 +48,12 @@ const hydratePostViewers = async (db: AppViewDb, uris: AtUriString[], state: Hyd
   const todo = missing(uris, state.postViewers)
   if (!viewer || todo.length === 0) return
   const [likes, reposts] = await Promise.all([
-    db.kysely.selectFrom('like').select(['subject', 'uri']).where('creator', '=', viewer).where('subject', 'in', todo).orderBy('sortAt').execute(),
-    db.kysely.selectFrom('repost').select(['subject', 'uri']).where('creator', '=', viewer).where('subject', 'in', todo).orderBy('sortAt').execute(),
+    db.kysely.selectFrom('like').select(['subject', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', todo).execute(),
+    db.kysely.selectFrom('repost').select(['subject', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', todo).execute(),
   ])
   for (const uri of todo) state.postViewers.set(uri, {})
-  for (const l of likes) {
-    const v = state.postViewers.get(l.subject)
-    if (v && !v.like) v.like = l.uri
-  }
-  for (const r of reposts) {
-    const v = state.postViewers.get(r.subject)
-    if (v && !v.repost) v.repost = r.uri
-  }
+  for (const [subject, l] of earliestBy(likes, (r) => r.subject)) state.postViewers.get(subject)!.like = l.uri
+  for (const [subject, r] of earliestBy(reposts, (r) => r.subject)) state.postViewers.get(subject)!.repost = r.uri
 }
 
 /** Threadgates of thread roots and postgates of posts. */

@@ -151,7 +151,7 @@ export class ThreadIndexer extends EventEmitter<{ progress: [] }> implements Ind
 /** The indexer the configuration asks for; `db` is only used in-process. */
 export const createIndexerService = async (cfg: AppViewConfig, identity: IdentityService): Promise<IndexerService> => {
   if (cfg.indexerThread) return new ThreadIndexer(cfg)
-  const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous })
+  const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous, mmapMb: cfg.dbMmapMb })
   return new LocalIndexer(cfg, db, identity)
 }
 

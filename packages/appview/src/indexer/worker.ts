@@ -10,7 +10,7 @@ const port = parentPort
 if (!port) throw new Error('indexer/worker.ts runs as a worker thread')
 const { cfg } = workerData as { cfg: AppViewConfig }
 
-const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous })
+const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous, mmapMb: cfg.dbMmapMb })
 const indexer = new LocalIndexer(cfg, db, workerIdentity(cfg))
 
 // status after every step, coalesced per turn of the event loop
