@@ -53,7 +53,9 @@ export const startTestPds = async (
     PDS_SERVICE_DID: `did:web:localhost%3A${port}`,
     ...env,
   })
-  const pds = await PDS.create(cfg, secrets, { ...overrides, validateResponses: process.env.PDS_VALIDATE_RESPONSES !== 'false' })
+  // no DNS or HTTPS lookups from tests: custom-domain handles resolve only through an injected resolver
+  const handleResolver = overrides.handleResolver ?? { resolve: async () => undefined }
+  const pds = await PDS.create(cfg, secrets, { ...overrides, handleResolver, validateResponses: process.env.PDS_VALIDATE_RESPONSES !== 'false' })
   await pds.start()
   return pds
 }

@@ -460,7 +460,8 @@ describe('handles', () => {
 
   test('updateHandle refuses taken and foreign handles', async () => {
     await expectXrpcError(bob.agent.com.atproto.identity.updateHandle({ handle: 'alice.test' }), 400, 'HandleNotAvailable')
-    await expectXrpcError(bob.agent.com.atproto.identity.updateHandle({ handle: 'bob.example.com' }), 400, 'UnsupportedDomain')
+    // a custom domain must point at the DID (DNS TXT or well-known): this one resolves to nothing
+    await expectXrpcError(bob.agent.com.atproto.identity.updateHandle({ handle: 'bob.example.com' }), 400, 'InvalidHandle')
     expect((await net.agent().com.atproto.identity.resolveHandle({ handle: 'bob.test' })).data.did).toBe(bob.did)
   })
 })
