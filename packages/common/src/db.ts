@@ -4,6 +4,36 @@ import { Migrator, type Migration } from 'kysely/migration'
 
 export type SqliteHandle = Database.Database
 
+/** Prepared statements kept per SQL text (least recently used out). */
+const STATEMENT_CACHE_SIZE = 500
+
+/**
+ * The handle Kysely gets: `prepare` answers from a cache of prepared
+ * statements. Kysely prepares every query it runs, and preparing costs as
+ * much as running a small indexed query (a hydration step is a handful of
+ * them); a better-sqlite3 statement can be run again and again. Safe because
+ * nothing here streams a Kysely query (a statement busy iterating could not
+ * be reused) and SQLite re-prepares a statement after a schema change by
+ * itself.
+ */
+const statementCache = (sqlite: SqliteHandle) => {
+  const stmts = new Map<string, Database.Statement>()
+  return {
+    close: () => sqlite.close(),
+    prepare: (sql: string): Database.Statement => {
+      let stmt = stmts.get(sql)
+      if (stmt) {
+        stmts.delete(sql)
+      } else {
+        stmt = sqlite.prepare(sql)
+        if (stmts.size >= STATEMENT_CACHE_SIZE) stmts.delete(stmts.keys().next().value!)
+      }
+      stmts.set(sql, stmt)
+      return stmt
+    },
+  }
+}
+
 /**
  * A SQLite database file opened the way every service here wants it: WAL,
  * synchronous=NORMAL (a committed transaction survives a process crash; only
@@ -26,7 +56,7 @@ export class Db<Schema> {
     this.sqlite.pragma('foreign_keys = ON')
     this.sqlite.pragma('busy_timeout = 5000')
     this.kysely = new Kysely<Schema>({
-      dialect: new SqliteDialect({ database: this.sqlite }),
+      dialect: new SqliteDialect({ database: statementCache(this.sqlite) }),
     })
   }
 

@@ -12,7 +12,7 @@ import { Resyncer } from './ingest/resync.ts'
 import { outboxLogger } from './logger.ts'
 import { MergedLog } from './outbox/merged-log.ts'
 import { systemClock, type Clock } from './util.ts'
-import { SignatureVerifier } from './validate/signature.ts'
+import { SignatureVerifier } from '@atsuite/common/signature'
 import { VerifyPool } from './validate/verify-pool.ts'
 
 /** Collaborators a test may replace through `RelayServer.create(cfg, overrides)`. */

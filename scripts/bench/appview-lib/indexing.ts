@@ -60,7 +60,7 @@ export const appviewStats = async (url: string): Promise<AppviewStats> => {
   return (await res.json()) as AppviewStats
 }
 
-export type IndexSample = { t: number; events: number; records: number; cursor: number; rssMiB: number; cpuCores: number; load1: number; writeBytes: number; statsMs: number }
+export type IndexSample = { t: number; events: number; records: number; cursor: number; rssMiB: number; anonMiB: number; cpuCores: number; load1: number; writeBytes: number; statsMs: number }
 
 /** Bytes a process has written (write(2) calls, page cache included: the WAL traffic), from /proc. */
 export const writtenBytes = (pid: number): number => {
@@ -125,7 +125,7 @@ export const measureIndexing = async (av: AppviewProc, lastSeq: number, log: (m:
     const records = stats.activity.records_indexed ?? 0
     const t = (now - start) / 1000
     const writeBytes = writtenBytes(av.pid)
-    samples.push({ t, events, records, cursor: stats.cursor, rssMiB: rssMiB(av.pid) ?? Number.NaN, cpuCores: (cpu - lastCpu) / ((now - lastT) / 1000), load1: os.loadavg()[0], writeBytes, statsMs })
+    samples.push({ t, events, records, cursor: stats.cursor, rssMiB: rssMiB(av.pid) ?? Number.NaN, anonMiB: rssMiB(av.pid, 'RssAnon') ?? Number.NaN, cpuCores: (cpu - lastCpu) / ((now - lastT) / 1000), load1: os.loadavg()[0], writeBytes, statsMs })
     lastCpu = cpu
     lastT = now
     if (events > 0 && !first) first = { t, events, records, cpu, writeBytes }

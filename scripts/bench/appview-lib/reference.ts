@@ -129,7 +129,7 @@ export const runReference = async (opts: {
           const now = Date.now()
           const c = cpu()
           const t = (now - start) / 1000
-          samples.push({ t, events, records: events, cursor: events, rssMiB: rssMiB(child.pid!) ?? Number.NaN, cpuCores: (c - lastCpu) / ((now - lastT) / 1000), load1: os.loadavg()[0], writeBytes: Number.NaN, statsMs: Number.NaN })
+          samples.push({ t, events, records: events, cursor: events, rssMiB: rssMiB(child.pid!) ?? Number.NaN, anonMiB: rssMiB(child.pid!, 'RssAnon') ?? Number.NaN, cpuCores: (c - lastCpu) / ((now - lastT) / 1000), load1: os.loadavg()[0], writeBytes: Number.NaN, statsMs: Number.NaN })
           lastCpu = c
           lastT = now
           if (events > 0 && !first) first = { t, events, cpu: c }

@@ -117,10 +117,14 @@ export const killAllSync = (): void => {
   }
 }
 
-/** Resident set size of a process, in MiB, from /proc (null when unavailable). */
-export const rssMiB = (pid: number): number | null => {
+/**
+ * Resident set size of a process, in MiB, from /proc (null when unavailable);
+ * `anon`: without file-backed pages (a memory-mapped database's pages are the
+ * OS page cache, shown in VmRSS).
+ */
+export const rssMiB = (pid: number, field: 'VmRSS' | 'RssAnon' = 'VmRSS'): number | null => {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m ? Number(m[1]) / 1024 : null
   } catch {
     return null

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { getSigningDidKey } from '@atproto/common-web'
 import { verifyJwt, AuthRequiredError as XrpcAuthRequired } from '@atproto/xrpc-server'
+import { SignatureVerifier, jwtSignatureCheck } from '@atsuite/common/signature'
 import { isValidDid, type DidString } from '@atproto/syntax'
 import type { IdentityService } from '../indexer/identity.ts'
 import { AuthRequiredError } from '../errors.ts'
@@ -39,6 +40,8 @@ export class AuthVerifier {
   private readonly ownDid: string
   private readonly identity: IdentityService
   private readonly keys = new Map<string, { key: string; at: number }>()
+  /** libsecp256k1 / OpenSSL instead of the pure-JS verify: ~4.5 ms of every authenticated call */
+  private readonly checkSignature = jwtSignatureCheck(new SignatureVerifier())
 
   constructor(ownDid: string, identity: IdentityService) {
     this.ownDid = ownDid
@@ -67,7 +70,7 @@ export class AuthVerifier {
     const allowed = opts.lxm ?? [method]
     try {
       // lxm is checked below (several may be allowed); aud unless skipped
-      const payload = await verifyJwt(token, opts.skipAud ? null : this.ownDid, null, this.signingKey)
+      const payload = await verifyJwt(token, opts.skipAud ? null : this.ownDid, null, this.signingKey, this.checkSignature)
       if (!payload.lxm || !allowed.includes(payload.lxm)) {
         throw new AuthRequiredError(`token is not for ${allowed.join(' or ')}`, 'BadJwtLexiconMethod')
       }

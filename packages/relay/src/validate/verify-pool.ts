@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { validateLogger as log } from '../logger.ts'
 import { verifyJob, type VerifyJob, type VerifyResult } from './commit.ts'
-import type { SignatureVerifier } from './signature.ts'
+import type { SignatureVerifier } from '@atsuite/common/signature'
 
 type Pending = { job: VerifyJob; resolve: (r: VerifyResult) => void; reject: (e: Error) => void }
 type Reply = { id: number; result: VerifyResult | { ok: false; reason: 'error'; message: string } }

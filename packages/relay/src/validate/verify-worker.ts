@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads'
 import { verifyJob, type VerifyJob, type VerifyResult } from './commit.ts'
-import { SignatureVerifier } from './signature.ts'
+import { SignatureVerifier } from '@atsuite/common/signature'
 
 // A verification thread (VerifyPool): batches of jobs in, results out in
 // order, in chunks small enough that the first answers do not wait for the

@@ -4,6 +4,7 @@ import { json, type Route } from '../../../util.ts'
 import { checkEmail, checkHandleForDid, checkPassword, checkServiceHandle } from '../../../../account/handle.ts'
 import { AuthError, InvalidRequest } from '../../../../errors.ts'
 import { verifyJwt, AuthRequiredError as XrpcAuthRequired } from '@atproto/xrpc-server'
+import { SignatureVerifier, jwtSignatureCheck } from '@atsuite/common/signature'
 import { isValidDid, type DidString } from '@atproto/syntax'
 import { accountLogger } from '../../../../logger.ts'
 import { resolveDidDoc, sessionDidDoc } from './session.ts'
@@ -15,6 +16,8 @@ import type { CommitData } from '@atproto/repo'
  * current host (getServiceAuth there: aud = this server's DID, lxm =
  * createAccount), signed by the key its DID document names.
  */
+const checkSignature = jwtSignatureCheck(new SignatureVerifier())
+
 const verifyMigrationToken = async (ctx: AppContext, did: string, header: string | undefined): Promise<DidString> => {
   if (!isValidDid(did) || !(did.startsWith('did:plc:') || did.startsWith('did:web:'))) {
     throw new InvalidRequest(`not a did:plc or did:web: ${did}`)
@@ -33,7 +36,7 @@ const verifyMigrationToken = async (ctx: AppContext, did: string, header: string
   }
   let payload
   try {
-    payload = await verifyJwt(token, ctx.cfg.service.did, 'com.atproto.server.createAccount', getKey)
+    payload = await verifyJwt(token, ctx.cfg.service.did, 'com.atproto.server.createAccount', getKey, checkSignature)
   } catch (err) {
     if (err instanceof XrpcAuthRequired) throw new AuthError(`service token refused: ${err.message}`, err.customErrorName ?? 'BadJwt')
     throw err

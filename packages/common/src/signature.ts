@@ -1,9 +1,11 @@
 import crypto, { type KeyObject } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { parseDidKey } from '@atproto/crypto'
-import { validateLogger } from '../logger.ts'
+import { subsystemLogger } from './logger.ts'
 
-// Commit signature verification, cached per did:key. secp256k1 goes through
+const logger = subsystemLogger('crypto')
+
+// Signature verification (commits, service JWTs), cached per did:key. secp256k1 goes through
 // libsecp256k1 (the `secp256k1` package's N-API prebuild: ~70 µs a verify
 // here, against ~400 µs for OpenSSL and ~2.5 ms for @noble/curves);
 // P-256 goes through OpenSSL. Both require compact 64-byte, low-S
@@ -17,7 +19,7 @@ const loadNative = (): NativeSecp | null => {
     // the binding itself, never the package's pure-JS fallback
     return require('secp256k1/bindings') as NativeSecp
   } catch (err) {
-    validateLogger.warn({ err: (err as Error).message }, 'libsecp256k1 binding unavailable, using OpenSSL for secp256k1')
+    logger.warn({ err: (err as Error).message }, 'libsecp256k1 binding unavailable, using OpenSSL for secp256k1')
     return null
   }
 }
@@ -88,3 +90,13 @@ export class SignatureVerifier {
     return parsed
   }
 }
+
+/**
+ * xrpc-server's `verifyJwt` signature check through a SignatureVerifier: a
+ * service JWT's ES256K signature in ~70 µs instead of the ~4.5 ms of
+ * @atproto/crypto's pure-JS verify (per request, on every authenticated call).
+ */
+export const jwtSignatureCheck =
+  (verifier: SignatureVerifier) =>
+  async (key: string, msgBytes: Uint8Array, sigBytes: Uint8Array): Promise<boolean> =>
+    verifier.verify(key, msgBytes, crypto.hash('sha256', msgBytes, 'buffer'), sigBytes)
