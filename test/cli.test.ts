@@ -5,42 +5,20 @@
  * our PDSes killed (SIGKILL) after every step and resumed until it
  * completes; the firehose as verified JSON lines.
  */
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { PDS } from '@atsuite/pds'
-import { TestNetwork, latestMail, type TestUser } from '@atsuite/dev-env'
+import { TestNetwork, latestMail, runAtp, type CliRun, type TestUser } from '@atsuite/dev-env'
 import { post } from './_util.ts'
-
-const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'packages', 'cli', 'src', 'bin.ts')
-
-type Run = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 let net: TestNetwork
 let pds2: PDS
 let dir: string
 let bob: TestUser
 
-const atp = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--plc', net.plc.url, ...args], {
-      env: { ...process.env, ATP_CONFIG_DIR: path.join(dir, 'config'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    // no run may outlive its test
-    const timer = setTimeout(() => child.kill('SIGTERM'), 30_000)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
+const atp = (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
+  runAtp(['--plc', net.plc.url, ...args], { env: { ATP_CONFIG_DIR: path.join(dir, 'config'), ...env } })
 
 const ok = async (args: string[], env?: Record<string, string>): Promise<string> => {
   const r = await atp(args, env)

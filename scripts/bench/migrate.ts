@@ -13,7 +13,6 @@
 // step times, records/s imported, CAR size, peak RSS of the old and new
 // server during the migration. The same migration at `small-records` shows
 // whether memory stays flat in repo size (import streams).
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -22,8 +21,9 @@ import Database from 'better-sqlite3'
 import { AtpAgent } from '@atproto/api'
 import { TID } from '@atproto/common'
 import { helpAndExit, numFlag } from './lib/flags.ts'
-import { memoryMiB, nodeBinary, stopServer, type ServerProcess } from './lib/process.ts'
-import { REFERENCE_VERSION, ensureReferenceInstalled, repoRoot } from './lib/reference.ts'
+import { runAtp } from '@atsuite/dev-env'
+import { memoryMiB, stopServer, type ServerProcess } from './lib/process.ts'
+import { REFERENCE_VERSION, ensureReferenceInstalled } from './lib/reference.ts'
 import { progress, runBench } from './lib/run.ts'
 import { startOurPds, startPlc, startReferencePds, type Target } from './lib/servers.ts'
 
@@ -48,7 +48,6 @@ if (blobs > records) {
   process.exit(2)
 }
 
-const CLI = path.join(repoRoot, 'packages/cli/src/bin.ts')
 const PASSWORD = 'bench-password'
 
 type Result = {
@@ -109,16 +108,7 @@ const fillAccount = async (source: ServerProcess, handle: string, count: number,
   return { did, carBytes }
 }
 
-const runCli = (args: string[], plcUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(nodeBinary(), [CLI, '--plc', plcUrl, '--json', '--quiet', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+const runCli = (args: string[], plcUrl: string) => runAtp(['--plc', plcUrl, '--json', '--quiet', ...args], { timeoutMs: 3_600_000 })
 
 /** The PLC token an old host mailed: our PDS writes mail files; the reference keeps it in its account DB. */
 const plcToken = (workDir: string, kind: Target, did: string, email: string): string => {

@@ -8,22 +8,15 @@
  * Run by `npm run test:interop` (not part of `npm test`: the first run
  * installs the reference, a minute or two).
  */
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { AtpAgent } from '@atproto/api'
-import { TestNetwork, latestMail } from '@atsuite/dev-env'
+import { TestNetwork, latestMail, runAtp, type CliRun } from '@atsuite/dev-env'
 import { ensureReferenceInstalled } from '../../scripts/bench/lib/reference.ts'
 import { startReferencePds } from '../../scripts/bench/lib/servers.ts'
 import { stopServer, type ServerProcess } from '../../scripts/bench/lib/process.ts'
-
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-const BIN = path.join(root, 'packages', 'cli', 'src', 'bin.ts')
-
-type Run = { code: number | null; stdout: string; stderr: string }
 
 let net: TestNetwork
 let ref: ServerProcess
@@ -31,23 +24,8 @@ let refUrl: string
 let work: string
 const password = 'erin-password'
 
-const atp = (args: string[]): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--plc', net.plc.url, '--json', ...args], {
-      env: { ...process.env, ATP_CONFIG_DIR: path.join(work, 'config') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGTERM'), 120_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+const atp = (args: string[]): Promise<CliRun> =>
+  runAtp(['--plc', net.plc.url, '--json', ...args], { env: { ATP_CONFIG_DIR: path.join(work, 'config') }, timeoutMs: 120_000 })
 
 /** The PLC token the reference mailed: read from its account database (it has no mail directory). */
 const referencePlcToken = (did: string): string => {
