@@ -80,7 +80,14 @@ const hydrateGates = async (db: AppViewDb, uris: AtUriString[], state: Hydration
  * what they embed (quoted posts with their authors, feed generators, lists),
  * one level deep as the lexicon's embed views are.
  */
-export const hydratePosts = async (db: AppViewDb, uris: Iterable<AtUriString>, state: HydrationState, depth = 0): Promise<void> => {
+export const hydratePosts = async (
+  db: AppViewDb,
+  uris: Iterable<AtUriString>,
+  state: HydrationState,
+  depth = 0,
+  /** more actors the caller will show (reposters…): loaded with the authors, in the same queries */
+  alsoActors: Iterable<DidString> = [],
+): Promise<void> => {
   const list = [...new Set(uris)]
   await hydratePostRows(db, list, state)
   const found = list.map((u) => state.posts.get(u)).filter((p) => !!p)
@@ -90,7 +97,7 @@ export const hydratePosts = async (db: AppViewDb, uris: Iterable<AtUriString>, s
     hydratePostViewers(db, list, state),
     hydrateGates(db, [...list, ...roots], state),
   ])
-  const authors = new Set<DidString>(found.map((p) => p.creator))
+  const authors = new Set<DidString>([...found.map((p) => p.creator), ...alsoActors])
   const embedded = found.map((p) => embeddedRecordUri(p.record)).filter((u) => u !== null)
   if (depth < 1 && embedded.length > 0) {
     const posts = embedded.filter((u) => collectionOf(u) === 'app.bsky.feed.post')
@@ -122,11 +129,10 @@ export const hydrateFeedItems = async (
     if (gp) grandparents.push(gp)
   }
   await hydratePostRows(db, grandparents, state)
-  await hydratePosts(db, [...items.map((i) => i.postUri), ...related], state)
   const people = new Set<DidString>(items.flatMap((i) => (i.repost ? [i.repost.by] : [])))
   for (const uri of grandparents) {
     const p = state.posts.get(uri)
     if (p) people.add(p.creator)
   }
-  await hydrateProfiles(db, people, state)
+  await hydratePosts(db, [...items.map((i) => i.postUri), ...related], state, 0, people)
 }
