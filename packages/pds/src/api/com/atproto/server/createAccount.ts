@@ -77,9 +77,12 @@ export const createAccount: Route = (server, ctx) => {
       if (body.plcOp) {
         throw new InvalidRequest('plcOp is not taken here: create the account with `did`, then import, then submitPlcOperation')
       }
+      // an existing identity moving here (or a did:web bringing its own
+      // document) proves itself first: a service token its current key signed
+      const existingDid = body.did ? await verifyMigrationToken(ctx, body.did, req.headers.authorization) : undefined
       // a moving account may keep a custom-domain handle that points at its DID
-      const handle = body.did
-        ? await checkHandleForDid(body.handle, body.did, ctx.cfg.identity.serviceHandleDomains, ctx.handleResolver)
+      const handle = existingDid
+        ? await checkHandleForDid(body.handle, existingDid, ctx.cfg.identity.serviceHandleDomains, ctx.handleResolver)
         : checkServiceHandle(body.handle, ctx.cfg.identity.serviceHandleDomains)
       if (!body.email) throw new InvalidRequest('Email is required', 'InvalidEmail')
       const email = checkEmail(body.email)
@@ -98,10 +101,8 @@ export const createAccount: Route = (server, ctx) => {
 
       const signingKey = await Secp256k1Keypair.create({ exportable: true })
       const fields = { handle, email, password: body.password, inviteCode: ctx.cfg.invites.required ? body.inviteCode : undefined }
-      if (body.did) {
-        // an existing identity moving here (or a did:web bringing its own
-        // document): proven by a service token its current key signed
-        const did = await verifyMigrationToken(ctx, body.did, req.headers.authorization)
+      if (existingDid) {
+        const did = existingDid
         if (await ctx.accounts.getAccount(did)) throw new InvalidRequest(`an account for ${did} already exists here`, 'AlreadyExists')
         await storeAccount(ctx, did, signingKey, { ...fields, deactivated: true })
         // nothing on the firehose yet: the account goes live at activateAccount
