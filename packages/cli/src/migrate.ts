@@ -5,6 +5,7 @@ import { CliError, ExitCode, describeError } from './errors.ts'
 import type { Resolver } from './identity.ts'
 import { Progress } from './progress.ts'
 import { login, pinnedAgent } from './session.ts'
+import { countBytes, fetchRepo, postImport, trimSlash } from './transfer.ts'
 
 export type MigrateOptions = {
   /** the old host's URL */
@@ -47,8 +48,6 @@ export type MigrationReport = {
   /** milliseconds each step took in this run */
   timings: Partial<Record<Step, number>>
 }
-
-const trimSlash = (url: string): string => url.replace(/\/+$/, '')
 
 /**
  * `atp account migrate`: the account-migration flow (atproto.com, "Account
@@ -161,25 +160,15 @@ export class Migration {
   private async importRepo(currentCommit: string): Promise<string> {
     const head = await this.call('getLatestCommit (old host)', () => this.old.com.atproto.sync.getLatestCommit({ did: this.did }))
     if (head.data.cid === currentCommit) return `already at ${head.data.rev}`
-    const res = await fetch(`${this.from}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(this.did)}`)
-    if (!res.ok || !res.body) throw describeError(await httpError(res), 'getRepo (old host)')
-    const total = Number(res.headers.get('content-length') ?? 0)
-    const progress = new Progress('repo  ', total, { bytes: true, quiet: this.opts.quiet })
-    let sent = 0
-    const counted = Readable.fromWeb(res.body as never).map((chunk: Buffer) => {
-      sent += chunk.length
-      progress.update(sent)
-      return chunk
-    })
-    const imported = await fetch(`${this.to}/xrpc/com.atproto.repo.importRepo`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/vnd.ipld.car', authorization: `Bearer ${this.fresh.session!.accessJwt}` },
-      body: Readable.toWeb(counted) as never,
-      duplex: 'half',
-    } as RequestInit)
-    progress.stop()
-    if (!imported.ok) throw describeError(await httpError(imported), 'importRepo (new host)')
-    return `${(sent / 1048576).toFixed(1)} MiB at rev ${head.data.rev}`
+    const res = await fetchRepo(this.from, this.did, 'getRepo (old host)')
+    const progress = new Progress('repo  ', Number(res.headers.get('content-length') ?? 0), { bytes: true, quiet: this.opts.quiet })
+    const counted = countBytes(Readable.fromWeb(res.body as never), progress)
+    try {
+      await postImport(this.to, this.fresh.session!.accessJwt, counted.stream, 'importRepo (new host)')
+    } finally {
+      progress.stop()
+    }
+    return `${(counted.bytes() / 1048576).toFixed(1)} MiB at rev ${head.data.rev}`
   }
 
   private async blobs(): Promise<string> {
@@ -262,8 +251,7 @@ export class Migration {
     const id = await this.opts.resolver.identity(this.did)
     const pointsToNewHost = trimSlash(id.pds) === this.to
     if (!pointsToNewHost) problems.push(`the DID document names ${id.pds}, not ${this.to}`)
-    const res = await fetch(`${this.to}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(this.did)}`)
-    if (!res.ok) throw describeError(await httpError(res), 'getRepo (new host)')
+    const res = await fetchRepo(this.to, this.did, 'getRepo (new host)')
     let verified = 0
     try {
       const repo = await verifyRepoCar(new Uint8Array(await res.arrayBuffer()), this.did, id.signingKey)
@@ -291,16 +279,5 @@ export class Migration {
       oldAccount: { activated: old.activated },
       timings: this.timings,
     }
-  }
-}
-
-/** An XRPC error response as an error describeError understands. */
-export const httpError = async (res: Response): Promise<{ status: number; error?: string; message?: string }> => {
-  const text = await res.text().catch(() => '')
-  try {
-    const body = JSON.parse(text) as { error?: string; message?: string }
-    return { status: res.status, error: body.error, message: body.message }
-  } catch {
-    return { status: res.status, message: text.slice(0, 200) }
   }
 }

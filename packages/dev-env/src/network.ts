@@ -140,11 +140,6 @@ export class TestNetwork {
     return svc.server
   }
 
-  /** How the relay names a PDS of this network (`localhost:<port>`): the first one by default. */
-  hostnameOf(pds: PDS): string {
-    return `localhost:${pds.port}`
-  }
-
   /** How the relay names the PDS (`localhost:<port>`). */
   get pdsHostname(): string {
     return this.pdsService.hostname

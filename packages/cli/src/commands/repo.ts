@@ -4,13 +4,11 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { readCarWithRoot, verifyRepoCar } from '@atproto/repo'
 import { decode as cborDecode } from '@atproto/lex-cbor'
-import { CliError, ExitCode, describeError } from '../errors.ts'
+import { CliError, ExitCode } from '../errors.ts'
 import type { Resolver } from '../identity.ts'
-import { httpError } from '../migrate.ts'
+import { countBytes, fetchRepo, postImport } from '../transfer.ts'
 import { Progress } from '../progress.ts'
 import { storedAgent } from '../session.ts'
-
-const trimSlash = (url: string): string => url.replace(/\/+$/, '')
 
 /** `atp repo export <did|handle> [-o file.car]`: the repo from its PDS (the DID document's, or --pds), streamed to a file. */
 export const exportRepo = async (
@@ -18,26 +16,16 @@ export const exportRepo = async (
   opts: { out?: string; pds?: string; resolver: Resolver; quiet?: boolean },
 ): Promise<{ did: string; file: string; bytes: number }> => {
   const did = await opts.resolver.did(identifier, { pds: opts.pds })
-  const pds = trimSlash(opts.pds ?? (await opts.resolver.identity(did)).pds)
-  const res = await fetch(`${pds}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(did)}`).catch((err) => {
-    throw describeError(err, `getRepo at ${pds}`)
-  })
-  if (!res.ok || !res.body) throw describeError(await httpError(res), `getRepo at ${pds}`)
+  const pds = opts.pds ?? (await opts.resolver.identity(did)).pds
+  const res = await fetchRepo(pds, did, `getRepo at ${pds}`)
   const file = opts.out ?? `${did.replace(/:/g, '_')}.car`
   const progress = new Progress('export', Number(res.headers.get('content-length') ?? 0), { bytes: true, quiet: opts.quiet })
-  let bytes = 0
   const tmp = `${file}.part`
-  await pipeline(
-    Readable.fromWeb(res.body as never).map((c: Buffer) => {
-      bytes += c.length
-      progress.update(bytes)
-      return c
-    }),
-    fs.createWriteStream(tmp),
-  )
+  const counted = countBytes(Readable.fromWeb(res.body as never), progress)
+  await pipeline(counted.stream, fs.createWriteStream(tmp))
   fs.renameSync(tmp, file)
   progress.stop()
-  return { did, file, bytes }
+  return { did, file, bytes: counted.bytes() }
 }
 
 /** `atp repo import <file.car>`: into the logged-in account (e.g. a restore, or a migration done by hand). */
@@ -46,20 +34,11 @@ export const importRepo = async (file: string, opts: { quiet?: boolean }): Promi
   const agent = await storedAgent()
   const size = fs.statSync(file).size
   const progress = new Progress('import', size, { bytes: true, quiet: opts.quiet })
-  let sent = 0
-  const body = fs.createReadStream(file).map((c: Buffer) => {
-    sent += c.length
-    progress.update(sent)
-    return c
-  })
-  const res = await fetch(`${trimSlash(agent.serviceUrl.toString())}/xrpc/com.atproto.repo.importRepo`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/vnd.ipld.car', authorization: `Bearer ${agent.session!.accessJwt}` },
-    body: Readable.toWeb(body) as never,
-    duplex: 'half',
-  } as RequestInit)
-  progress.stop()
-  if (!res.ok) throw describeError(await httpError(res), 'importRepo')
+  try {
+    await postImport(agent.serviceUrl.toString(), agent.session!.accessJwt, countBytes(fs.createReadStream(file), progress).stream, 'importRepo')
+  } finally {
+    progress.stop()
+  }
   return { did: agent.session!.did, bytes: size }
 }
 
@@ -68,11 +47,8 @@ const carOf = async (source: string, opts: { pds?: string; resolver: Resolver })
   if (fs.existsSync(source)) return fs.readFileSync(source)
   if (!source.startsWith('did:') && !source.includes('.')) throw new CliError(`no such file, and not a DID or handle: ${source}`, { exitCode: ExitCode.usage })
   const did = await opts.resolver.did(source, { pds: opts.pds })
-  const pds = trimSlash(opts.pds ?? (await opts.resolver.identity(did)).pds)
-  const res = await fetch(`${pds}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(did)}`).catch((err) => {
-    throw describeError(err, `getRepo at ${pds}`)
-  })
-  if (!res.ok) throw describeError(await httpError(res), `getRepo at ${pds}`)
+  const pds = opts.pds ?? (await opts.resolver.identity(did)).pds
+  const res = await fetchRepo(pds, did, `getRepo at ${pds}`)
   return new Uint8Array(await res.arrayBuffer())
 }
 
