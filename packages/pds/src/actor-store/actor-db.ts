@@ -168,6 +168,11 @@ export class ActorReader {
     ).all(cursor ?? '', limit) as { cid: string; recordUri: string }[]
   }
 
+  /** Whether any record cites the blob. */
+  isBlobReferenced(cid: string): boolean {
+    return this.prep('SELECT 1 FROM record_blob WHERE blobCid = ? LIMIT 1').get(cid) !== undefined
+  }
+
   /** Uploads still under a temp key that a record references (after an import): to be made permanent. */
   referencedTempBlobs(): { cid: string; tempKey: string }[] {
     return this.prep(
@@ -276,7 +281,7 @@ export class ActorDb extends ActorReader {
 
   /** Deletes a blob's row if no record references it; true when deleted. */
   removeUnreferencedBlob(cid: string): boolean {
-    if (this.prep('SELECT 1 FROM record_blob WHERE blobCid = ?').get(cid) !== undefined) return false
+    if (this.isBlobReferenced(cid)) return false
     return this.prep('DELETE FROM blob WHERE cid = ?').run(cid).changes > 0
   }
 

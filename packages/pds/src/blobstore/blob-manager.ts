@@ -63,9 +63,14 @@ export class BlobManager {
       await this.blobstore.deleteTemp(did, tempKey).catch(() => undefined)
       return ref(raced)
     }
-    this.pendingDids.add(did)
-    // a blob an imported record already cites is the repo's at once
-    await this.adoptReferenced(did)
+    // a blob an imported record already cites is the repo's at once (only
+    // this upload can be such a blob: the import adopted the earlier ones)
+    if (this.actorStore.read(did, (db) => db.isBlobReferenced(cid.toString()))) {
+      await this.blobstore.makePermanent(did, tempKey, cid.toString())
+      await this.actorStore.transact(did, (db) => db.markBlobPermanent(cid.toString()))
+    } else {
+      this.pendingDids.add(did)
+    }
     return ref({ mimeType, size: bytes.length })
   }
 
