@@ -4,6 +4,27 @@ import { InvalidRequest } from '../../../../errors.ts'
 import { getPdsEndpoint, getSigningDidKey } from '@atproto/common-web'
 import { accountEvent, identityEvent } from '../../../../sequencer/events.ts'
 import { resolveDidDoc } from './session.ts'
+import type { AppContext } from '../../../../context.ts'
+
+/**
+ * Why the account's DID document (resolved afresh) does not make it live
+ * here — it names another PDS, or not the account's signing key here — or
+ * null when it does: checkAccountStatus's `validDid`, activateAccount's
+ * precondition.
+ */
+const whyDidDocIsNotHere = async (ctx: AppContext, did: string): Promise<string | null> => {
+  const doc = await resolveDidDoc(ctx, did, true)
+  if (!doc) return `could not resolve ${did}'s DID document`
+  const endpoint = getPdsEndpoint(doc as never)
+  if (endpoint !== ctx.cfg.service.publicUrl) {
+    return `${did}'s DID document names ${endpoint ?? 'no PDS'}, not this server (${ctx.cfg.service.publicUrl}): update it first (submitPlcOperation)`
+  }
+  const key = (await ctx.actorStore.keypair(did)).did()
+  if (getSigningDidKey(doc as never) !== key) {
+    return `${did}'s DID document does not name this account's signing key here (${key}): update it first`
+  }
+  return null
+}
 
 export const checkAccountStatus: Route = (server, ctx) => {
   server.add(com.atproto.server.checkAccountStatus, {
@@ -12,15 +33,7 @@ export const checkAccountStatus: Route = (server, ctx) => {
       const { did } = auth.credentials
       const acc = await ctx.accounts.getAccount(did)
       const { root, stats } = ctx.actorStore.read(did, (db) => ({ root: db.getRoot(), stats: db.stats() }))
-      let validDid = false
-      try {
-        const data = await ctx.plc.getData(did)
-        validDid =
-          data.services?.atproto_pds?.endpoint === ctx.cfg.service.publicUrl &&
-          data.verificationMethods?.atproto === (await ctx.actorStore.keypair(did)).did()
-      } catch {
-        validDid = false
-      }
+      const validDid = (await whyDidDocIsNotHere(ctx, did)) === null
       return json({
         activated: !acc?.deactivatedAt,
         validDid,
@@ -41,20 +54,9 @@ export const activateAccount: Route = (server, ctx) => {
     auth: ctx.auth.accessFull({ allowDeactivated: true }),
     handler: async ({ auth }) => {
       const { did } = auth.credentials
-      // the account must live here before it goes live: its DID document
-      // names this server and the account's key here
-      const doc = await resolveDidDoc(ctx, did, true)
-      if (!doc) throw new InvalidRequest(`could not resolve ${did}'s DID document`)
-      const endpoint = getPdsEndpoint(doc as never)
-      if (endpoint !== ctx.cfg.service.publicUrl) {
-        throw new InvalidRequest(
-          `${did}'s DID document names ${endpoint ?? 'no PDS'}, not this server (${ctx.cfg.service.publicUrl}): update it first (submitPlcOperation)`,
-        )
-      }
-      const key = (await ctx.actorStore.keypair(did)).did()
-      if (getSigningDidKey(doc as never) !== key) {
-        throw new InvalidRequest(`${did}'s DID document does not name this account's signing key here (${key}): update it first`)
-      }
+      // the account must live here before it goes live
+      const problem = await whyDidDocIsNotHere(ctx, did)
+      if (problem) throw new InvalidRequest(problem)
       // an imported head is signed by the old host: sign it with ours so getRepo verifies at once
       const resigned = await ctx.repoWriter.resignHead(did)
       if (resigned) ctx.accounts.setRepoRoot(did, resigned.cid.toString(), resigned.rev)
