@@ -17,13 +17,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Database from 'better-sqlite3'
 import { AtpAgent } from '@atproto/api'
 import { TID } from '@atproto/common'
 import { helpAndExit, numFlag } from './lib/flags.ts'
-import { runAtp } from '@atsuite/dev-env'
+import { latestMailIn, runAtp } from '@atsuite/dev-env'
 import { memoryMiB, stopServer, type ServerProcess } from './lib/process.ts'
-import { REFERENCE_VERSION, ensureReferenceInstalled } from './lib/reference.ts'
+import { REFERENCE_VERSION, ensureReferenceInstalled, referenceEmailToken } from './lib/reference.ts'
 import { progress, runBench } from './lib/run.ts'
 import { startOurPds, startPlc, startReferencePds, type Target } from './lib/servers.ts'
 
@@ -111,24 +110,11 @@ const fillAccount = async (source: ServerProcess, handle: string, count: number,
 const runCli = (args: string[], plcUrl: string) => runAtp(['--plc', plcUrl, '--json', '--quiet', ...args], { timeoutMs: 3_600_000 })
 
 /** The PLC token an old host mailed: our PDS writes mail files; the reference keeps it in its account DB. */
-const plcToken = (workDir: string, kind: Target, did: string, email: string): string => {
-  if (kind === 'reference') {
-    const db = new Database(path.join(workDir, 'reference', 'account.sqlite'), { readonly: true })
-    try {
-      const row = db.prepare("SELECT token FROM email_token WHERE purpose = 'plc_operation' AND did = ?").get(did) as { token: string } | undefined
-      if (!row) throw new Error('no PLC token in the reference database')
-      return row.token
-    } finally {
-      db.close()
-    }
-  }
-  const dir = path.join(workDir, 'ours', 'mail')
-  const names = fs.readdirSync(dir).filter((n) => n.endsWith('-plc_operation.json')).sort().reverse()
-  for (const n of names) {
-    const mail = JSON.parse(fs.readFileSync(path.join(dir, n), 'utf8')) as { to: string; token: string }
-    if (mail.to === email) return mail.token
-  }
-  throw new Error(`no PLC token mailed to ${email}`)
+const plcToken = async (workDir: string, kind: Target, did: string, email: string): Promise<string> => {
+  if (kind === 'reference') return referenceEmailToken(path.join(workDir, 'reference'), did, 'plc_operation')
+  const mail = await latestMailIn(path.join(workDir, 'ours', 'mail'), email, 'plc_operation')
+  if (!mail?.token) throw new Error(`no PLC token mailed to ${email}`)
+  return mail.token
 }
 
 /** Samples both servers' RSS every 100 ms until stopped; returns the peaks. */
@@ -176,7 +162,7 @@ const scenario = async (
     const first = await runCli(args, plc.url)
     if (first.code !== 3) throw new Error(`first run exited ${first.code}, expected 3 (token needed): ${first.stderr}`)
     const firstReport = first.stderr
-    const second = await runCli([...args, '--plc-token', plcToken(srcDir, sourceKind, did, 'big@example.com')], plc.url)
+    const second = await runCli([...args, '--plc-token', await plcToken(srcDir, sourceKind, did, 'big@example.com')], plc.url)
     const wallS = (performance.now() - started) / 1000
     const peak = await stopSampling()
     if (second.code !== 0 && second.code !== 4) throw new Error(`second run exited ${second.code}: ${second.stderr}`)

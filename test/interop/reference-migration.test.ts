@@ -11,10 +11,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import Database from 'better-sqlite3'
 import { AtpAgent } from '@atproto/api'
 import { TestNetwork, latestMail, runAtp, type CliRun } from '@atsuite/dev-env'
-import { ensureReferenceInstalled } from '../../scripts/bench/lib/reference.ts'
+import { ensureReferenceInstalled, referenceEmailToken } from '../../scripts/bench/lib/reference.ts'
 import { startReferencePds } from '../../scripts/bench/lib/servers.ts'
 import { stopServer, type ServerProcess } from '../../scripts/bench/lib/process.ts'
 
@@ -27,17 +26,8 @@ const password = 'erin-password'
 const atp = (args: string[]): Promise<CliRun> =>
   runAtp(['--plc', net.plc.url, '--json', ...args], { env: { ATP_CONFIG_DIR: path.join(work, 'config') }, timeoutMs: 120_000 })
 
-/** The PLC token the reference mailed: read from its account database (it has no mail directory). */
-const referencePlcToken = (did: string): string => {
-  const db = new Database(path.join(work, 'reference', 'account.sqlite'), { readonly: true })
-  try {
-    const row = db.prepare("SELECT token FROM email_token WHERE purpose = 'plc_operation' AND did = ?").get(did) as { token: string } | undefined
-    if (!row) throw new Error(`no plc_operation token for ${did} in the reference's database`)
-    return row.token
-  } finally {
-    db.close()
-  }
-}
+/** The PLC token the reference mailed (it has no mail directory). */
+const referencePlcToken = (did: string): string => referenceEmailToken(path.join(work, 'reference'), did, 'plc_operation')
 
 beforeAll(async () => {
   const cacheDir = ensureReferenceInstalled()

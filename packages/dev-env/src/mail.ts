@@ -9,8 +9,11 @@ export type TestMail = { to: string; kind: string; token?: string; subject: stri
  * read from its mail directory (a test PDS has no SMTP server); undefined
  * when there is none.
  */
-export const latestMail = async (pds: PDS, to: string, kind: string): Promise<TestMail | undefined> => {
-  const dir = pds.ctx.cfg.email.mailDirectory
+export const latestMail = (pds: PDS, to: string, kind: string): Promise<TestMail | undefined> =>
+  latestMailIn(pds.ctx.cfg.email.mailDirectory, to, kind)
+
+/** latestMail for a PDS known only by its mail directory (one running in another process). */
+export const latestMailIn = async (dir: string, to: string, kind: string): Promise<TestMail | undefined> => {
   const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith(`-${kind}.json`)).sort()
   for (const n of names.reverse()) {
     const mail = JSON.parse(await fs.readFile(path.join(dir, n), 'utf8')) as TestMail

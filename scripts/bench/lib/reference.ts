@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
 import { nodeBinary } from './process.ts'
 
 export const REFERENCE_VERSION = '0.5.35'
@@ -142,3 +143,19 @@ export const referenceEnv = (s: ReferenceSettings): Record<string, string> => ({
   PDS_BSKY_APP_VIEW_DID: 'did:example:invalid',
   LOG_ENABLED: 'false',
 })
+
+/**
+ * The newest email token of `purpose` (e.g. `plc_operation`) the reference
+ * issued to `did`, read from its account database in `dataDirectory`: it
+ * mails through nodemailer with no transport to read back here.
+ */
+export const referenceEmailToken = (dataDirectory: string, did: string, purpose: string): string => {
+  const db = new Database(path.join(dataDirectory, 'account.sqlite'), { readonly: true })
+  try {
+    const row = db.prepare('SELECT token FROM email_token WHERE purpose = ? AND did = ?').get(purpose, did) as { token: string } | undefined
+    if (!row) throw new Error(`no ${purpose} token for ${did} in the reference's database`)
+    return row.token
+  } finally {
+    db.close()
+  }
+}
