@@ -27,7 +27,7 @@ import type { ChildProcess } from 'node:child_process'
 import { Histogram } from './relay-lib/histogram.ts'
 import { helpAndExit, numFlag } from './lib/flags.ts'
 import { nowMicros } from './relay-lib/fast-repo.ts'
-import { cpuSeconds, freePort, killAllSync, logTail, nextMessage, repoRoot, rssMiB, startServer, startWorker, stop, stopAll } from './relay-lib/proc.ts'
+import { cpuSeconds, freePort, killAllSync, logTail, nextMessage, repoRoot, rssMiB, startRelay, startServer, startWorker, stop, stopAll } from './relay-lib/proc.ts'
 import { formatReport, type Sample } from './relay-lib/report.ts'
 
 const { values: flags } = parseArgs({
@@ -93,24 +93,12 @@ try {
     healthPath: '/_health',
     logFile: path.join(workDir, 'plc.log'),
   })
-  const relayPort = await freePort()
-  const relay = await startServer({
+  const relay = await startRelay({
+    workDir,
     name: 'relay',
-    entry: path.join(repoRoot, 'packages/relay/src/bin.ts'),
-    env: {
-      RELAY_PORT: String(relayPort),
-      RELAY_HOST: '127.0.0.1',
-      RELAY_DATA_DIRECTORY: path.join(workDir, 'relay'),
-      RELAY_PLC_URL: plc.url,
-      RELAY_ADMIN_PASSWORD: ADMIN,
-      RELAY_ALLOW_INSECURE_HOSTS: 'true',
-      RELAY_HOST_RATE_LIMIT: String(Math.max(100_000, rate * 2)),
-      RELAY_MAX_BUFFER_BYTES: String(256 * 1024 * 1024),
-      LOG_LEVEL: 'warn',
-    },
-    url: `http://127.0.0.1:${relayPort}`,
-    healthPath: '/xrpc/_health',
-    logFile: path.join(workDir, 'relay.log'),
+    plcUrl: plc.url,
+    adminPassword: ADMIN,
+    env: { RELAY_HOST_RATE_LIMIT: String(Math.max(100_000, rate * 2)), RELAY_MAX_BUFFER_BYTES: String(256 * 1024 * 1024) },
     nodeArgs: flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(workDir, 'profile')}`] : [],
   })
   progress(`plc ${plc.url}, relay ${relay.url} (pid ${relay.pid}), work dir ${workDir}`)
@@ -192,7 +180,7 @@ try {
   // -- consumers
   const consumers = startWorker(
     path.join(repoRoot, 'scripts/bench/relay-lib/consumers.ts'),
-    ['--url', `ws://127.0.0.1:${relayPort}/xrpc/com.atproto.sync.subscribeRepos`, '--n', String(consumerCount)],
+    ['--url', `${relay.url.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos`, '--n', String(consumerCount)],
     path.join(workDir, 'consumers.log'),
   )
   await nextMessage(consumers, 'connected', 30_000)

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AtpAgent } from '@atproto/api'
-import { freePort, logTail, repoRoot, startServer, stop } from '../relay-lib/proc.ts'
+import { freePort, logTail, repoRoot, startRelay, startServer, stop } from '../relay-lib/proc.ts'
 import { startAppview } from './indexing.ts'
 import { postToVisible, type VisibleResult } from './visible-loop.ts'
 
@@ -41,24 +41,8 @@ export const measureVisible = async (opts: { workDir: string; plcUrl: string; co
     healthPath: '/xrpc/_health',
     logFile: path.join(opts.workDir, 'visible-pds.log'),
   })
-  const relayPort = await freePort()
-  const relay = await startServer({
-    name: 'relay',
-    entry: path.join(repoRoot, 'packages/relay/src/bin.ts'),
-    env: {
-      RELAY_PORT: String(relayPort),
-      RELAY_HOST: '127.0.0.1',
-      RELAY_DATA_DIRECTORY: path.join(opts.workDir, 'visible-relay'),
-      RELAY_PLC_URL: opts.plcUrl,
-      RELAY_ADMIN_PASSWORD: 'bench-admin',
-      RELAY_ALLOW_INSECURE_HOSTS: 'true',
-      LOG_LEVEL: 'warn',
-    },
-    url: `http://127.0.0.1:${relayPort}`,
-    healthPath: '/xrpc/_health',
-    logFile: path.join(opts.workDir, 'visible-relay.log'),
-  })
-  const av = await startAppview({ workDir: opts.workDir, name: 'visible-appview', plcUrl: opts.plcUrl, streamUrl: `ws://127.0.0.1:${relayPort}` })
+  const relay = await startRelay({ workDir: opts.workDir, name: 'visible-relay', plcUrl: opts.plcUrl, adminPassword: 'bench-admin' })
+  const av = await startAppview({ workDir: opts.workDir, name: 'visible-appview', plcUrl: opts.plcUrl, streamUrl: relay.url.replace(/^http/, 'ws') })
   try {
     // the relay takes a host live from where it stands: crawl before the account exists
     const crawl = await fetch(`${relay.url}/xrpc/com.atproto.sync.requestCrawl`, {

@@ -4,6 +4,7 @@
 // ever stopped by the PID spawn() returned.
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
+import path from 'node:path'
 import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -81,6 +82,39 @@ export const startServer = async (opts: {
 }
 
 /** A worker script forked with IPC; its output goes to `logFile`. */
+/**
+ * Our relay as its own process on a free loopback port, its data in
+ * `<workDir>/<name>`, accepting http:// hosts; `env` adds or overrides.
+ */
+export const startRelay = async (opts: {
+  workDir: string
+  name: string
+  plcUrl: string
+  adminPassword: string
+  env?: Record<string, string>
+  nodeArgs?: string[]
+}): Promise<Server> => {
+  const port = await freePort()
+  return startServer({
+    name: 'relay',
+    entry: path.join(repoRoot, 'packages/relay/src/bin.ts'),
+    env: {
+      RELAY_PORT: String(port),
+      RELAY_HOST: '127.0.0.1',
+      RELAY_DATA_DIRECTORY: path.join(opts.workDir, opts.name),
+      RELAY_PLC_URL: opts.plcUrl,
+      RELAY_ADMIN_PASSWORD: opts.adminPassword,
+      RELAY_ALLOW_INSECURE_HOSTS: 'true',
+      LOG_LEVEL: 'warn',
+      ...opts.env,
+    },
+    url: `http://127.0.0.1:${port}`,
+    healthPath: '/xrpc/_health',
+    logFile: path.join(opts.workDir, `${opts.name}.log`),
+    nodeArgs: opts.nodeArgs,
+  })
+}
+
 export const startWorker = (entry: string, args: string[], logFile: string): ChildProcess => {
   const log = fs.openSync(logFile, 'a')
   const child = fork(entry, args, { cwd: repoRoot, env: cleanEnv(), stdio: ['ignore', log, log, 'ipc'], serialization: 'advanced' })
