@@ -18,7 +18,8 @@ let carol: TestUser
 const counters = () => net.appview.ctx.counters.toJSON()
 
 beforeAll(async () => {
-  net = await TestNetwork.create({ appview: true })
+  // the app view's record limit set below the PDS's (1,000,000 bytes of JSON), so an oversized record reaches it
+  net = await TestNetwork.create({ appview: { env: { APPVIEW_MAX_RECORD_BYTES: '100000' } } })
   alice = await net.createUser('alice')
   bob = await net.createUser('bob')
   carol = await net.createUser('carol')
@@ -47,8 +48,8 @@ test('hostile records are skipped with a counter and indexing goes on', async ()
   await createRaw(bob, 'app.bsky.feed.post', { $type: 'app.bsky.feed.post', text: 'me', reply: { root: strong, parent: strong }, createdAt: new Date().toISOString() }, '3kselfreplyaaa')
   // a profile that is not at rkey `self`
   await createRaw(bob, 'app.bsky.actor.profile', { $type: 'app.bsky.actor.profile', displayName: 'elsewhere' }, 'other')
-  // a 2 MB record
-  await createRaw(bob, 'app.bsky.actor.profile', { $type: 'app.bsky.actor.profile', description: 'x'.repeat(2 * 1024 * 1024) }, 'self')
+  // a record over the app view's limit (500 KB; the PDS takes up to 1 MB)
+  await createRaw(bob, 'app.bsky.actor.profile', { $type: 'app.bsky.actor.profile', description: 'x'.repeat(500_000) }, 'self')
   // an honest post after all of them
   const honest = await bob.agent.post({ text: 'still here' })
   await net.processAll()

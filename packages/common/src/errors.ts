@@ -2,7 +2,7 @@ import { ResponseType, XRPCError } from '@atproto/xrpc-server'
 import { l } from '@atproto/lex-schema'
 import { bodyParserError } from './http.ts'
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 502
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 502 | 503
 
 /**
  * Base of each service's domain errors: it names the lexicon error it becomes
@@ -26,7 +26,9 @@ const statusType: Record<ErrorStatus, ResponseType> = {
   404: ResponseType.XRPCNotSupported,
   409: ResponseType.InvalidRequest,
   413: ResponseType.PayloadTooLarge,
+  429: ResponseType.RateLimitExceeded,
   502: ResponseType.UpstreamFailure,
+  503: ResponseType.NotEnoughResources,
 }
 
 /**

@@ -30,6 +30,8 @@ export type ServiceShellOptions = {
   after?: RequestHandler[]
   /** sent with 401s (e.g. `Basic realm="relay admin"`) */
   wwwAuthenticate?: string
+  /** an error state `_health` reports with a 503 (e.g. storage refusing writes) */
+  health?: () => { ok: true } | { ok: false; error: string; message: string }
 }
 
 /**
@@ -63,7 +65,9 @@ export class ServiceShell {
     app.set('trust proxy', true)
     app.use(cors)
     app.get('/xrpc/_health', (_req, res) => {
-      res.json({ version: opts.version })
+      const health = opts.health?.() ?? { ok: true }
+      if (health.ok) res.json({ version: opts.version })
+      else res.status(503).json({ version: opts.version, error: health.error, message: health.message })
     })
     for (const sub of this.subscriptions) app.get(sub.path, (req, res) => sub.handlePlainGet(req, res))
     for (const handler of opts.before ?? []) app.use(handler)

@@ -20,6 +20,7 @@ import { RepoImporter } from './repo/import.ts'
 import { BlobManager } from './blobstore/blob-manager.ts'
 import { Crawlers } from './crawlers.ts'
 import { accountEvent, commitEvent, identityEvent, syncEvent, type PendingEvent } from './sequencer/events.ts'
+import { CommitSequencer } from './sequencer/commits.ts'
 import type { CommitData } from '@atproto/repo'
 import { parseCid } from '@atproto/lex-data'
 import { Pipethrough } from './proxy/pipethrough.ts'
@@ -62,6 +63,7 @@ export class AppContext {
   readonly mailer: Mailer
   /** the firehose log (subscribeRepos) */
   readonly sequencer: EventLog
+  readonly commits: CommitSequencer
   readonly crawlers: Crawlers
   /** forwards calls to the app view and other services as the PDS's users */
   readonly pipethrough: Pipethrough
@@ -87,6 +89,7 @@ export class AppContext {
     this.handleResolver = fields.handleResolver
     this.mailer = fields.mailer
     this.sequencer = fields.sequencer
+    this.commits = fields.commits
     this.crawlers = fields.crawlers
     this.pipethrough = fields.pipethrough
     this.feedGenerators = fields.feedGenerators
@@ -127,16 +130,12 @@ export class AppContext {
     const accounts = new AccountManager(accountDb, jwt)
     const actorStore = new ActorStore(cfg.actorStoreDirectory, { cacheSize: cfg.actorStoreCacheSize })
     const blobstore = overrides.blobstore ?? new DiskBlobStore(cfg.blobstoreLocation)
-    const repoWriter = new RepoWriter(actorStore, blobstore)
     const sequencer = new EventLog(cfg.firehose.dbLocation, { retentionMs: cfg.firehose.retentionMs })
-    // same tick as the commit transaction: the event follows its commit with no await in between
+    const commits = new CommitSequencer(sequencer, accounts, actorStore)
+    const repoWriter = new RepoWriter(actorStore, blobstore, commits)
     // the host a relay should crawl: hostname[:port] of the public URL
     const crawlers = new Crawlers(new URL(cfg.service.publicUrl).host, cfg.crawlers)
-    repoWriter.onCommitted((evt) => {
-      sequencer.append([commitEvent(evt)])
-      crawlers.notifyOfUpdate()
-      accounts.setRepoRoot(evt.did, evt.commit.cid.toString(), evt.commit.rev)
-    })
+    repoWriter.onCommitted(() => crawlers.notifyOfUpdate())
     const rotationKey = await Secp256k1Keypair.import(secrets.plcRotationKeyHex)
     // plain fetch: the default refuses http:// and loopback, which local PLCs use
     const idResolver = new IdResolver({ plcUrl: cfg.identity.plcUrl, fetch: globalThis.fetch })
@@ -157,6 +156,7 @@ export class AppContext {
       blobs: new BlobManager(actorStore, blobstore, cfg),
       repoWriter,
       sequencer,
+      commits,
       crawlers,
       repoReader,
       importer: new RepoImporter(actorStore),
@@ -175,6 +175,7 @@ export class AppContext {
 
   async destroy(): Promise<void> {
     this.blobs.stop()
+    this.commits.stop()
     this.sequencer.close()
     this.actorStore.close()
     await this.accountDb.close()

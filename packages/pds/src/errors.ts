@@ -42,6 +42,17 @@ export class NotFoundErr extends PdsError {
   }
 }
 
+export class PayloadTooLargeErr extends PdsError {
+  constructor(message: string) {
+    super(413, 'PayloadTooLarge', message)
+  }
+}
+export class UnavailableErr extends PdsError {
+  constructor(message: string, errorName = 'NotEnoughResources') {
+    super(503, errorName, message)
+  }
+}
+
 /** Where record writes carry records: createRecord/putRecord `record`, applyWrites `writes[i].value`. */
 const insideRecord = (path: readonly PropertyKey[]): boolean =>
   (path[0] === 'record' && path.length > 1) || (path[0] === 'writes' && path[2] === 'value' && path.length > 3)

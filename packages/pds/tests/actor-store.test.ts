@@ -13,7 +13,8 @@ const CACHE_SIZE = 2
 const FILLER = 'com.example.filler'
 /** records in the big repo, each about 20 kB: ~20 MB of CAR, far more than socket buffers take */
 const BIG_RECORDS = 1000
-const BATCH = 200
+// 50 records of 20 KB: under the firehose's 2 MB per commit
+const BATCH = 50
 
 let net: TestNetwork
 let big: TestUser

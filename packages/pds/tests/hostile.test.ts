@@ -221,6 +221,39 @@ const cases: Case[] = [
     status: 413,
     errors: ['PayloadTooLarge'],
   },
+  // what the network cannot carry is refused at the write, never announced as a tooBig commit
+  {
+    name: 'record over 1,000,000 bytes of JSON (createRecord, 2.1 MB)',
+    run: () => createOwn({ text: 'x'.repeat(2_100_000) }),
+    status: 413,
+    errors: ['PayloadTooLarge'],
+  },
+  {
+    name: 'record over 1,000,000 bytes of JSON (putRecord)',
+    run: () => asAttacker('com.atproto.repo.putRecord', { repo: attacker.did, collection: EXAMPLE, rkey: 'big', record: { text: 'x'.repeat(1_000_001) } }),
+    status: 413,
+    errors: ['PayloadTooLarge'],
+  },
+  {
+    name: 'record over 1,000,000 bytes of JSON (applyWrites)',
+    run: () =>
+      asAttacker('com.atproto.repo.applyWrites', {
+        repo: attacker.did,
+        writes: [{ $type: 'com.atproto.repo.applyWrites#create', collection: EXAMPLE, rkey: 'big', value: { text: 'x'.repeat(1_500_000) } }],
+      }),
+    status: 413,
+    errors: ['PayloadTooLarge'],
+  },
+  {
+    name: 'commit whose blocks exceed 2 MB (applyWrites of three 900 KB records)',
+    run: () =>
+      asAttacker('com.atproto.repo.applyWrites', {
+        repo: attacker.did,
+        writes: [0, 1, 2].map((i) => ({ $type: 'com.atproto.repo.applyWrites#create', collection: EXAMPLE, rkey: `big${i}`, value: { text: String(i).repeat(900_000) } })),
+      }),
+    status: 400,
+    errors: ['InvalidRequest'],
+  },
   {
     name: `oversized blob (content-length > PDS_BLOB_UPLOAD_LIMIT=${BLOB_LIMIT})`,
     run: () =>

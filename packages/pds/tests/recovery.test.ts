@@ -1,54 +1,174 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import Database from 'better-sqlite3'
 import { decodeFrame } from '@atsuite/common'
 import { PlcServer } from '@atsuite/plc'
 import { startTestPds, testSecrets } from '@atsuite/dev-env'
 import { AtpAgent } from '@atproto/api'
+import type { PDS } from '../src/index.ts'
 
-// The window between a commit's transaction and its firehose event cannot be
-// one SQLite transaction (different files). This test recreates the state a
-// crash in that window leaves — the store's head newer than the head recorded
-// with the last announced event, no clean-shutdown marker — and checks that
-// the restarted PDS announces the head with #sync.
-test('after an unclean shutdown, commits left unannounced are announced with #sync', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pds-recovery-'))
-  const plc = await PlcServer.create({ port: 0, host: '127.0.0.1', dbLocation: path.join(dir, 'plc.sqlite') })
+// A commit's #commit event is written into the account's store in the
+// commit's transaction and moved to the firehose log right after. These tests
+// recreate, on real files, the states a kill -9 or a failing log leaves, and
+// check that each commit reaches the firehose exactly once, as the #commit it
+// was committed as.
+
+let dir: string
+let plc: PlcServer
+const secrets = testSecrets()
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pds-recovery-'))
+  plc = await PlcServer.create({ port: 0, host: '127.0.0.1', dbLocation: path.join(dir, 'plc.sqlite') })
   await plc.start()
-  const secrets = testSecrets()
-  const dataDir = path.join(dir, 'pds')
-  let pds = await startTestPds(plc.url, dataDir, {}, secrets)
-  const port = String(pds.port)
+})
+
+afterAll(async () => {
+  await plc.destroy()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+type Frame = { seq: number; type: string; body: Record<string, unknown> }
+const framesAfter = (pds: PDS, seq: number): Frame[] =>
+  pds.ctx.sequencer.after(seq, 1000).map((row) => {
+    const f = decodeFrame(row.frame) as { type: string; body: Record<string, unknown> }
+    return { seq: row.seq, type: f.type, body: f.body }
+  })
+
+const setup = async (name: string) => {
+  const dataDir = path.join(dir, name)
+  const pds = await startTestPds(plc.url, dataDir, {}, secrets)
+  const agent = new AtpAgent({ service: pds.url })
+  await agent.createAccount({ handle: `${name}.test`, email: `${name}@example.com`, password: 'password-123' })
+  return { dataDir, pds, agent, did: agent.session!.did, port: String(pds.port) }
+}
+
+/** Stops the PDS as kill -9 would leave it: no clean-shutdown marker. */
+const crash = async (pds: PDS, dataDir: string) => {
+  await pds.destroy()
+  fs.rmSync(path.join(dataDir, 'clean-shutdown'))
+  // let the client's pool see its keep-alive sockets closed before the next server takes the port
+  await new Promise((r) => setTimeout(r, 20))
+}
+
+test('a commit whose event never reached the log is sequenced at restart as its #commit, byte for byte', async () => {
+  const { dataDir, pds: first, agent, did, port } = await setup('outbox')
+  let pds = first
   try {
-    const agent = new AtpAgent({ service: pds.url })
-    await agent.createAccount({ handle: 'recover.test', email: 'r@example.com', password: 'password-123' })
-    const did = agent.session!.did
     await agent.post({ text: 'first', createdAt: new Date().toISOString() })
-    const announcedRev = (await agent.com.atproto.sync.getLatestCommit({ did })).data.rev
+    const announced = (await agent.com.atproto.sync.getLatestCommit({ did })).data
     await agent.post({ text: 'second', createdAt: new Date().toISOString() })
     const head = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+    const lastSeq = pds.ctx.sequencer.currentSeq
+    const lost = pds.ctx.sequencer.after(lastSeq - 1, 1)[0]
+    expect(decodeFrame(lost.frame)).toMatchObject({ type: '#commit', body: { repo: did, rev: head.rev, since: announced.rev } })
+    await crash(pds, dataDir)
 
-    // the state a crash between commit and event leaves behind
-    pds.ctx.accountDb.sqlite.prepare('UPDATE repo_root SET rev = ? WHERE did = ?').run(announcedRev, did)
-    await pds.destroy()
-    fs.rmSync(path.join(dataDir, 'clean-shutdown'))
+    // the state of a kill -9 right after the commit's transaction: the event is not in the log, and the
+    // account DB still records the previous head as the last sequenced one
+    const log = new Database(path.join(dataDir, 'sequencer.sqlite'))
+    log.prepare('DELETE FROM event_log WHERE seq = ?').run(lastSeq)
+    log.close()
+    const accounts = new Database(path.join(dataDir, 'account.sqlite'))
+    accounts.prepare('UPDATE repo_root SET rev = ?, cid = ? WHERE did = ?').run(announced.rev, announced.cid, did)
+    accounts.close()
 
     pds = await startTestPds(plc.url, dataDir, { PDS_PORT: port }, secrets)
-    const seqBefore = pds.ctx.sequencer.currentSeq
-    const last = pds.ctx.sequencer.after(seqBefore - 1, 10)
-    expect(last).toHaveLength(1)
-    const frame = decodeFrame(last[0].frame)
-    expect(frame).toMatchObject({ op: 1, type: '#sync', body: { did, rev: head.rev } })
+    expect(pds.ctx.sequencer.currentSeq).toBe(lastSeq)
+    const [again] = pds.ctx.sequencer.after(lastSeq - 1, 1)
+    expect(Buffer.compare(again.frame, lost.frame)).toBe(0)
     const row = pds.ctx.accountDb.sqlite.prepare('SELECT rev, cid FROM repo_root WHERE did = ?').get(did) as { rev: string; cid: string }
     expect(row).toEqual({ rev: head.rev, cid: head.cid })
 
-    // a clean restart announces nothing
+    // the next commit follows it (since = the recovered commit's rev), and a clean restart adds nothing
+    await agent.post({ text: 'third', createdAt: new Date().toISOString() })
+    const next = framesAfter(pds, lastSeq)
+    expect(next.map((f) => [f.type, f.body.since])).toEqual([['#commit', head.rev]])
+    const seq = pds.ctx.sequencer.currentSeq
     await pds.destroy()
     pds = await startTestPds(plc.url, dataDir, { PDS_PORT: port }, secrets)
-    expect(pds.ctx.sequencer.currentSeq).toBe(seqBefore)
+    expect(pds.ctx.sequencer.currentSeq).toBe(seq)
   } finally {
     await pds.destroy()
-    await plc.destroy()
-    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a crash after the event was appended (before the head was recorded) does not announce it twice', async () => {
+  const { dataDir, pds: first, agent, did, port } = await setup('twice')
+  let pds = first
+  try {
+    await agent.post({ text: 'first', createdAt: new Date().toISOString() })
+    const announced = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+    await agent.post({ text: 'second', createdAt: new Date().toISOString() })
+    const seq = pds.ctx.sequencer.currentSeq
+    await crash(pds, dataDir)
+    const accounts = new Database(path.join(dataDir, 'account.sqlite'))
+    accounts.prepare('UPDATE repo_root SET rev = ?, cid = ? WHERE did = ?').run(announced.rev, announced.cid, did)
+    accounts.close()
+
+    pds = await startTestPds(plc.url, dataDir, { PDS_PORT: port }, secrets)
+    expect(pds.ctx.sequencer.currentSeq).toBe(seq)
+    const head = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+    expect(pds.ctx.accounts.repoRootRev(did)).toBe(head.rev)
+  } finally {
+    await pds.destroy()
+  }
+})
+
+test('a head no commit event covers (a store moved outside a commit) is announced with #sync', async () => {
+  const { dataDir, pds: first, agent, did, port } = await setup('resync')
+  let pds = first
+  try {
+    await agent.post({ text: 'first', createdAt: new Date().toISOString() })
+    const announced = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+    await agent.post({ text: 'second', createdAt: new Date().toISOString() })
+    const head = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+    await crash(pds, dataDir)
+    const store = new Database(pds.ctx.actorStore.location(did).dbPath)
+    store.prepare('DELETE FROM commit_outbox').run()
+    store.close()
+    const accounts = new Database(path.join(dataDir, 'account.sqlite'))
+    accounts.prepare('UPDATE repo_root SET rev = ?, cid = ? WHERE did = ?').run(announced.rev, announced.cid, did)
+    accounts.close()
+
+    const seq = pds.ctx.sequencer.currentSeq
+    pds = await startTestPds(plc.url, dataDir, { PDS_PORT: port }, secrets)
+    expect(framesAfter(pds, seq)).toMatchObject([{ type: '#sync', body: { did, rev: head.rev } }])
+  } finally {
+    await pds.destroy()
+  }
+})
+
+test('while the log refuses appends, writes are kept and their events follow in order once it recovers', async () => {
+  const { pds, agent, did } = await setup('refused')
+  try {
+    await agent.post({ text: 'before', createdAt: new Date().toISOString() })
+    const seq = pds.ctx.sequencer.currentSeq
+    // a real SQLite failure on the log's connection: every write is refused (SQLITE_READONLY)
+    pds.ctx.sequencer.db.pragma('query_only = ON')
+    const acked = await agent.post({ text: 'during', createdAt: new Date().toISOString() })
+    expect(pds.ctx.commits.backlog).toBe(1)
+    expect(pds.ctx.sequencer.currentSeq).toBe(seq)
+    // the repo's next commit cannot jump the queue: a clear 503, nothing committed
+    const refused = await agent.post({ text: 'refused', createdAt: new Date().toISOString() }).catch((e) => e)
+    expect(refused).toMatchObject({ status: 503, error: 'NotEnoughResources' })
+    expect(refused.message).toMatch(/firehose log/)
+    const records = await agent.com.atproto.repo.listRecords({ repo: did, collection: 'app.bsky.feed.post' })
+    expect(records.data.records.map((r) => (r.value as { text: string }).text).sort()).toEqual(['before', 'during'])
+
+    pds.ctx.sequencer.db.pragma('query_only = OFF')
+    const deadline = Date.now() + 10_000
+    while (pds.ctx.commits.backlog > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    expect(pds.ctx.commits.backlog).toBe(0)
+    await agent.post({ text: 'after', createdAt: new Date().toISOString() })
+    const frames = framesAfter(pds, seq)
+    expect(frames.map((f) => f.type)).toEqual(['#commit', '#commit'])
+    const head = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+    expect(frames[1].body.since).toBe(frames[0].body.rev)
+    expect(frames[1].body.rev).toBe(head.rev)
+    expect((frames[0].body.ops as { path: string }[])[0].path).toBe(acked.uri.split('/').slice(-2).join('/'))
+  } finally {
+    await pds.destroy()
   }
 })

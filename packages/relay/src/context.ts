@@ -39,6 +39,10 @@ export class RelayContext {
   readonly processor: EventProcessor
   readonly hosts: HostManager
   readonly clock: Clock
+  /** errors of the relay's own (a bug, a local fault), never charged to a host */
+  readonly internal = { errors: 0 }
+  /** true while ingestion is paused because the event log refuses appends */
+  ingestPaused = false
   private timer: NodeJS.Timeout | null = null
 
   private constructor(cfg: RelayConfig, db: RelayDb, overrides: RelayOverrides) {
@@ -46,7 +50,17 @@ export class RelayContext {
     this.db = db
     this.clock = overrides.clock ?? systemClock
     this.eventLog = new EventLog(path.join(cfg.dataDirectory, 'events.sqlite'), { retentionMs: cfg.retentionMs })
-    this.out = new MergedLog(this.eventLog)
+    // while the log refuses appends, hosts are let go (they re-send from their cursors once it recovers)
+    this.out = new MergedLog(this.eventLog, (failing) => {
+      if (this.closing) return
+      if (failing && !this.ingestPaused) {
+        this.ingestPaused = true
+        void this.hosts.pause()
+      } else if (!failing && this.ingestPaused) {
+        this.ingestPaused = false
+        this.hosts.resume()
+      }
+    })
     this.accounts = new AccountStore(db)
     // plain fetch: the default one refuses http:// and loopback, which local PLCs and PDSes use
     const resolver = overrides.idResolver ?? new IdResolver({ plcUrl: cfg.plcUrl, fetch: globalThis.fetch })
@@ -79,6 +93,7 @@ export class RelayContext {
       maxFrameBytes: cfg.maxFrameBytes,
       backoffMaxMs: cfg.backoffMaxMs,
       defaultRateLimit: cfg.hostRateLimit,
+      internal: this.internal,
     })
   }
 
@@ -99,18 +114,36 @@ export class RelayContext {
   /**
    * Persists in dependency order: relayed events first, then account state,
    * then host cursors — a cursor never runs ahead of what is in the log.
+   * When the log refuses the events, nothing after it is persisted and host
+   * subscriptions pause (their in-memory cursors and the queued events stay
+   * consistent); the next flush that gets the events into the log resumes them.
    */
   flush(): void {
     try {
-      this.out.flush()
+      if (!this.out.flush()) return
       this.accounts.flush()
       this.hosts.flush()
     } catch (err) {
+      this.internal.errors++
       outboxLogger.error({ err }, 'flushing relay state failed')
     }
   }
 
+  /** What `_health` reports: an error state while the event log refuses appends. */
+  health(): { ok: true } | { ok: false; error: string; message: string } {
+    const failing = this.out.failing
+    if (!failing) return { ok: true }
+    return {
+      ok: false,
+      error: 'EventLogUnavailable',
+      message: `the event log refuses appends (${failing.message}); ${this.out.queued} events wait, ingestion is paused`,
+    }
+  }
+
+  private closing = false
+
   async destroy(): Promise<void> {
+    this.closing = true
     if (this.timer) clearInterval(this.timer)
     this.timer = null
     this.resync.close()

@@ -35,6 +35,7 @@ export class RelayServer {
       xrpc: { validateResponses: false, jsonLimit: 100 * 1024 },
       errorParser: toXrpcError,
       subscriptions: [subscribeRepos(ctx)],
+      health: () => ctx.health(),
       before: [
         // getRepo redirects to the account's PDS: a plain route (see its file)
         (req, res, next) => (req.path === '/xrpc/com.atproto.sync.getRepo' ? getRepoRoute(req, res, next) : next()),

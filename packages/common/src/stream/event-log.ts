@@ -23,6 +23,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   private lastSeq: number
   private readonly insert: Database.Statement
   private readonly afterStmt: Database.Statement
+  private atStmt: Database.Statement | undefined
   private readonly retentionMs: number
   private timer: NodeJS.Timeout | null = null
 
@@ -33,6 +34,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.db = new Database(location)
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('busy_timeout = 5000')
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS event_log (
         seq integer PRIMARY KEY,
@@ -53,6 +55,17 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
 
   get currentSeq(): number {
     return this.lastSeq
+  }
+
+  /** The seq the next appended event gets (appends are synchronous, so this holds until the next append). */
+  get nextSeq(): number {
+    return this.lastSeq + 1
+  }
+
+  /** Who and what is at a seq, if retained. */
+  at(seq: number): { did: string; type: string } | undefined {
+    this.atStmt ??= this.db.prepare('SELECT did, type FROM event_log WHERE seq = ?')
+    return this.atStmt.get(seq) as { did: string; type: string } | undefined
   }
 
   oldestSeq(): number | null {

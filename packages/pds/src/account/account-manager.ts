@@ -383,6 +383,14 @@ export class AccountManager {
     this.setRootStmt.run(did, cid, rev, new Date().toISOString())
   }
 
+  private rootRevStmt: Database.Statement | undefined
+
+  /** The rev of the head last recorded for `did` (the last one sequenced). */
+  repoRootRev(did: string): string | undefined {
+    this.rootRevStmt ??= this.db.sqlite.prepare('SELECT rev FROM repo_root WHERE did = ?')
+    return (this.rootRevStmt.get(did) as { rev: string } | undefined)?.rev
+  }
+
   async listRepos(limit: number, cursor?: string) {
     let q = this.q
       .selectFrom('account')

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3'
 import type { SqliteHandle } from '@atsuite/common'
-import { migrateActorDb, type BlobRow, type RecordRow, type RepoRootRow } from './db.ts'
+import { migrateActorDb, type BlobRow, type OutboxRow, type RecordRow, type RepoRootRow } from './db.ts'
 
 type Stmt = Database.Statement
 
@@ -46,6 +46,13 @@ export class ActorReader {
 
   getRoot(): RepoRootRow | undefined {
     return this.prep('SELECT * FROM repo_root LIMIT 1').get() as RepoRootRow | undefined
+  }
+
+  // firehose outbox
+
+  /** #commit events of commits after `rev`, oldest first. */
+  outboxAfter(rev: string): OutboxRow[] {
+    return this.prep('SELECT rev, seq, body FROM commit_outbox WHERE rev > ? ORDER BY rev').all(rev) as OutboxRow[]
   }
 
   // blocks
@@ -228,6 +235,19 @@ export class ActorDb extends ActorReader {
       `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
        ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
     ).run(did, cid, rev, now)
+  }
+
+  // firehose outbox
+
+  /** In the commit's transaction: its event, and the events of earlier commits (already sequenced) dropped. */
+  putOutbox(rev: string, seq: number, body: Uint8Array): void {
+    this.prep('DELETE FROM commit_outbox WHERE rev < ?').run(rev)
+    this.prep('INSERT INTO commit_outbox (rev, seq, body) VALUES (?, ?, ?)').run(rev, seq, body)
+  }
+
+  /** The seq an event got when it was sequenced later than expected. */
+  setOutboxSeq(rev: string, seq: number): void {
+    this.prep('UPDATE commit_outbox SET seq = ? WHERE rev = ?').run(seq, rev)
   }
 
   // blocks

@@ -57,6 +57,16 @@ const MIGRATIONS: string[] = [
   -- read-after-write: the records written after the rev an app view has indexed
   CREATE INDEX record_rev_idx ON record (repoRev);
   `,
+  `
+  -- a commit's #commit event, written in the commit's own transaction (body
+  -- without seq, DAG-CBOR) with the seq it is expected to get in the
+  -- firehose log; rows are pruned by the account's next commit
+  CREATE TABLE commit_outbox (
+    rev varchar PRIMARY KEY,
+    seq integer NOT NULL,
+    body blob NOT NULL
+  );
+  `,
 ]
 
 export const migrateActorDb = (db: SqliteHandle): void => {
@@ -77,6 +87,7 @@ export type RecordRow = {
   repoRev: string
   indexedAt: string
 }
+export type OutboxRow = { rev: string; seq: number; body: Buffer }
 export type BlobRow = {
   cid: string
   mimeType: string

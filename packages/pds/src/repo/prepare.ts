@@ -12,7 +12,7 @@ import {
   type NsidString,
 } from '@atproto/syntax'
 import { lexicons } from '@atsuite/lexicon/docs'
-import { InvalidRecordError, InvalidRequest } from '../errors.ts'
+import { InvalidRecordError, InvalidRequest, PayloadTooLargeErr } from '../errors.ts'
 import { assertDataModelJson, DataModelError } from './data-model.ts'
 
 export type ValidationStatus = 'valid' | 'unknown' | undefined
@@ -83,9 +83,18 @@ type RecordOpts = {
   swapCid?: Cid | null
 }
 
+/** The largest record (as JSON) a write takes: what the network's relays and app views carry. */
+export const MAX_RECORD_JSON_BYTES = 1_000_000
+
 const prepareRecord = async (opts: RecordOpts): Promise<PreparedRecordWrite> => {
   const { did, collection, validate } = opts
   assertCollection(collection)
+  const jsonBytes = Buffer.byteLength(JSON.stringify(opts.record) ?? '')
+  if (jsonBytes > MAX_RECORD_JSON_BYTES) {
+    throw new PayloadTooLargeErr(
+      `Record is ${jsonBytes.toLocaleString('en')} bytes of JSON; the limit is ${MAX_RECORD_JSON_BYTES.toLocaleString('en')} (store large data as a blob and reference it)`,
+    )
+  }
   try {
     assertDataModelJson(opts.record)
   } catch (err) {

@@ -11,6 +11,7 @@ import { InvalidRequest, InvalidSwapError, NotFoundErr } from '../errors.ts'
 import type { AtUriString } from '@atproto/syntax'
 import { mimeAccepted, type PreparedWrite, type ValidationStatus } from './prepare.ts'
 import { formatCommit, loadHead } from './commit.ts'
+import type { CommitSequencer } from '../sequencer/commits.ts'
 
 export type CommitOp = {
   action: 'create' | 'update' | 'delete'
@@ -41,11 +42,11 @@ export type CommitResult = {
  * Turns prepared writes into one signed commit and applies it: blocks,
  * removed blocks, repo root, record index and blob links are written in ONE
  * synchronous SQLite transaction in the account's store, so a commit is
- * either entirely there after a crash or not at all. The firehose event is
- * not in that transaction (the sequencer's log is another SQLite file):
- * `onCommitted` listeners (the sequencer, the account DB's head) run right
- * after it commits, in the same tick, with no await in between; a crash in
- * that window is repaired at start by sequencer/recovery.ts. What it always
+ * either entirely there after a crash or not at all. The commit's #commit
+ * event is written in that same transaction (the account's outbox) and moved
+ * to the firehose log right after, in the same tick (sequencer/commits.ts),
+ * so a crash anywhere leaves the event either sequenced or waiting in the
+ * outbox for the restart. `onCommitted` listeners run after that. What it always
  * checks: swapCommit, swapRecord, create-over-existing,
  * update/delete-of-missing, referenced blobs exist and satisfy the schema's
  * accept/maxSize. What it never checks: auth (callers).
@@ -53,11 +54,13 @@ export type CommitResult = {
 export class RepoWriter {
   private readonly actorStore: ActorStore
   private readonly blobstore: BlobStore
+  private readonly commits: CommitSequencer
   private readonly afterCommit: ((evt: CommitEvent) => void)[] = []
 
-  constructor(actorStore: ActorStore, blobstore: BlobStore) {
+  constructor(actorStore: ActorStore, blobstore: BlobStore, commits: CommitSequencer) {
     this.actorStore = actorStore
     this.blobstore = blobstore
+    this.commits = commits
   }
 
   /** fn runs synchronously right after each commit transaction, in the same tick (not for createRepo). */
@@ -86,6 +89,7 @@ export class RepoWriter {
       if (swapCommit && swapCommit.toString() !== root.cid) {
         throw new InvalidSwapError(`Commit was at ${root.cid}`)
       }
+      this.commits.beforeCommit(db, did)
 
       const ops: RecordWriteOp[] = []
       const commitOps: CommitOp[] = []
@@ -131,6 +135,12 @@ export class RepoWriter {
           ? cached
           : await loadHead(new SqlRepoStorage(db, did), parseCidStr(root.cid))
       const { commit, next } = await formatCommit(head, ops, keypair)
+      const eventBytes = commitEventBytes(commit)
+      if (eventBytes > MAX_COMMIT_EVENT_BYTES) {
+        throw new InvalidRequest(
+          `This commit's blocks come to ${eventBytes.toLocaleString('en')} bytes; a commit on the firehose carries at most ${MAX_COMMIT_EVENT_BYTES.toLocaleString('en')}: split the writes into several commits`,
+        )
+      }
 
       // Bytes first, then the transaction that makes them referenced: a crash
       // in between leaves at worst an unreferenced permanent file.
@@ -141,8 +151,11 @@ export class RepoWriter {
       const evt: CommitEvent = { did, commit, ops: commitOps, prevData: head.commit.data }
       const now = new Date().toISOString()
       let orphanBlobs: string[] = []
+      // from here to committed(): synchronous, so the event's expected seq holds
+      const prepared = this.commits.prepare(evt)
       db.transaction(() => {
         applyCommitBlocks(db, did, commit)
+        db.putOutbox(commit.rev, prepared.seq, prepared.body)
         for (const w of writes) {
           const orphans = db.removeRecordBlobs(w.uri)
           if (w.action === 'delete') {
@@ -164,6 +177,7 @@ export class RepoWriter {
         orphanBlobs = orphanBlobs.filter((c) => db.removeUnreferencedBlob(c))
       })
       this.actorStore.setHead(did, next)
+      this.commits.committed(did, prepared, { cid: commit.cid.toString(), rev: commit.rev })
       for (const fn of this.afterCommit) fn(evt)
       for (const cid of orphanBlobs) await this.blobstore.delete(did, cid).catch(() => undefined)
 
@@ -249,3 +263,14 @@ export class RepoWriter {
 }
 
 const parseCidStr = (s: string): Cid => parseCid(s)
+
+/** The firehose's limit on one commit's blocks (sync v1.1: a relay drops larger commits). */
+export const MAX_COMMIT_EVENT_BYTES = 2_000_000
+
+/** Bytes of the blocks a commit's event carries (new blocks and covering proofs, each once). */
+const commitEventBytes = (commit: CommitData): number => {
+  let n = 0
+  for (const [, bytes] of commit.newBlocks) n += bytes.length
+  for (const [cid, bytes] of commit.relevantBlocks) if (!commit.newBlocks.has(cid)) n += bytes.length
+  return n
+}

@@ -10,12 +10,10 @@ export type EventType = '#commit' | '#identity' | '#account' | '#sync'
 
 export type PendingEvent = LogEvent & { type: EventType }
 
-const MAX_BLOCKS_BYTES = 2_000_000
-
+/** A commit's event. The writer refuses commits over the firehose's size limit, so `tooBig` (deprecated) is always false. */
 export const commitEvent = (evt: CommitEvent): PendingEvent => {
   const { commit } = evt
   const car = encodeCar(commit.cid, [...commit.newBlocks, ...commit.relevantBlocks])
-  const tooBig = car.length > MAX_BLOCKS_BYTES
   return {
     did: evt.did,
     type: '#commit',
@@ -24,7 +22,7 @@ export const commitEvent = (evt: CommitEvent): PendingEvent => {
       commit: commit.cid,
       rev: commit.rev,
       since: commit.since,
-      blocks: tooBig ? new Uint8Array(0) : car,
+      blocks: car,
       ops: evt.ops.map((op) => {
         const o: Record<string, unknown> = { action: op.action, path: op.path, cid: op.cid }
         if (op.prev) o.prev = op.prev
@@ -32,7 +30,7 @@ export const commitEvent = (evt: CommitEvent): PendingEvent => {
       }),
       ...(evt.prevData ? { prevData: evt.prevData } : {}),
       rebase: false,
-      tooBig,
+      tooBig: false,
       blobs: [],
       time: new Date().toISOString(),
     },

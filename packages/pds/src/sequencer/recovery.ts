@@ -7,42 +7,47 @@ import { syncEvent } from './events.ts'
 
 const MARKER = 'clean-shutdown'
 
+export type Recovery = {
+  /** accounts whose committed but unsequenced #commit events were sequenced now */
+  sequenced: { did: string; events: number }[]
+  /** accounts whose store head moved without a commit event (import, re-signing cut short): announced with #sync */
+  synced: string[]
+}
+
 /**
- * A commit is durable in its account's store before its #commit event is
- * appended to the firehose log (the two live in different SQLite files, so
- * they cannot share one transaction); both happen in the same tick, and the
- * account database's copy of the head (`repo_root`) is updated right after
- * the event. A crash in that window leaves a commit that was never
- * announced, and it shows as a store head newer than `repo_root`.
- *
- * After an unclean shutdown this finds such accounts and announces their
- * current head with #sync (the event that tells consumers to resync), then
- * records the head. After a clean shutdown (marker file) it does nothing.
+ * After an unclean shutdown (no clean-shutdown marker), before the PDS
+ * listens: every account whose store head is newer than the head recorded as
+ * sequenced gets its outbox events appended to the firehose as the normal
+ * `#commit`s they were committed as, in rev order (sequencer/commits.ts says
+ * why that is exact). A head no outbox event covers (the store moved by an
+ * import or a re-signing that a crash cut off before its announcement) is
+ * announced with `#sync`. After a clean shutdown it does nothing.
  */
-export const recoverUnannouncedCommits = async (ctx: AppContext): Promise<string[]> => {
+export const recoverUnannouncedCommits = async (ctx: AppContext): Promise<Recovery> => {
+  const result: Recovery = { sequenced: [], synced: [] }
   const marker = path.join(ctx.cfg.dataDirectory, MARKER)
   if (fs.existsSync(marker)) {
     fs.rmSync(marker)
-    return []
+    return result
   }
   const rows = await ctx.accountDb.kysely.selectFrom('repo_root').select(['did', 'rev']).execute()
-  const recovered: string[] = []
   for (const row of rows) {
     if (!ctx.actorStore.exists(row.did)) continue
-    const head = ctx.actorStore.read(row.did, (db) => {
+    await ctx.actorStore.transact(row.did, (db) => {
       const root = db.getRoot()
-      if (!root || root.rev === row.rev) return undefined
+      if (!root || root.rev === row.rev) return
+      const { appended, headCovered } = ctx.commits.sequenceOutbox(db, row.did)
+      if (appended > 0) result.sequenced.push({ did: row.did, events: appended })
+      if (headCovered) return
       const bytes = db.getBlock(root.cid)
-      return bytes ? { root, bytes } : undefined
+      if (!bytes) return
+      ctx.sequencer.append([syncEvent(row.did, parseCid(root.cid), bytes, root.rev)])
+      result.synced.push(row.did)
     })
-    if (!head) continue
-    const { root, bytes } = head
-    ctx.sequencer.append([syncEvent(row.did, parseCid(root.cid), bytes, root.rev)])
-    ctx.accounts.setRepoRoot(row.did, root.cid, root.rev)
-    recovered.push(row.did)
   }
-  if (recovered.length > 0) seqLogger.warn({ count: recovered.length }, 'announced commits left unannounced by a crash')
-  return recovered
+  if (result.sequenced.length > 0) seqLogger.warn({ accounts: result.sequenced }, 'sequenced commits a crash left in the outbox')
+  if (result.synced.length > 0) seqLogger.warn({ count: result.synced.length }, 'announced heads without a commit event with #sync')
+  return result
 }
 
 export const markCleanShutdown = (ctx: AppContext): void => {

@@ -45,12 +45,25 @@ const wrap =
   }
 
 /**
- * Admin endpoints (JSON, Basic auth): list hosts with status and counters,
+ * Admin endpoints (JSON, Basic auth): the relay's own state (event log,
+ * ingestion paused, internal errors), list hosts with status and counters,
  * ban / unban a host, set a host's rate limit, request a crawl.
  */
 export const adminRouter = (ctx: RelayContext): Router => {
   const router = express.Router()
   router.use('/admin', adminAuth(ctx.cfg.adminPassword), express.json({ limit: '64kb' }))
+  router.get(
+    '/admin/status',
+    wrap(() => ({
+      seq: ctx.eventLog.currentSeq,
+      eventLog: ctx.out.failing
+        ? { state: 'failing', error: ctx.out.failing.message, queued: ctx.out.queued, failures: ctx.out.failures }
+        : { state: 'ok', queued: ctx.out.queued, failures: ctx.out.failures },
+      ingestPaused: ctx.ingestPaused,
+      internalErrors: ctx.internal.errors,
+      resyncsPending: ctx.resync.pending,
+    })),
+  )
   router.get(
     '/admin/hosts',
     wrap(() => ({ hosts: ctx.hosts.list() })),

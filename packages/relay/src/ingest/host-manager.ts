@@ -44,6 +44,7 @@ export type HostManagerDeps = {
   maxFrameBytes: number
   backoffMaxMs: number
   defaultRateLimit: number
+  internal: { errors: number }
 }
 
 const DESCRIBE_TIMEOUT_MS = 10_000
@@ -60,6 +61,7 @@ export class HostManager extends EventEmitter<{ cursor: [hostname: string, seq: 
   private readonly hosts = new Map<string, Host>()
   private readonly saveStmt: Database.Statement
   private started = false
+  private paused = false
 
   constructor(deps: HostManagerDeps) {
     super()
@@ -102,7 +104,32 @@ export class HostManager extends EventEmitter<{ cursor: [hostname: string, seq: 
 
   async stop(): Promise<void> {
     this.started = false
+    this.paused = false
     await Promise.all([...this.hosts.values()].map((h) => h.sub?.stop()))
+  }
+
+  /**
+   * Disconnects from every host and stops reading (the relay cannot store
+   * events right now). Each subscription keeps its cursor: `resume()`
+   * reconnects from there and the host re-sends what came after it.
+   */
+  async pause(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.paused = true
+    log.warn({ hosts: this.hosts.size }, 'pausing ingestion')
+    await Promise.all([...this.hosts.values()].map((h) => h.sub?.stop()))
+  }
+
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.started = true
+    log.info({ hosts: this.hosts.size }, 'resuming ingestion')
+    for (const host of this.hosts.values()) {
+      if (host.sub) host.sub.start()
+      else if (!host.banned) this.subscribe(host)
+    }
   }
 
   /**
@@ -166,6 +193,7 @@ export class HostManager extends EventEmitter<{ cursor: [hostname: string, seq: 
       rateLimit: host.rateLimit ?? this.d.defaultRateLimit,
       cursor: host.savedCursor,
       onAdvance: (hostname, seq) => this.emit('cursor', hostname, seq),
+      internal: this.d.internal,
     })
     host.sub.start()
     return host.sub

@@ -34,6 +34,8 @@ export type SubscriptionDeps = {
   cursor: number
   /** called whenever the cursor moves (tests and dev tooling wait on it) */
   onAdvance?: (hostname: string, seq: number) => void
+  /** the relay's own error count (a failure of ours is not the host's bad frame) */
+  internal: { errors: number }
 }
 
 /**
@@ -332,8 +334,13 @@ export class HostSubscription {
   }
 
   private failed(item: { evt: UpstreamEvent; seq: number }, err: unknown): void {
-    log.error({ host: this.hostname, type: item.evt.type, seq: item.seq, err }, 'processing an upstream event failed')
-    this.d.counters.dropped.bad_frame++
+    log.error({ host: this.hostname, type: item.evt.type, seq: item.seq, err }, 'processing an upstream event failed (relay error)')
+    this.d.internal.errors++
+    try {
+      this.d.processor.internalFailure(eventDid(item.evt.type, item.evt.body))
+    } catch (e) {
+      log.error({ host: this.hostname, err: e }, 'could not schedule a resync after a relay error')
+    }
     this.advance(item.seq)
   }
 }

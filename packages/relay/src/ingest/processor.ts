@@ -321,6 +321,17 @@ export class EventProcessor {
     this.emit(src, did, evt)
   }
 
+  /**
+   * An event of `did` whose processing failed on our side (not the host's
+   * fault): the account is resynced from its PDS, so what the event carried
+   * is not lost to the stream's consumers.
+   */
+  internalFailure(did: unknown): void {
+    if (!isDid(did)) return
+    const acc = this.d.accounts.get(did)
+    if (acc) this.desync(acc, 'internal error processing an event')
+  }
+
   private desync(acc: AccountState, why: string): void {
     acc.desynchronized = true
     this.d.accounts.save(acc)
