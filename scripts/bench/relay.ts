@@ -5,6 +5,8 @@
 //                          [--rate 20000] [--warmup 5] [--keep] [--profile]
 //
 // --profile writes a V8 CPU profile of the relay to <work dir>/profile (implies --keep).
+// --jetstream attaches the consumers to the relay's Jetstream endpoint (/subscribe, JSON, each
+// filtered: half wantedCollections=app.bsky.feed.*, half =app.bsky.feed.post) instead of subscribeRepos.
 // Every process is separate, so the relay's RSS and CPU are its own: the PLC
 // directory, the relay (`packages/relay/src/bin.ts`), one worker per fake
 // host, one worker holding all consumers. Each host registers its DIDs in the
@@ -40,11 +42,12 @@ const { values: flags } = parseArgs({
     rate: { type: 'string', default: '20000' },
     keep: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    jetstream: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 const usage =
-  'usage: npm run bench:relay -- [--duration s] [--warmup s] [--hosts n] [--dids per-host] [--consumers n] [--rate events/s] [--keep] [--profile]'
+  'usage: npm run bench:relay -- [--duration s] [--warmup s] [--hosts n] [--dids per-host] [--consumers n] [--rate events/s] [--keep] [--profile] [--jetstream]'
 helpAndExit(flags.help, usage)
 const num = (name: keyof typeof flags, min: number): number => numFlag(flags, name, min, usage)
 const duration = num('duration', 1)
@@ -180,7 +183,9 @@ try {
   // -- consumers
   const consumers = startWorker(
     path.join(repoRoot, 'scripts/bench/relay-lib/consumers.ts'),
-    ['--url', `${relay.url.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos`, '--n', String(consumerCount)],
+    flags.jetstream
+      ? ['--url', `${relay.url.replace(/^http/, 'ws')}/subscribe`, '--n', String(consumerCount), '--jetstream']
+      : ['--url', `${relay.url.replace(/^http/, 'ws')}/xrpc/com.atproto.sync.subscribeRepos`, '--n', String(consumerCount)],
     path.join(workDir, 'consumers.log'),
   )
   await nextMessage(consumers, 'connected', 30_000)

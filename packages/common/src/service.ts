@@ -2,7 +2,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { createServer as createXrpcServer, type Server as XrpcServer, type XRPCError } from '@atproto/xrpc-server'
 import type { Logger } from 'pino'
 import { HttpServer, bodyParserError, cors } from './http.ts'
-import type { SubscriptionServer } from './stream/subscription.ts'
+import type { WebSocketEndpoint } from './stream/subscription.ts'
 
 export type XrpcOptions = {
   /** validate every response against its lexicon (on in tests) */
@@ -17,7 +17,7 @@ export type ServiceShellOptions = {
   xrpc: XrpcOptions
   errorParser: (err: unknown) => XRPCError
   /** WebSocket subscriptions (e.g. subscribeRepos), served beside the XRPC routes */
-  subscriptions?: SubscriptionServer[]
+  subscriptions?: WebSocketEndpoint[]
   /** express handlers mounted before the XRPC router (well-known documents, admin routes, body capture) */
   before?: RequestHandler[]
   /**
@@ -45,7 +45,7 @@ export class ServiceShell {
   readonly app: express.Express
   readonly xrpc: XrpcServer
   private readonly http: HttpServer
-  private readonly subscriptions: SubscriptionServer[]
+  private readonly subscriptions: WebSocketEndpoint[]
 
   constructor(opts: ServiceShellOptions) {
     this.xrpc = createXrpcServer([], {

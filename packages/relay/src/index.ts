@@ -6,6 +6,7 @@ import { registerRoutes } from './api/index.ts'
 import type { RelayConfig } from './config.ts'
 import { RelayContext, type RelayOverrides } from './context.ts'
 import { toXrpcError } from './errors.ts'
+import { JetstreamServer } from './jetstream/server.ts'
 import { httpLogger } from './logger.ts'
 
 export * from './config.ts'
@@ -34,7 +35,7 @@ export class RelayServer {
       logger: httpLogger,
       xrpc: { validateResponses: false, jsonLimit: 100 * 1024 },
       errorParser: toXrpcError,
-      subscriptions: [subscribeRepos(ctx)],
+      subscriptions: [subscribeRepos(ctx), new JetstreamServer(ctx.eventLog, { maxBufferBytes: ctx.cfg.maxBufferBytes })],
       health: () => ctx.health(),
       before: [
         // getRepo redirects to the account's PDS: a plain route (see its file)

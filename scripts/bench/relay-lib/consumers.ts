@@ -5,6 +5,11 @@
 // found by byte search, and its time plus (t0 - tBase) is when the fake host
 // was scheduled to send it.
 //
+// With --jetstream the URL is the relay's Jetstream endpoint: consumer i asks for
+// wantedCollections=app.bsky.feed.* (even i) or app.bsky.feed.post (odd i), and the
+// latency sample comes from the JSON's "rev" (one per op; the fake hosts write one op
+// per commit).
+//
 // IPC in:  start {offsetMicros} · reset · count · report · stop
 // IPC out: connected · count {frames[]} · report {frames[], bytes[], cut[], errors[], hist}
 import { parseArgs } from 'node:util'
@@ -12,14 +17,17 @@ import { WebSocket } from 'ws'
 import { Histogram } from './histogram.ts'
 import { nowMicros, revMicros } from './fast-repo.ts'
 
-const { values: args } = parseArgs({ options: { url: { type: 'string' }, n: { type: 'string' } } })
-const url = args.url!
+const { values: args } = parseArgs({ options: { url: { type: 'string' }, n: { type: 'string' }, jetstream: { type: 'boolean', default: false } } })
+const jetstream = args.jetstream
+const urlOf = (i: number): string =>
+  jetstream ? `${args.url}?wantedCollections=${i % 2 === 0 ? 'app.bsky.feed.*' : 'app.bsky.feed.post'}` : args.url!
 const n = Number(args.n)
 const send = (msg: Record<string, unknown>) => process.send!(msg)
 
 // "rev" as a DAG-CBOR text key followed by the header of a 13-byte text string
 const REV_KEY = Buffer.from([0x63, 0x72, 0x65, 0x76, 0x6d])
 const COMMIT_T = Buffer.from('#commit')
+const JSON_REV = Buffer.from('"rev":"')
 
 let offsetMicros: number | null = null
 const hist = new Histogram()
@@ -31,7 +39,7 @@ let opened = 0
 
 const sockets: WebSocket[] = []
 for (let i = 0; i < n; i++) {
-  const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, maxPayload: 64 * 1024 * 1024 })
+  const ws = new WebSocket(urlOf(i), { perMessageDeflate: false, skipUTF8Validation: true, maxPayload: 64 * 1024 * 1024 })
   sockets.push(ws)
   ws.once('open', () => {
     if (++opened === n) send({ type: 'connected' })
@@ -39,6 +47,12 @@ for (let i = 0; i < n; i++) {
   ws.on('message', (data: Buffer) => {
     frames[i]++
     bytes[i] += data.length
+    if (jetstream) {
+      if (offsetMicros === null) return
+      const at = data.indexOf(JSON_REV)
+      if (at !== -1) hist.record(nowMicros() - revMicros(data.toString('latin1', at + 7, at + 20)) - offsetMicros)
+      return
+    }
     const head = data.subarray(0, 24)
     if (head.indexOf(COMMIT_T) !== -1) {
       if (offsetMicros === null) return

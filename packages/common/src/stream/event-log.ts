@@ -10,7 +10,8 @@ export type LogEvent = {
   /** the whole frame for a seq, when the producer has it already encoded (a relay splicing its seq into upstream bytes); used instead of encoding `body` */
   encoded?: (seq: number) => Uint8Array
 }
-export type LogRow = { seq: number; did: string; type: string; frame: Buffer; sequencedAt: string }
+/** `timeUs`: when it was sequenced, in microseconds, strictly increasing with seq (null on rows older than the column) */
+export type LogRow = { seq: number; did: string; type: string; frame: Buffer; sequencedAt: string; timeUs: number | null }
 
 /**
  * An append-only, cursor-addressable event log in SQLite: the database is the
@@ -21,9 +22,11 @@ export type LogRow = { seq: number; did: string; type: string; frame: Buffer; se
 export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   readonly db: SqliteHandle
   private lastSeq: number
+  private lastTimeUs: number
   private readonly insert: Database.Statement
   private readonly afterStmt: Database.Statement
   private atStmt: Database.Statement | undefined
+  private timeStmt: Database.Statement | undefined
   private readonly retentionMs: number
   private timer: NodeJS.Timeout | null = null
 
@@ -46,10 +49,16 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
       -- retention trimming by time
       CREATE INDEX IF NOT EXISTS event_log_time_idx ON event_log (sequencedAt);
     `)
-    this.lastSeq = (this.db.prepare('SELECT max(seq) AS s FROM event_log').get() as { s: number | null }).s ?? 0
-    this.insert = this.db.prepare('INSERT INTO event_log (seq, did, type, frame, sequencedAt) VALUES (?, ?, ?, ?, ?)')
+    const columns = this.db.prepare('PRAGMA table_info(event_log)').all() as { name: string }[]
+    if (!columns.some((c) => c.name === 'timeUs')) this.db.exec('ALTER TABLE event_log ADD COLUMN timeUs integer')
+    const last = this.db.prepare('SELECT seq, timeUs FROM event_log ORDER BY seq DESC LIMIT 1').get() as
+      | { seq: number; timeUs: number | null }
+      | undefined
+    this.lastSeq = last?.seq ?? 0
+    this.lastTimeUs = last?.timeUs ?? 0
+    this.insert = this.db.prepare('INSERT INTO event_log (seq, did, type, frame, sequencedAt, timeUs) VALUES (?, ?, ?, ?, ?, ?)')
     this.afterStmt = this.db.prepare(
-      'SELECT seq, did, type, frame, sequencedAt FROM event_log WHERE seq > ? ORDER BY seq LIMIT ?',
+      'SELECT seq, did, type, frame, sequencedAt, timeUs FROM event_log WHERE seq > ? ORDER BY seq LIMIT ?',
     )
   }
 
@@ -75,21 +84,50 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   /** Appends events in one transaction and pushes them to subscribers. Synchronous. */
   append(events: LogEvent[]): LogRow[] {
     if (events.length === 0) return []
-    const now = new Date().toISOString()
+    const ms = Date.now()
+    const now = new Date(ms).toISOString()
     const rows: LogRow[] = []
+    let timeUs = Math.max(ms * 1000, this.lastTimeUs + 1)
     this.db
       .transaction(() => {
         for (const evt of events) {
           const seq = this.lastSeq + 1 + rows.length
           const frame = Buffer.from(evt.encoded ? evt.encoded(seq) : encodeFrame(evt.type, { seq, ...evt.body }))
-          this.insert.run(seq, evt.did, evt.type, frame, now)
-          rows.push({ seq, did: evt.did, type: evt.type, frame, sequencedAt: now })
+          this.insert.run(seq, evt.did, evt.type, frame, now, timeUs)
+          rows.push({ seq, did: evt.did, type: evt.type, frame, sequencedAt: now, timeUs })
+          timeUs++
         }
       })
       .immediate()
     this.lastSeq += rows.length
+    this.lastTimeUs = timeUs - 1
     this.emit('events', rows)
     return rows
+  }
+
+  /**
+   * The first retained seq sequenced at or after `timeUs` (microseconds), or
+   * `currentSeq + 1` when none is. A binary search over seqs (times grow with
+   * seq), so it needs no index; rows older than the timeUs column count by
+   * their sequencedAt.
+   */
+  seqAtTime(timeUs: number): number {
+    this.timeStmt ??= this.db.prepare('SELECT timeUs, sequencedAt FROM event_log WHERE seq = ?')
+    const timeOf = (seq: number): number | undefined => {
+      const row = this.timeStmt!.get(seq) as { timeUs: number | null; sequencedAt: string } | undefined
+      if (!row) return undefined
+      return row.timeUs ?? Date.parse(row.sequencedAt) * 1000
+    }
+    let lo = this.oldestSeq() ?? this.lastSeq + 1
+    let hi = this.lastSeq + 1
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2)
+      const t = timeOf(mid)
+      // a hole (trimmed concurrently) counts as older
+      if (t === undefined || t < timeUs) lo = mid + 1
+      else hi = mid
+    }
+    return lo
   }
 
   /** Events after a seq, oldest first. */

@@ -5,13 +5,23 @@ import type { EventLog } from './event-log.ts'
 import { encodeErrorFrame } from './frames.ts'
 import { Outbox } from './outbox.ts'
 
+/** A WebSocket endpoint a ServiceShell serves beside its XRPC routes. */
+export interface WebSocketEndpoint {
+  readonly path: string
+  /** takes the upgrade when it is for `path` (false otherwise) */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean
+  /** a GET of `path` without Upgrade */
+  handlePlainGet(req: IncomingMessage, res: ServerResponse): void
+  close(): void
+}
+
 /**
  * Serves an EventLog as an atproto subscription (e.g. subscribeRepos) on
  * `path`: `handleUpgrade` takes HTTP upgrades (returns false for other
  * paths), `handlePlainGet` answers a GET without Upgrade with a clear 426.
  * Cursor semantics are the Outbox's.
  */
-export class SubscriptionServer {
+export class SubscriptionServer implements WebSocketEndpoint {
   readonly path: string
   private readonly log: EventLog
   private readonly maxBufferBytes: number
