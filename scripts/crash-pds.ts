@@ -8,7 +8,7 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { PdsCrashHarness } from '@atsuite/dev-env'
+import { PdsCrashHarness, auditFailures } from '@atsuite/dev-env'
 
 const rounds = Number(process.argv[2] ?? 100)
 const harness = await PdsCrashHarness.create({ dir: await fs.mkdtemp(path.join(os.tmpdir(), 'atsuite-crash-loop-')) })
@@ -25,15 +25,7 @@ try {
     }
   }
   const audit = await harness.audit()
-  const failures = {
-    lost: audit.lost,
-    lostFromSignedRepo: audit.lostFromSignedRepo,
-    unverified: audit.unverified,
-    resyncs: audit.resyncs,
-    chainBreaks: audit.chainBreaks,
-    duplicates: audit.duplicates,
-    replayMismatch: audit.replayMismatch,
-  }
+  const failures = auditFailures(audit)
   console.log(`\n${rounds} kill -9s, ${audit.acknowledged} acknowledged writes, ${audit.commits} #commit events replayed from cursor 0`)
   for (const [name, list] of Object.entries(failures)) console.log(`  ${name.padEnd(20)} ${list.length}${list.length ? `: ${list.slice(0, 3).join(' | ')}` : ''}`)
   ok = Object.values(failures).every((l) => l.length === 0)

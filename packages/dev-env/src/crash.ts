@@ -41,6 +41,18 @@ export type CrashHarnessOptions = {
 
 export type RoundReport = { acked: number; inFlightAtKill: number; serverErrors: string[]; restartMs: number }
 
+/** The lists of a CrashAudit that must all be empty. */
+export const auditFailures = (a: CrashAudit): Record<string, string[]> => ({
+  lost: a.lost,
+  lostFromSignedRepo: a.lostFromSignedRepo,
+  unverified: a.unverified,
+  resyncs: a.resyncs,
+  chainBreaks: a.chainBreaks,
+  duplicates: a.duplicates,
+  replayMismatch: a.replayMismatch,
+  indexMismatch: a.indexMismatch,
+})
+
 export type CrashAudit = {
   acknowledged: number
   /** acknowledged writes not readable with their CID */
@@ -58,6 +70,8 @@ export type CrashAudit = {
   duplicates: string[]
   /** repos whose firehose replay differs from their records, or whose last #commit is not the head */
   replayMismatch: string[]
+  /** repos whose record index (listRecords) differs from the signed repo: a half-applied commit */
+  indexMismatch: string[]
 }
 
 type User = { did: string; handle: string; accessJwt: string }
@@ -249,6 +263,7 @@ export class PdsCrashHarness {
       chainBreaks: [],
       duplicates: [],
       replayMismatch: [],
+      indexMismatch: [],
     }
     // the server takes writes again, and each repo's newest commit marks the end of what to read
     for (const u of this.users) {
@@ -283,6 +298,18 @@ export class PdsCrashHarness {
         const records = new Map(verified.creates.map((c) => [`${c.collection}/${c.rkey}`, c.cid.toString()]))
         repos.set(u.did, { rev: verified.commit.rev, records })
         for (const a of this.acks) if (a.did === u.did && records.get(a.path) !== a.cid) audit.lostFromSignedRepo.push(a.uri)
+        const listed: string[] = []
+        let cursor: string | undefined
+        do {
+          const page = await xrpc(this.url, 'com.atproto.repo.listRecords', {
+            params: { repo: u.did, collection: COLLECTION, limit: '100', ...(cursor ? { cursor } : {}) },
+          })
+          const recs = (page.json.records ?? []) as { uri: string; cid: string }[]
+          for (const r of recs) listed.push(`${COLLECTION}/${r.uri.split('/').pop()} ${r.cid}`)
+          cursor = recs.length > 0 ? page.json.cursor : undefined
+        } while (cursor)
+        const inRepo = [...records].filter(([p]) => p.startsWith(`${COLLECTION}/`)).map(([p, cid]) => `${p} ${cid}`)
+        if (listed.sort().join('\n') !== inRepo.sort().join('\n')) audit.indexMismatch.push(`${u.did}: ${listed.length} indexed, ${inRepo.length} in the signed repo`)
       } catch (err) {
         audit.unverified.push(`${u.did}: ${(err as Error).message}`)
       }

@@ -23,4 +23,4 @@ export { FakePds, carBytes, type FakePdsOptions, type FakeRepoSource } from './f
 export { FakeAccount, POST, post, tidAt, type BuiltCommit, type CommitOptions, type Write } from './fake-repo.ts'
 export { latestMail, latestMailIn, type TestMail } from './mail.ts'
 export { ATP_BIN, runAtp, type CliRun } from './cli.ts'
-export { PdsCrashHarness, type CrashAudit, type CrashHarnessOptions, type RoundReport } from './crash.ts'
+export { PdsCrashHarness, auditFailures, type CrashAudit, type CrashHarnessOptions, type RoundReport } from './crash.ts'

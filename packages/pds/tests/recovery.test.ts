@@ -44,6 +44,22 @@ const setup = async (name: string) => {
   return { dataDir, pds, agent, did: agent.session!.did, port: String(pds.port) }
 }
 
+/** Two posts: the first commit's head (`announced`) and the second's (`head`). */
+const twoPosts = async (agent: AtpAgent, did: string) => {
+  await agent.post({ text: 'first', createdAt: new Date().toISOString() })
+  const announced = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+  await agent.post({ text: 'second', createdAt: new Date().toISOString() })
+  const head = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+  return { announced, head }
+}
+
+/** The account DB records `head` as the last sequenced head of `did` (as before the last commit's append). */
+const recordSequencedHead = (dataDir: string, did: string, head: { rev: string; cid: string }) => {
+  const accounts = new Database(path.join(dataDir, 'account.sqlite'))
+  accounts.prepare('UPDATE repo_root SET rev = ?, cid = ? WHERE did = ?').run(head.rev, head.cid, did)
+  accounts.close()
+}
+
 /** Stops the PDS as kill -9 would leave it: no clean-shutdown marker. */
 const crash = async (pds: PDS, dataDir: string) => {
   await pds.destroy()
@@ -56,10 +72,7 @@ test('a commit whose event never reached the log is sequenced at restart as its 
   const { dataDir, pds: first, agent, did, port } = await setup('outbox')
   let pds = first
   try {
-    await agent.post({ text: 'first', createdAt: new Date().toISOString() })
-    const announced = (await agent.com.atproto.sync.getLatestCommit({ did })).data
-    await agent.post({ text: 'second', createdAt: new Date().toISOString() })
-    const head = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+    const { announced, head } = await twoPosts(agent, did)
     const lastSeq = pds.ctx.sequencer.currentSeq
     const lost = pds.ctx.sequencer.after(lastSeq - 1, 1)[0]
     expect(decodeFrame(lost.frame)).toMatchObject({ type: '#commit', body: { repo: did, rev: head.rev, since: announced.rev } })
@@ -70,9 +83,7 @@ test('a commit whose event never reached the log is sequenced at restart as its 
     const log = new Database(path.join(dataDir, 'sequencer.sqlite'))
     log.prepare('DELETE FROM event_log WHERE seq = ?').run(lastSeq)
     log.close()
-    const accounts = new Database(path.join(dataDir, 'account.sqlite'))
-    accounts.prepare('UPDATE repo_root SET rev = ?, cid = ? WHERE did = ?').run(announced.rev, announced.cid, did)
-    accounts.close()
+    recordSequencedHead(dataDir, did, announced)
 
     pds = await startTestPds(plc.url, dataDir, { PDS_PORT: port }, secrets)
     expect(pds.ctx.sequencer.currentSeq).toBe(lastSeq)
@@ -98,14 +109,10 @@ test('a crash after the event was appended (before the head was recorded) does n
   const { dataDir, pds: first, agent, did, port } = await setup('twice')
   let pds = first
   try {
-    await agent.post({ text: 'first', createdAt: new Date().toISOString() })
-    const announced = (await agent.com.atproto.sync.getLatestCommit({ did })).data
-    await agent.post({ text: 'second', createdAt: new Date().toISOString() })
+    const { announced } = await twoPosts(agent, did)
     const seq = pds.ctx.sequencer.currentSeq
     await crash(pds, dataDir)
-    const accounts = new Database(path.join(dataDir, 'account.sqlite'))
-    accounts.prepare('UPDATE repo_root SET rev = ?, cid = ? WHERE did = ?').run(announced.rev, announced.cid, did)
-    accounts.close()
+    recordSequencedHead(dataDir, did, announced)
 
     pds = await startTestPds(plc.url, dataDir, { PDS_PORT: port }, secrets)
     expect(pds.ctx.sequencer.currentSeq).toBe(seq)
@@ -120,17 +127,12 @@ test('a head no commit event covers (a store moved outside a commit) is announce
   const { dataDir, pds: first, agent, did, port } = await setup('resync')
   let pds = first
   try {
-    await agent.post({ text: 'first', createdAt: new Date().toISOString() })
-    const announced = (await agent.com.atproto.sync.getLatestCommit({ did })).data
-    await agent.post({ text: 'second', createdAt: new Date().toISOString() })
-    const head = (await agent.com.atproto.sync.getLatestCommit({ did })).data
+    const { announced, head } = await twoPosts(agent, did)
     await crash(pds, dataDir)
     const store = new Database(pds.ctx.actorStore.location(did).dbPath)
     store.prepare('DELETE FROM commit_outbox').run()
     store.close()
-    const accounts = new Database(path.join(dataDir, 'account.sqlite'))
-    accounts.prepare('UPDATE repo_root SET rev = ?, cid = ? WHERE did = ?').run(announced.rev, announced.cid, did)
-    accounts.close()
+    recordSequencedHead(dataDir, did, announced)
 
     const seq = pds.ctx.sequencer.currentSeq
     pds = await startTestPds(plc.url, dataDir, { PDS_PORT: port }, secrets)
