@@ -126,7 +126,7 @@ test('a log that refuses appends (disk full): error state, no cursor past the lo
   }
 })
 
-test("an error of the relay's own while processing an event is not charged to the host, and the account is resynced", async () => {
+test("an error of the relay's own while processing an event is not charged to the host; the account is announced desynchronized, resynced, and active again", async () => {
   const consumer = await consume(relay, relay.ctx.eventLog.currentSeq)
   try {
     const hostBefore = relay.ctx.hosts.status(fake.hostname)!
@@ -155,6 +155,10 @@ test("an error of the relay's own while processing an event is not charged to th
     expect(status.internalErrors).toBe(1)
     // the commit's content reaches consumers through a resync of the account (#sync with its head)
     await consumer.waitUntil((x) => x.of('#sync', alice.did).some((f) => f.body.rev === alice.head().rev), 15_000, '#sync after the fault')
+    // and consumers were told: desynchronized when the chain broke, active again once resynced
+    await consumer.waitUntil((x) => x.of('#account', alice.did).length >= 2, 5_000, '#account after the resync')
+    const types = consumer.events.filter((f) => (f.body.repo ?? f.body.did) === alice.did).map((f) => f.type === '#account' ? `#account ${f.body.active} ${f.body.status ?? ''}`.trim() : f.type)
+    expect(types).toEqual(['#account false desynchronized', '#sync', '#account true'])
   } finally {
     consumer.close()
   }

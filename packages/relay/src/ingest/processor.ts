@@ -59,6 +59,19 @@ const resequence = (evt: UpstreamEvent) => (seq: number): Uint8Array =>
 
 const ACTIONS = new Set(['create', 'update', 'delete'])
 
+/**
+ * The relay's own #account for an account whose chain broke (`active: false,
+ * status: desynchronized`) and for one back in sync after a resync or a
+ * #sync (its hosting status again: `active: true` unless its host said otherwise).
+ */
+export const announceSyncState = (out: MergedLog, acc: AccountState, desynchronized: boolean, clock: Clock): void => {
+  const time = new Date(clock.now()).toISOString()
+  const body = desynchronized
+    ? { did: acc.did, active: false, status: 'desynchronized', time }
+    : { did: acc.did, active: acc.active, ...(acc.active || !acc.status ? {} : { status: acc.status }), time }
+  out.push({ did: acc.did, type: '#account', body })
+}
+
 /** The DID an event is about (prefetching identities before processing). */
 export const eventDid = (type: string, body: CborMap): DidString | undefined => {
   const did = type === '#commit' ? body.repo : body.did
@@ -333,6 +346,7 @@ export class EventProcessor {
   }
 
   private desync(acc: AccountState, why: string): void {
+    if (!acc.desynchronized) announceSyncState(this.d.out, acc, true, this.d.clock)
     acc.desynchronized = true
     this.d.accounts.save(acc)
     this.d.resync.request(acc.did, why)
@@ -359,9 +373,11 @@ export class EventProcessor {
       acc.rev = rev
       acc.head = res.commitCid
       acc.data = res.dataCid
+      const wasDesynchronized = acc.desynchronized
       acc.desynchronized = false
       this.d.accounts.save(acc)
       this.emit(src, did, evt)
+      if (wasDesynchronized) announceSyncState(this.d.out, acc, false, this.d.clock)
     }
     const res = this.verified(src, evt, ident, prepared)
     return res instanceof Promise ? res.then(apply) : apply(res)

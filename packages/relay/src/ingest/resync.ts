@@ -1,3 +1,4 @@
+import { announceSyncState } from './processor.ts'
 import { decode as cborDecode } from '@atproto/lex-cbor'
 import type { Cid } from '@atproto/lex-data'
 import { readCarWithRoot, verifyRepo } from '@atproto/repo'
@@ -143,6 +144,7 @@ export class Resyncer {
     acc.rev = commit.rev
     acc.head = root.toString()
     acc.data = commit.data.toString()
+    const wasDesynchronized = acc.desynchronized
     acc.desynchronized = false
     this.accounts.save(acc)
     this.out.push({
@@ -150,6 +152,7 @@ export class Resyncer {
       type: '#sync',
       body: { did, blocks: writeCar(root, [[root, commitBytes]]), rev: commit.rev, time: new Date(this.clock.now()).toISOString() },
     })
+    if (wasDesynchronized) announceSyncState(this.out, acc, false, this.clock)
     log.info({ did, rev: commit.rev }, 'resynced')
   }
 }
