@@ -83,7 +83,12 @@ export class CommitSequencer {
       this.scheduleRetry()
       return
     }
-    this.heads.setRepoRoot(did, head.cid, head.rev)
+    try {
+      this.heads.setRepoRoot(did, head.cid, head.rev)
+    } catch (err) {
+      // the event is out; a stale repo_root only makes a later recovery look the event up in the log
+      seqLogger.error({ err, did, rev: head.rev }, 'recording the sequenced head failed')
+    }
   }
 
   /**
