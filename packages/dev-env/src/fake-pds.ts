@@ -211,7 +211,7 @@ export class FakePds {
           return json(200, { did: `did:web:${encodeURIComponent(this.hostname)}`, availableUserDomains: ['.test'], inviteCodeRequired: false })
         case '/xrpc/com.atproto.sync.listRepos':
           return json(200, {
-            repos: [...this.repos.values()].map((r) => ({ did: r.did, head: r.head().cid, rev: r.head().rev, active: r.active })),
+            repos: [...this.repos.values()].map((r) => ({ did: r.did, head: r.head().cid, rev: r.head().rev, active: r.active, ...(r.status ? { status: r.status } : {}) })),
           })
         case '/xrpc/com.atproto.sync.getLatestCommit':
           if (!repo) return json(400, { error: 'RepoNotFound', message: `no repo ${did}` })

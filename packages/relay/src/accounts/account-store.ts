@@ -12,6 +12,8 @@ export type AccountState = {
   active: boolean
   status: string | null
   desynchronized: boolean
+  /** taken from the host's listRepos and not seen on the stream since (in memory only; see ingest/enumerate.ts) */
+  listed?: boolean
 }
 
 const MAX_CACHED = 200_000

@@ -6,14 +6,20 @@ import { InvalidRequestError } from '../errors.ts'
 import type { IdentityCache } from '../identity/identity-cache.ts'
 import { ingestLogger as log } from '../logger.ts'
 import { emptyCounters, parseCounters, type HostCounters } from './counters.ts'
+import { enumerateHost, type EnumerateResult } from './enumerate.ts'
 import { HostSubscription } from './host-subscription.ts'
 import { checkHostAllowed, httpBase, normalizeHostname } from './hostname.ts'
 import type { EventProcessor } from './processor.ts'
 
 export type HostStatusName = 'active' | 'idle' | 'offline' | 'banned'
 
+/** Taking a newly crawled host's existing accounts from its listRepos (ingest/enumerate.ts). */
+export type Enumeration = { state: 'running' } | ({ state: 'done' } & EnumerateResult) | { state: 'failed'; error: string }
+
 /** A host's state and counters (`ctx.hosts.status`, `GET /admin/hosts`). */
 export type HostStatus = HostCounters & {
+  /** the listing of its existing accounts, for hosts crawled since this relay started */
+  enumeration?: Enumeration
   hostname: string
   status: HostStatusName
   /** last upstream seq processed */
@@ -33,6 +39,7 @@ type Host = {
   /** cursor last written to the DB */
   savedCursor: number
   savedCounters: string
+  enumeration?: Enumeration
 }
 
 export type HostManagerDeps = {
@@ -94,7 +101,7 @@ export class HostManager extends EventEmitter<{ cursor: [hostname: string, seq: 
       try {
         const hostname = normalizeHostname(raw)
         checkHostAllowed(hostname, this.d.allowInsecureHosts)
-        if (!this.hosts.has(hostname)) this.add(hostname)
+        if (!this.hosts.has(hostname)) this.enumerate(this.add(hostname))
       } catch (err) {
         log.warn({ host: raw, err: (err as Error).message }, 'ignoring RELAY_CRAWL_HOSTS entry')
       }
@@ -148,6 +155,8 @@ export class HostManager extends EventEmitter<{ cursor: [hostname: string, seq: 
     const host = existing ?? this.add(hostname)
     const sub = this.subscribe(host)
     if (sub) await sub.waitOpen(OPEN_WAIT_MS)
+    // subscribed first, then listed: nothing written in between is missed (see enumerate.ts)
+    if (!existing) this.enumerate(host)
     return hostname
   }
 
@@ -277,7 +286,28 @@ export class HostManager extends EventEmitter<{ cursor: [hostname: string, seq: 
       dropped: { ...host.counters.dropped },
       rateLimit: host.rateLimit ?? this.d.defaultRateLimit,
       connects: sub?.connects ?? 0,
+      ...(host.enumeration ? { enumeration: host.enumeration } : {}),
     }
+  }
+
+  /** Lists a newly crawled host's existing accounts in the background (never blocks the crawl). */
+  private enumerate(host: Host): void {
+    host.enumeration = { state: 'running' }
+    enumerateHost(host.hostname, {
+      accounts: this.d.accounts,
+      identity: this.d.identity,
+      allowInsecureHosts: this.d.allowInsecureHosts,
+      stopped: () => !this.started && !this.paused,
+    }).then(
+      (r) => {
+        host.enumeration = { state: 'done', ...r }
+        log.info({ host: host.hostname, ...r }, 'took the host\'s existing accounts from listRepos')
+      },
+      (err: unknown) => {
+        host.enumeration = { state: 'failed', error: (err as Error).message }
+        log.warn({ host: host.hostname, err: (err as Error).message }, 'listing the host\'s accounts failed; they appear with their next event')
+      },
+    )
   }
 
   /** Writes changed cursors and counters (one transaction). Call after the event log and accounts are flushed. */

@@ -290,9 +290,10 @@ export class EventProcessor {
       if (!this.d.resync.defer(did, () => this.commit(src, evt, ident, true, prepared))) this.drop(src, 'chain_break', did, 'resync backlog full')
       return
     }
-    // the head itself again (a replay after an unclean stop): nothing to do
-    if (acc.head !== null && commit.toString() === acc.head) return
-    if (acc.rev !== null && rev <= acc.rev) {
+    // the head itself again (a replay after an unclean stop): nothing to do. An account known only
+    // from the host's listing has not been relayed yet: its first commit is taken like a new account's.
+    if (!acc.listed && acc.head !== null && commit.toString() === acc.head) return
+    if (!acc.listed && acc.rev !== null && rev <= acc.rev) {
       if (!replay) this.drop(src, 'rev_not_newer', did, `${rev} <= ${acc.rev}`)
       return
     }
@@ -311,8 +312,8 @@ export class EventProcessor {
     const did = acc.did
     const rev = evt.body.rev as string
     // signed by the account, so it may trigger a resync: check the chain
-    const brokenSince = acc.rev !== null && since !== acc.rev
-    const brokenData = acc.data !== null && prevData !== undefined && prevData.toString() !== acc.data
+    const brokenSince = !acc.listed && acc.rev !== null && since !== acc.rev
+    const brokenData = !acc.listed && acc.data !== null && prevData !== undefined && prevData.toString() !== acc.data
     if (brokenSince || brokenData) {
       this.drop(src, 'chain_break', did, brokenSince ? `since ${since} but last rev ${acc.rev}` : 'prevData is not the last data')
       this.desync(acc, 'chain break')
@@ -330,6 +331,7 @@ export class EventProcessor {
     acc.rev = rev
     acc.head = res.commitCid
     acc.data = res.dataCid
+    acc.listed = false
     this.d.accounts.save(acc)
     this.emit(src, did, evt)
   }
@@ -364,7 +366,7 @@ export class EventProcessor {
       return
     }
     // equal is fine: a #sync on activation repeats the current rev
-    if (acc.rev !== null && rev < acc.rev) {
+    if (!acc.listed && acc.rev !== null && rev < acc.rev) {
       if (!replay) this.drop(src, 'rev_not_newer', did, `${rev} < ${acc.rev}`)
       return
     }
@@ -375,6 +377,7 @@ export class EventProcessor {
       acc.data = res.dataCid
       const wasDesynchronized = acc.desynchronized
       acc.desynchronized = false
+      acc.listed = false
       this.d.accounts.save(acc)
       this.emit(src, did, evt)
       if (wasDesynchronized) announceSyncState(this.d.out, acc, false, this.d.clock)
