@@ -23,6 +23,8 @@ export type FakeRepoSource = {
   head(): { cid: string; rev: string }
   /** the whole repo as a CAR (com.atproto.sync.getRepo) */
   car(): Promise<Uint8Array> | Uint8Array
+  /** the collections it has records in (com.atproto.repo.describeRepo); absent: describeRepo answers 501 */
+  collections?(): Promise<string[]>
   active: boolean
   status?: string
 }
@@ -213,6 +215,12 @@ export class FakePds {
           return json(200, {
             repos: [...this.repos.values()].map((r) => ({ did: r.did, head: r.head().cid, rev: r.head().rev, active: r.active, ...(r.status ? { status: r.status } : {}) })),
           })
+        case '/xrpc/com.atproto.repo.describeRepo': {
+          const r = this.repos.get(url.searchParams.get('repo') ?? '')
+          if (!r) return json(400, { error: 'RepoNotFound', message: 'no such repo' })
+          if (!r.collections) return json(501, { error: 'MethodNotImplemented', message: 'describeRepo' })
+          return json(200, { did: r.did, handle: 'fake.test', didDoc: {}, collections: await r.collections(), handleIsCorrect: true })
+        }
         case '/xrpc/com.atproto.sync.getLatestCommit':
           if (!repo) return json(400, { error: 'RepoNotFound', message: `no repo ${did}` })
           return json(200, repo.head())

@@ -110,6 +110,11 @@ export class FakeAccount implements FakeRepoSource {
     return { cid: this.repo.cid.toString(), rev: this.repo.commit.rev }
   }
 
+  async collections(): Promise<string[]> {
+    const leaves = await this.repo.data.list()
+    return [...new Set(leaves.map((l) => l.key.split('/')[0]))].sort()
+  }
+
   async car(): Promise<Uint8Array> {
     const chunks: Uint8Array[] = []
     for await (const c of getFullRepo(this.storage, this.repo.cid)) chunks.push(c)

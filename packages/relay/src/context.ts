@@ -3,6 +3,7 @@ import path from 'node:path'
 import { IdResolver } from '@atproto/identity'
 import { EventLog } from '@atsuite/common'
 import { AccountStore } from './accounts/account-store.ts'
+import { CollectionIndex } from './accounts/collection-index.ts'
 import type { RelayConfig } from './config.ts'
 import { openRelayDb, type RelayDb } from './db/index.ts'
 import { IdentityCache } from './identity/identity-cache.ts'
@@ -31,6 +32,8 @@ export class RelayContext {
   readonly eventLog: EventLog
   readonly out: MergedLog
   readonly accounts: AccountStore
+  /** listReposByCollection */
+  readonly collections: CollectionIndex
   readonly identity: IdentityCache
   readonly verifier: SignatureVerifier
   /** commit verification threads (RELAY_VERIFY_THREADS) */
@@ -62,6 +65,7 @@ export class RelayContext {
       }
     })
     this.accounts = new AccountStore(db)
+    this.collections = new CollectionIndex(db)
     // plain fetch: the default one refuses http:// and loopback, which local PLCs and PDSes use
     const resolver = overrides.idResolver ?? new IdResolver({ plcUrl: cfg.plcUrl, fetch: globalThis.fetch })
     this.identity = new IdentityCache(resolver, { ttlMs: cfg.identityTtlMs, clock: this.clock })
@@ -70,12 +74,14 @@ export class RelayContext {
     this.resync = new Resyncer({
       identity: this.identity,
       accounts: this.accounts,
+      collections: this.collections,
       out: this.out,
       allowInsecureHosts: cfg.allowInsecureHosts,
       clock: this.clock,
     })
     this.processor = new EventProcessor({
       accounts: this.accounts,
+      collections: this.collections,
       identity: this.identity,
       pool: this.pool,
       out: this.out,
@@ -87,6 +93,7 @@ export class RelayContext {
     this.hosts = new HostManager({
       db,
       accounts: this.accounts,
+      collections: this.collections,
       identity: this.identity,
       processor: this.processor,
       allowInsecureHosts: cfg.allowInsecureHosts,
@@ -122,6 +129,7 @@ export class RelayContext {
     try {
       if (!this.out.flush()) return
       this.accounts.flush()
+      this.collections.flush()
       this.hosts.flush()
     } catch (err) {
       this.internal.errors++

@@ -74,6 +74,9 @@ test("a new host's existing accounts are listed, checked against their DID docum
   expect(refused.status).toBe(400)
   const listed = await xrpcGet(relay.url, 'com.atproto.sync.listRepos', { limit: '100' })
   expect(listed.body.repos.map((r: { did: string }) => r.did).sort()).toEqual(accounts.map((a) => a.did).sort())
+  // and their collections (describeRepo on the host), for listReposByCollection
+  const byCollection = await xrpcGet(relay.url, 'com.atproto.sync.listReposByCollection', { collection: POST })
+  expect(byCollection.body.repos.map((r: { did: string }) => r.did).sort()).toEqual(accounts.map((a) => a.did).sort())
   const head0 = listed.body.repos.find((r: { did: string }) => r.did === accounts[0].did)
   expect(head0).toMatchObject({ head: raced.cid.toString(), rev: raced.rev, active: true })
 

@@ -24,7 +24,14 @@ export type AccountRow = {
   updatedAt: string
 }
 
+/** An account with records in a collection (listReposByCollection). */
+export type RepoCollectionRow = {
+  collection: string
+  did: string
+}
+
 export type RelayDbSchema = {
   host: HostRow
   account: AccountRow
+  repo_collection: RepoCollectionRow
 }

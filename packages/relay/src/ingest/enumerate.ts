@@ -1,4 +1,5 @@
 import type { AccountStore } from '../accounts/account-store.ts'
+import type { CollectionIndex } from '../accounts/collection-index.ts'
 import type { IdentityCache } from '../identity/identity-cache.ts'
 import { ingestLogger as log } from '../logger.ts'
 import { isDid } from '../util.ts'
@@ -34,7 +35,7 @@ type ListedRepo = { did?: unknown; head?: unknown; rev?: unknown; active?: unkno
  */
 export const enumerateHost = async (
   hostname: string,
-  deps: { accounts: AccountStore; identity: IdentityCache; allowInsecureHosts: boolean; stopped: () => boolean },
+  deps: { accounts: AccountStore; collections: CollectionIndex; identity: IdentityCache; allowInsecureHosts: boolean; stopped: () => boolean },
 ): Promise<EnumerateResult> => {
   const result: EnumerateResult = { listed: 0, adopted: 0, refused: 0 }
   let cursor: string | undefined
@@ -62,7 +63,7 @@ export const enumerateHost = async (
 const adopt = async (
   hostname: string,
   r: ListedRepo,
-  deps: { accounts: AccountStore; identity: IdentityCache },
+  deps: { accounts: AccountStore; collections: CollectionIndex; identity: IdentityCache; allowInsecureHosts: boolean },
   result: EnumerateResult,
 ): Promise<void> => {
   if (!isDid(r.did) || typeof r.head !== 'string' || !isTid(r.rev)) {
@@ -87,4 +88,20 @@ const adopt = async (
   acc.listed = true
   deps.accounts.save(acc)
   result.adopted++
+  // its collections, from the host (describeRepo); without them it appears in listReposByCollection with its next write
+  try {
+    const url = new URL(`${httpBase(hostname, deps.allowInsecureHosts)}/xrpc/com.atproto.repo.describeRepo`)
+    url.searchParams.set('repo', did)
+    const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' })
+    if (!res.ok) {
+      await res.body?.cancel()
+      return
+    }
+    const body = (await res.json()) as { collections?: unknown }
+    if (Array.isArray(body.collections)) {
+      deps.collections.add(did, body.collections.filter((c): c is string => typeof c === 'string' && c.length <= 317 && /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+$/.test(c)))
+    }
+  } catch (err) {
+    log.debug({ host: hostname, did, err: (err as Error).message }, 'describeRepo failed')
+  }
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type Database from 'better-sqlite3'
 import type { AccountStore } from '../accounts/account-store.ts'
+import type { CollectionIndex } from '../accounts/collection-index.ts'
 import type { HostRow, RelayDb } from '../db/index.ts'
 import { InvalidRequestError } from '../errors.ts'
 import type { IdentityCache } from '../identity/identity-cache.ts'
@@ -45,6 +46,7 @@ type Host = {
 export type HostManagerDeps = {
   db: RelayDb
   accounts: AccountStore
+  collections: CollectionIndex
   identity: IdentityCache
   processor: EventProcessor
   allowInsecureHosts: boolean
@@ -295,6 +297,7 @@ export class HostManager extends EventEmitter<{ cursor: [hostname: string, seq: 
     host.enumeration = { state: 'running' }
     enumerateHost(host.hostname, {
       accounts: this.d.accounts,
+      collections: this.d.collections,
       identity: this.d.identity,
       allowInsecureHosts: this.d.allowInsecureHosts,
       stopped: () => !this.started && !this.paused,

@@ -1,5 +1,6 @@
 import { encode as cborEncode } from '@atproto/lex-cbor'
 import type { AccountState, AccountStore } from '../accounts/account-store.ts'
+import type { CollectionIndex } from '../accounts/collection-index.ts'
 import type { SyncMode } from '../config.ts'
 import type { Identity, IdentityCache } from '../identity/identity-cache.ts'
 import { ingestLogger as log } from '../logger.ts'
@@ -72,6 +73,13 @@ export const announceSyncState = (out: MergedLog, acc: AccountState, desynchroni
   out.push({ did: acc.did, type: '#account', body })
 }
 
+/** The collections a commit's creates and updates wrote to. */
+const writtenCollections = (ops: RepoOp[]): Set<string> => {
+  const out = new Set<string>()
+  for (const op of ops) if (op.action !== 'delete') out.add(op.path.slice(0, op.path.indexOf('/')))
+  return out
+}
+
 /** The DID an event is about (prefetching identities before processing). */
 export const eventDid = (type: string, body: CborMap): DidString | undefined => {
   const did = type === '#commit' ? body.repo : body.did
@@ -93,6 +101,7 @@ const validOps = (ops: unknown): ops is RepoOp[] =>
 
 export type ProcessorDeps = {
   accounts: AccountStore
+  collections: CollectionIndex
   identity: IdentityCache
   pool: VerifyPool
   out: MergedLog
@@ -333,6 +342,7 @@ export class EventProcessor {
     acc.data = res.dataCid
     acc.listed = false
     this.d.accounts.save(acc)
+    this.d.collections.add(did, writtenCollections(evt.body.ops as RepoOp[]))
     this.emit(src, did, evt)
   }
 
@@ -406,6 +416,7 @@ export class EventProcessor {
     acc.active = active
     acc.status = active ? null : ((status as string | undefined) ?? null)
     this.d.accounts.save(acc)
+    if (status === 'deleted') this.d.collections.remove(did)
     this.emit(src, did, evt)
   }
 }

@@ -1,3 +1,4 @@
+import type { CollectionIndex } from '../accounts/collection-index.ts'
 import { announceSyncState } from './processor.ts'
 import { decode as cborDecode } from '@atproto/lex-cbor'
 import type { Cid } from '@atproto/lex-data'
@@ -34,6 +35,7 @@ type Deferred = () => void | Promise<void>
 export class Resyncer {
   private readonly identity: IdentityCache
   private readonly accounts: AccountStore
+  private readonly collections: CollectionIndex
   private readonly out: MergedLog
   private readonly allowInsecure: boolean
   private readonly clock: Clock
@@ -46,9 +48,10 @@ export class Resyncer {
   completed = 0
   failed = 0
 
-  constructor(deps: { identity: IdentityCache; accounts: AccountStore; out: MergedLog; allowInsecureHosts: boolean; clock: Clock }) {
+  constructor(deps: { identity: IdentityCache; accounts: AccountStore; collections: CollectionIndex; out: MergedLog; allowInsecureHosts: boolean; clock: Clock }) {
     this.identity = deps.identity
     this.accounts = deps.accounts
+    this.collections = deps.collections
     this.out = deps.out
     this.allowInsecure = deps.allowInsecureHosts
     this.clock = deps.clock
@@ -134,7 +137,7 @@ export class Resyncer {
     }
     const car = await readLimited(res, MAX_REPO_BYTES)
     const { root, blocks } = await readCarWithRoot(car)
-    await verifyRepo(blocks, root, did, ident.signingKey)
+    const verified = await verifyRepo(blocks, root, did, ident.signingKey)
     const commitBytes = blocks.get(root)
     if (!commitBytes) throw new Error('commit block missing')
     const commit = cborDecode(commitBytes) as { rev: string; data: Cid }
@@ -147,6 +150,7 @@ export class Resyncer {
     const wasDesynchronized = acc.desynchronized
     acc.desynchronized = false
     this.accounts.save(acc)
+    this.collections.replace(did, [...new Set(verified.creates.map((c) => c.collection))])
     this.out.push({
       did,
       type: '#sync',
