@@ -10,7 +10,7 @@ import { PlcServer } from '@atsuite/plc'
 import type { RelayServer } from '@atsuite/relay'
 import { relayAdminHeaders as adminHeaders, startTestRelay, testRelayConfig } from '@atsuite/dev-env'
 import { FakePds, FakeAccount, POST, post } from '@atsuite/dev-env'
-import { consume, requestCrawl } from './_net.ts'
+import { consume, requestCrawl, xrpcGet } from './_net.ts'
 import { sleep } from './_stream.ts'
 
 let dir: string
@@ -103,6 +103,11 @@ test('a per-host rate limit slows the host down and drops nothing', async () => 
     const cids: string[] = []
     const start = Date.now()
     for (let i = 0; i < 30; i++) cids.push(await commit())
+    // while the limit holds events back, the host's status says so (com.atproto.sync.getHostStatus)
+    const hostStatus = async () => (await xrpcGet(relay.url, 'com.atproto.sync.getHostStatus', { hostname: fake.hostname })).body.status
+    let seen = await hostStatus()
+    while (seen !== 'throttled' && Date.now() - start < 1_500) seen = await hostStatus()
+    expect(seen).toBe('throttled')
     await consumer.waitUntil((c) => cids.every((cid) => c.commitCids(alice.did).includes(cid)), 15_000, 'all 30 commits')
     const elapsed = Date.now() - start
     // at most one second's worth (10) at once after the idle second, then 10/s: the 30th is
@@ -110,6 +115,9 @@ test('a per-host rate limit slows the host down and drops nothing', async () => 
     expect(elapsed).toBeGreaterThanOrEqual(1_500)
     expect(consumer.commitCids(alice.did)).toEqual(cids)
     expect((await relay.ctx.hosts.status(fake.hostname))!.dropped).toEqual(droppedBefore)
+    // and active again once it has caught up
+    await sleep(1_100)
+    expect(await hostStatus()).toBe('active')
   } finally {
     consumer.close()
     expect((await admin('limits', { hostname: fake.hostname, rateLimit: 5000 })).status).toBe(200)

@@ -12,7 +12,7 @@ import { HostSubscription } from './host-subscription.ts'
 import { checkHostAllowed, httpBase, normalizeHostname } from './hostname.ts'
 import type { EventProcessor } from './processor.ts'
 
-export type HostStatusName = 'active' | 'idle' | 'offline' | 'banned'
+export type HostStatusName = 'active' | 'throttled' | 'idle' | 'offline' | 'banned'
 
 /** Taking a newly crawled host's existing accounts from its listRepos (ingest/enumerate.ts). */
 export type Enumeration = { state: 'running' } | ({ state: 'done' } & EnumerateResult) | { state: 'failed'; error: string }

@@ -7,7 +7,8 @@ import { eventDid, type EventProcessor, type Prepared, type UpstreamEvent } from
 import { TokenBucket } from './token-bucket.ts'
 import type { IdentityCache } from '../identity/identity-cache.ts'
 
-export type SubscriptionStatus = 'active' | 'offline' | 'idle'
+/** `throttled`: connected, and its rate limit held events back within the last second */
+export type SubscriptionStatus = 'active' | 'throttled' | 'offline' | 'idle'
 
 type Item =
   | { kind: 'event'; evt: UpstreamEvent; seq: number; prepared: Prepared | undefined }
@@ -20,6 +21,8 @@ const QUEUE_LOW = 500
 const BACKOFF_BASE_MS = 500
 const HEARTBEAT_MS = 30_000
 const DEAD_AFTER_MS = 90_000
+
+const THROTTLED_FOR_MS = 1000
 
 export type SubscriptionDeps = {
   hostname: string
@@ -63,6 +66,7 @@ export class HostSubscription {
   private heartbeat: NodeJS.Timeout | null = null
   private lastAlive = 0
   private lastReceivedSeq = 0
+  private throttledAt = 0
   private openWaiters: (() => void)[] = []
   private inflight: Promise<void> | null = null
   /** connections opened (tests, status) */
@@ -80,7 +84,8 @@ export class HostSubscription {
 
   get status(): SubscriptionStatus {
     if (this.stopped) return 'idle'
-    return this.ws?.readyState === WebSocket.OPEN ? 'active' : 'offline'
+    if (this.ws?.readyState !== WebSocket.OPEN) return 'offline'
+    return Date.now() - this.throttledAt < THROTTLED_FOR_MS ? 'throttled' : 'active'
   }
 
   get queued(): number {
@@ -262,6 +267,7 @@ export class HostSubscription {
     try {
       while (!this.stopped && this.head < this.queue.length) {
         if (!this.bucket.take()) {
+          this.throttledAt = Date.now()
           if (!this.paused) {
             this.paused = true
             this.ws?.pause()
