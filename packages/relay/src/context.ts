@@ -4,6 +4,7 @@ import { IdResolver } from '@atproto/identity'
 import { EventLog } from '@atsuite/common'
 import { AccountStore } from './accounts/account-store.ts'
 import { CollectionIndex } from './accounts/collection-index.ts'
+import { reconcileFromLog, setPersistedLogSeq } from './accounts/reconcile.ts'
 import type { RelayConfig } from './config.ts'
 import { openRelayDb, type RelayDb } from './db/index.ts'
 import { IdentityCache } from './identity/identity-cache.ts'
@@ -112,6 +113,7 @@ export class RelayContext {
 
   /** Starts ingesting: the write-behind timer, log trimming, and every known host. */
   start(): void {
+    reconcileFromLog(this.db, this.eventLog, this.accounts)
     this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS)
     this.timer.unref()
     this.eventLog.startTrimming((err) => outboxLogger.warn({ err }, 'event log trim failed'))
@@ -128,9 +130,14 @@ export class RelayContext {
   flush(): void {
     try {
       if (!this.out.flush()) return
-      this.accounts.flush()
-      this.collections.flush()
-      this.hosts.flush()
+      const seq = this.eventLog.currentSeq
+      // one transaction: state, collections and cursors persisted together, marked with the log seq they match
+      this.db.transaction(() => {
+        this.accounts.flush()
+        this.collections.flush()
+        this.hosts.flush()
+        setPersistedLogSeq(this.db, seq)
+      })
     } catch (err) {
       this.internal.errors++
       outboxLogger.error({ err }, 'flushing relay state failed')

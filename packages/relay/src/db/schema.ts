@@ -30,7 +30,11 @@ export type RepoCollectionRow = {
   did: string
 }
 
+/** One row (id 1): the log seq the rest of this database was last persisted with. */
+export type RelayStateRow = { id: number; logSeq: number }
+
 export type RelayDbSchema = {
+  relay_state: RelayStateRow
   host: HostRow
   account: AccountRow
   repo_collection: RepoCollectionRow
