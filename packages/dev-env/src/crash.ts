@@ -13,20 +13,17 @@
  *   its MST root) or need a `#sync` (only account creation sends one).
  * Used by the PDS's crash test (a few rounds) and `npm run crash:pds` (the long loop).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import { verifyRepoCar } from '@atproto/repo'
 import { cidKey, decodeFrame, parseCar } from '@atsuite/common'
 import { decodeCbor, type CidRef } from '@atsuite/common/dag-cbor'
 import { PlcServer } from '@atsuite/plc'
+import { ChildService } from './child.ts'
 import { freePort } from './util.ts'
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node')
 const COLLECTION = 'com.example.record'
 
 export type CrashHarnessOptions = {
@@ -105,9 +102,7 @@ export class PdsCrashHarness {
   private readonly plc: PlcServer
   private readonly port: number
   readonly url: string
-  private child: ChildProcess | null = null
-  private childExit: Promise<void> = Promise.resolve()
-  private childLog = ''
+  private readonly pds: ChildService
   private readonly users: User[] = []
   private readonly acks: Ack[] = []
   private readonly secrets = {
@@ -121,6 +116,20 @@ export class PdsCrashHarness {
     this.plc = plc
     this.port = port
     this.url = `http://localhost:${port}`
+    this.pds = new ChildService(
+      'packages/pds/src/bin.ts',
+      () => ({
+        PDS_PORT: String(this.port),
+        PDS_DATA_DIRECTORY: path.join(this.opts.dir, 'pds'),
+        PDS_DID_PLC_URL: this.plc.url,
+        PDS_HOSTNAME: 'localhost',
+        PDS_SERVICE_HANDLE_DOMAINS: '.test',
+        PDS_INVITE_REQUIRED: 'false',
+        LOG_ENABLED: 'false',
+        ...this.secrets,
+      }),
+      () => `${this.url}/xrpc/_health`,
+    )
   }
 
   static async create(options: CrashHarnessOptions): Promise<PdsCrashHarness> {
@@ -144,54 +153,12 @@ export class PdsCrashHarness {
     return this.acks.length
   }
 
-  private async start(): Promise<void> {
-    this.childLog = ''
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PDS_PORT: String(this.port),
-      PDS_DATA_DIRECTORY: path.join(this.opts.dir, 'pds'),
-      PDS_DID_PLC_URL: this.plc.url,
-      PDS_HOSTNAME: 'localhost',
-      PDS_SERVICE_HANDLE_DOMAINS: '.test',
-      PDS_INVITE_REQUIRED: 'false',
-      LOG_ENABLED: 'false',
-      ...this.secrets,
-    }
-    const proc = spawn(NODE, ['packages/pds/src/bin.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    const keep = (b: Buffer) => {
-      this.childLog = (this.childLog + b.toString()).slice(-20_000)
-    }
-    proc.stdout!.on('data', keep)
-    proc.stderr!.on('data', keep)
-    let exited = false
-    this.childExit = new Promise((resolve) =>
-      proc.once('exit', () => {
-        exited = true
-        resolve()
-      }),
-    )
-    this.child = proc
-    const deadline = Date.now() + 30_000
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`PDS exited during startup:\n${this.childLog}`)
-      try {
-        const res = await fetch(`${this.url}/xrpc/_health`)
-        if (res.ok) return
-      } catch {
-        // not listening yet
-      }
-      await sleep(50)
-    }
-    throw new Error(`PDS did not become healthy within 30 s:\n${this.childLog}`)
+  private start(): Promise<void> {
+    return this.pds.start()
   }
 
-  private async kill(): Promise<void> {
-    const child = this.child
-    if (!child || child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGKILL')
-    await this.childExit
-    this.child = null
+  private kill(): Promise<void> {
+    return this.pds.kill()
   }
 
   /**
@@ -393,7 +360,7 @@ export class PdsCrashHarness {
 
   /** What the PDS printed last (for failure messages). */
   get log(): string {
-    return this.childLog
+    return this.pds.log
   }
 }
 

@@ -7,17 +7,13 @@
  * gives every account's commits exactly as the host sent them — none
  * skipped, none twice, the since chain unbroken, no resync needed.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { PlcServer } from '@atsuite/plc'
-import { FakeAccount, FakePds, POST, freePort, post } from '@atsuite/dev-env'
+import { ChildService, FakeAccount, FakePds, POST, freePort, post } from '@atsuite/dev-env'
 import { RawConsumer, sleep, type Frame } from './_stream.ts'
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node')
 const ACCOUNTS = 4
 const KILLS = 3
 const TIMEOUT_MS = 120_000
@@ -26,18 +22,13 @@ let dir: string
 let plc: PlcServer
 let fake: FakePds
 let port: number
-let child: ChildProcess | null = null
-let childExit: Promise<void> = Promise.resolve()
-let childLog = ''
 const accounts: FakeAccount[] = []
 /** per account, the commit CIDs the host sent, in order */
 const sent = new Map<string, string[]>()
 
-const startRelay = async (): Promise<void> => {
-  childLog = ''
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
+const relayProcess = new ChildService(
+  'packages/relay/src/bin.ts',
+  () => ({
     RELAY_PORT: String(port),
     RELAY_HOST: '127.0.0.1',
     RELAY_DATA_DIRECTORY: path.join(dir, 'relay'),
@@ -47,40 +38,11 @@ const startRelay = async (): Promise<void> => {
     RELAY_BACKOFF_MAX_MS: '200',
     RELAY_CRAWL_HOSTS: fake.hostname,
     LOG_ENABLED: 'false',
-  }
-  const proc = spawn(NODE, ['packages/relay/src/bin.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  const keep = (b: Buffer) => {
-    childLog = (childLog + b.toString()).slice(-20_000)
-  }
-  proc.stdout!.on('data', keep)
-  proc.stderr!.on('data', keep)
-  let exited = false
-  childExit = new Promise((resolve) =>
-    proc.once('exit', () => {
-      exited = true
-      resolve()
-    }),
-  )
-  child = proc
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`relay exited during startup:\n${childLog}`)
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/xrpc/_health`)).ok) return
-    } catch {
-      // not listening yet
-    }
-    await sleep(50)
-  }
-  throw new Error(`relay did not become healthy:\n${childLog}`)
-}
-
-const killRelay = async (): Promise<void> => {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return
-  child.kill('SIGKILL')
-  await childExit
-  child = null
-}
+  }),
+  () => `http://127.0.0.1:${port}/xrpc/_health`,
+)
+const startRelay = () => relayProcess.start()
+const killRelay = () => relayProcess.kill()
 
 const url = (cursor?: number) => `ws://127.0.0.1:${port}/xrpc/com.atproto.sync.subscribeRepos${cursor === undefined ? '' : `?cursor=${cursor}`}`
 

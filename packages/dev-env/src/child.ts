@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node')
+
+/**
+ * One of our services as an operator runs it: its bin in a child process
+ * (Node 24 from the project), configured only by `env`, healthy once
+ * `healthUrl` answers 2xx. `kill()` is SIGKILL (kill -9); the last 20 KB of
+ * its output are kept for failure messages.
+ */
+export class ChildService {
+  private readonly script: string
+  private readonly env: () => NodeJS.ProcessEnv
+  private readonly healthUrl: () => string
+  private child: ChildProcess | null = null
+  private exited: Promise<void> = Promise.resolve()
+  private output = ''
+
+  /** `script` relative to the repository root; `env` and `healthUrl` are read at each start. */
+  constructor(script: string, env: () => NodeJS.ProcessEnv, healthUrl: () => string) {
+    this.script = script
+    this.env = env
+    this.healthUrl = healthUrl
+  }
+
+  get log(): string {
+    return this.output
+  }
+
+  async start(timeoutMs = 30_000): Promise<void> {
+    this.output = ''
+    const proc = spawn(NODE, [this.script], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const keep = (b: Buffer) => {
+      this.output = (this.output + b.toString()).slice(-20_000)
+    }
+    proc.stdout!.on('data', keep)
+    proc.stderr!.on('data', keep)
+    let gone = false
+    this.exited = new Promise((resolve) =>
+      proc.once('exit', () => {
+        gone = true
+        resolve()
+      }),
+    )
+    this.child = proc
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (gone) throw new Error(`${this.script} exited during startup:\n${this.output}`)
+      try {
+        if ((await fetch(this.healthUrl())).ok) return
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    throw new Error(`${this.script} did not become healthy within ${timeoutMs} ms:\n${this.output}`)
+  }
+
+  /** SIGKILL, and wait for the process to be gone. */
+  async kill(): Promise<void> {
+    const child = this.child
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGKILL')
+    await this.exited
+    this.child = null
+  }
+}
