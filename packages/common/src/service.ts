@@ -1,5 +1,5 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
-import { createServer as createXrpcServer, type Server as XrpcServer, type XRPCError } from '@atproto/xrpc-server'
+import { createServer as createXrpcServer, type Options as XrpcServerOptions, type Server as XrpcServer, type XRPCError } from '@atproto/xrpc-server'
 import type { Logger } from 'pino'
 import { HttpServer, bodyParserError, cors } from './http.ts'
 import type { WebSocketEndpoint } from './stream/subscription.ts'
@@ -30,6 +30,10 @@ export type ServiceShellOptions = {
   after?: RequestHandler[]
   /** sent with 401s (e.g. `Basic realm="relay admin"`) */
   wwwAuthenticate?: string
+  /** Express's `trust proxy` (whether req.ip may come from X-Forwarded-For); default true */
+  trustProxy?: boolean | number | string[]
+  /** @atproto/xrpc-server rate limits (global, shared, and routes' `rateLimit`); none when absent */
+  rateLimits?: XrpcServerOptions['rateLimits']
   /** an error state `_health` reports with a 503 (e.g. storage refusing writes) */
   health?: () => { ok: true } | { ok: false; error: string; message: string }
 }
@@ -52,6 +56,7 @@ export class ServiceShell {
       validateResponse: opts.xrpc.validateResponses,
       payload: { jsonLimit: opts.xrpc.jsonLimit, blobLimit: opts.xrpc.blobLimit, textLimit: 100 * 1024 },
       errorParser: opts.errorParser,
+      rateLimits: opts.rateLimits,
       catchall:
         opts.unknownMethod ??
         ((req, res) => {
@@ -62,7 +67,7 @@ export class ServiceShell {
     this.subscriptions = opts.subscriptions ?? []
     const app = express()
     app.disable('x-powered-by')
-    app.set('trust proxy', true)
+    app.set('trust proxy', opts.trustProxy ?? true)
     app.use(cors)
     app.get('/xrpc/_health', (_req, res) => {
       const health = opts.health?.() ?? { ok: true }

@@ -51,6 +51,22 @@ export type PdsConfig = {
   }
   firehose: { dbLocation: string; retentionMs: number; maxBufferBytes: number }
   writeLimits: { maxApplyWrites: number }
+  rateLimits: {
+    /** PDS_RATE_LIMITS_ENABLED; default on outside dev mode */
+    enabled: boolean
+    /** PDS_RATE_LIMIT_BYPASS_KEY: requests with `x-ratelimit-bypass: <key>` (a trusted front-end) are not limited */
+    bypassKey?: string
+    /** PDS_RATE_LIMIT_BYPASS_IPS */
+    bypassIps: string[]
+    /** PDS_RATE_LIMIT_OVERRIDES: JSON `{name: [{durationMs, points}, ...]}` replacing a limit's windows */
+    overrides: Record<string, { durationMs: number; points: number }[]>
+  }
+  /**
+   * PDS_TRUST_PROXY: whether the client address may come from X-Forwarded-For
+   * (`true`, a hop count, or a list of proxy addresses/subnets, as Express's
+   * `trust proxy`); default false: the socket's address
+   */
+  trustProxy: boolean | number | string[]
 }
 
 export type PdsSecrets = {
@@ -159,7 +175,41 @@ export const envToConfig = (env: Env): PdsConfig => {
       maxBufferBytes: envInt(env, 'PDS_FIREHOSE_MAX_BUFFER_BYTES') ?? 16 * 1024 * 1024,
     },
     writeLimits: { maxApplyWrites: 200 },
+    rateLimits: {
+      enabled: envBool(env, 'PDS_RATE_LIMITS_ENABLED') ?? !devMode,
+      bypassKey: envStr(env, 'PDS_RATE_LIMIT_BYPASS_KEY'),
+      bypassIps: envList(env, 'PDS_RATE_LIMIT_BYPASS_IPS') ?? [],
+      overrides: rateLimitOverrides(envStr(env, 'PDS_RATE_LIMIT_OVERRIDES')),
+    },
+    trustProxy: trustProxy(envStr(env, 'PDS_TRUST_PROXY')),
   }
+}
+
+const rateLimitOverrides = (raw: string | undefined): PdsConfig['rateLimits']['overrides'] => {
+  if (!raw) return {}
+  let v: unknown
+  try {
+    v = JSON.parse(raw)
+  } catch {
+    throw new ConfigError('PDS_RATE_LIMIT_OVERRIDES must be JSON: {"createSession": [{"durationMs": 300000, "points": 30}]}')
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError('PDS_RATE_LIMIT_OVERRIDES must be a JSON object')
+  const out: PdsConfig['rateLimits']['overrides'] = {}
+  for (const [name, windows] of Object.entries(v)) {
+    const ok =
+      Array.isArray(windows) &&
+      windows.every((w) => w && Number.isSafeInteger(w.durationMs) && w.durationMs > 0 && Number.isSafeInteger(w.points) && w.points > 0)
+    if (!ok) throw new ConfigError(`PDS_RATE_LIMIT_OVERRIDES.${name} must be a list of {durationMs, points} with positive integers`)
+    out[name] = (windows as { durationMs: number; points: number }[]).map((w) => ({ durationMs: w.durationMs, points: w.points }))
+  }
+  return out
+}
+
+const trustProxy = (raw: string | undefined): PdsConfig['trustProxy'] => {
+  if (raw === undefined || raw === '' || raw === 'false') return false
+  if (raw === 'true') return true
+  if (/^\d+$/.test(raw)) return Number(raw)
+  return raw.split(',').map((s) => s.trim()).filter(Boolean)
 }
 
 /**

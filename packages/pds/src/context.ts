@@ -21,6 +21,7 @@ import { BlobManager } from './blobstore/blob-manager.ts'
 import { Crawlers } from './crawlers.ts'
 import { accountEvent, commitEvent, identityEvent, syncEvent, type PendingEvent } from './sequencer/events.ts'
 import { CommitSequencer } from './sequencer/commits.ts'
+import { RateLimits } from './rate-limits.ts'
 import type { CommitData } from '@atproto/repo'
 import { parseCid } from '@atproto/lex-data'
 import { Pipethrough } from './proxy/pipethrough.ts'
@@ -69,6 +70,8 @@ export class AppContext {
   readonly pipethrough: Pipethrough
   /** getFeed: which generator a feed's service token is for */
   readonly feedGenerators: FeedGeneratorDids
+  /** rate limits of auth surfaces and writes (routes' `rateLimit`, the server's limiters) */
+  readonly rateLimits: RateLimits
 
   private constructor(fields: Omit<AppContext, 'destroy' | 'announceAccount' | 'announceActivation' | 'announce'>) {
     this.cfg = fields.cfg
@@ -93,6 +96,7 @@ export class AppContext {
     this.crawlers = fields.crawlers
     this.pipethrough = fields.pipethrough
     this.feedGenerators = fields.feedGenerators
+    this.rateLimits = fields.rateLimits
   }
 
   /** Firehose events for a newly created (or activated) account, in the reference's order. */
@@ -167,6 +171,7 @@ export class AppContext {
       handleResolver: overrides.handleResolver ?? { resolve: (handle) => idResolver.handle.resolve(handle).catch(() => undefined) },
       pipethrough,
       feedGenerators: new FeedGeneratorDids({ accounts, actorStore, repoReader, pipethrough }),
+      rateLimits: new RateLimits(cfg.rateLimits, secrets.adminPassword),
       mailer:
         overrides.mailer ??
         new Mailer({ smtpUrl: cfg.email.smtpUrl, from: cfg.email.fromAddress, directory: cfg.email.mailDirectory }),

@@ -32,6 +32,8 @@ export class PDS {
       xrpc: { validateResponses: overrides.validateResponses ?? false, jsonLimit: 10 * 1024 * 1024, blobLimit: cfg.blobUploadLimit },
       errorParser: toXrpcError,
       subscriptions: [subscribeRepos(ctx)],
+      rateLimits: ctx.rateLimits.serverOption(),
+      trustProxy: ctx.cfg.trustProxy,
       before: [wellKnownRouter(ctx), rawJson((nsid) => local.has(nsid.toLowerCase()))],
       // what no route serves is forwarded (to the app view, or the atproto-proxy service) or a 501
       unknownMethod: unknownMethod(ctx),

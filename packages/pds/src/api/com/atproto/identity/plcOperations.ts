@@ -2,6 +2,7 @@ import { com } from '@atsuite/lexicon'
 import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { identityEvent } from '../../../../sequencer/events.ts'
+import { byAccount } from '../../../../rate-limits.ts'
 
 /** What the DID document should say for this account to live here (for a migration's PLC operation). */
 export const getRecommendedDidCredentials: Route = (server, ctx) => {
@@ -25,6 +26,7 @@ export const getRecommendedDidCredentials: Route = (server, ctx) => {
 /** Mails the account a token that signPlcOperation requires. */
 export const requestPlcOperationSignature: Route = (server, ctx) => {
   server.add(com.atproto.identity.requestPlcOperationSignature, {
+    rateLimit: ctx.rateLimits.route(['request-email-token', byAccount]),
     auth: ctx.auth.accessFull({ allowDeactivated: true }),
     handler: async ({ auth }) => {
       const { did } = auth.credentials

@@ -3,9 +3,11 @@ import type { Route } from '../../../util.ts'
 import { checkHandleForDid } from '../../../../account/handle.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { identityEvent } from '../../../../sequencer/events.ts'
+import { byAccount } from '../../../../rate-limits.ts'
 
 export const updateHandle: Route = (server, ctx) => {
   server.add(com.atproto.identity.updateHandle, {
+    rateLimit: ctx.rateLimits.route(['update-handle', byAccount]),
     auth: ctx.auth.accessPrivileged(),
     handler: async ({ auth, input: { body } }) => {
       const { did } = auth.credentials

@@ -6,8 +6,17 @@ import { parseSwap, rawRecord } from './util.ts'
 
 const lex = com.atproto.repo.applyWrites
 
+/** Rate-limit points of a batch, as the reference counts them: create 3, update 2, delete 1. */
+const applyWritesPoints = (c: { input?: unknown }): number => {
+  const writes = (c.input as { body?: { writes?: { $type?: string }[] } } | undefined)?.body?.writes ?? []
+  let points = 0
+  for (const w of writes) points += w.$type === lex.create.$type ? 3 : w.$type === lex.update.$type ? 2 : 1
+  return points
+}
+
 export const applyWrites: Route = (server, ctx) => {
   server.add(lex, {
+    rateLimit: ctx.rateLimits.repoWrite(applyWritesPoints),
     auth: ctx.auth.accessStandard(),
     opts: { jsonLimit: 10 * 1024 * 1024 },
     handler: async ({ auth, input: { body }, req }) => {

@@ -5,6 +5,7 @@ import { parseSwap, rawRecord } from './util.ts'
 
 export const createRecord: Route = (server, ctx) => {
   server.add(com.atproto.repo.createRecord, {
+    rateLimit: ctx.rateLimits.repoWrite(() => 3),
     auth: ctx.auth.accessStandard(),
     handler: async ({ auth, input: { body }, req }) => {
       const did = await assertOwnRepo(ctx, auth, body.repo)

@@ -6,6 +6,7 @@ import { parseSwap } from './util.ts'
 
 export const deleteRecord: Route = (server, ctx) => {
   server.add(com.atproto.repo.deleteRecord, {
+    rateLimit: ctx.rateLimits.repoWrite(() => 1),
     auth: ctx.auth.accessStandard(),
     handler: async ({ auth, input: { body } }) => {
       const did = await assertOwnRepo(ctx, auth, body.repo)

@@ -5,6 +5,7 @@ import { parseSwap, parseSwapRecord, rawRecord } from './util.ts'
 
 export const putRecord: Route = (server, ctx) => {
   server.add(com.atproto.repo.putRecord, {
+    rateLimit: ctx.rateLimits.repoWrite(() => 2),
     auth: ctx.auth.accessStandard(),
     handler: async ({ auth, input: { body }, req }) => {
       const did = await assertOwnRepo(ctx, auth, body.repo)

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import { com } from '@atsuite/lexicon'
 import { json, type Route } from '../../../util.ts'
+import { byAccount } from '../../../../rate-limits.ts'
 
 const readAll = async (stream: Readable): Promise<Buffer> => {
   const chunks: Buffer[] = []
@@ -10,6 +11,7 @@ const readAll = async (stream: Readable): Promise<Buffer> => {
 
 export const uploadBlob: Route = (server, ctx) => {
   server.add(com.atproto.repo.uploadBlob, {
+    rateLimit: ctx.rateLimits.route(['upload-blob', byAccount]),
     // deactivated too: a migrating account uploads its blobs before it is activated
     auth: ctx.auth.accessStandard({ allowDeactivated: true }),
     opts: { blobLimit: ctx.cfg.blobUploadLimit },

@@ -1,11 +1,13 @@
 import { com } from '@atsuite/lexicon'
 import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
+import { byAccount } from '../../../../rate-limits.ts'
 
 // App passwords are account management: full sessions only.
 
 export const createAppPassword: Route = (server, ctx) => {
   server.add(com.atproto.server.createAppPassword, {
+    rateLimit: ctx.rateLimits.route(['create-app-password', byAccount]),
     auth: ctx.auth.accessFull(),
     handler: async ({ auth, input: { body } }) => {
       const name = body.name.trim()

@@ -10,6 +10,7 @@ import { accountLogger } from '../../../../logger.ts'
 import { resolveDidDoc, sessionDidDoc } from './session.ts'
 import type { AppContext } from '../../../../context.ts'
 import type { CommitData } from '@atproto/repo'
+import { byAddress } from '../../../../rate-limits.ts'
 
 /**
  * createAccount with `did`: the caller holds a service token from the DID's
@@ -73,6 +74,7 @@ const storeAccount = async (
 
 export const createAccount: Route = (server, ctx) => {
   server.add(com.atproto.server.createAccount, {
+    rateLimit: ctx.rateLimits.route(['create-account', byAddress]),
     handler: async ({ input: { body }, req }) => {
       if (body.plcOp) {
         throw new InvalidRequest('plcOp is not taken here: create the account with `did`, then import, then submitPlcOperation')

@@ -2,9 +2,11 @@ import { com } from '@atsuite/lexicon'
 import { json, type Route } from '../../../util.ts'
 import { AuthError } from '../../../../errors.ts'
 import { sessionView } from './session.ts'
+import { byAddress, sessionIdentifier } from '../../../../rate-limits.ts'
 
 export const createSession: Route = (server, ctx) => {
   server.add(com.atproto.server.createSession, {
+    rateLimit: ctx.rateLimits.route(['create-session', (c) => `${sessionIdentifier(c)} ${byAddress(c)}`], ['create-session-account', sessionIdentifier]),
     handler: async ({ input: { body } }) => {
       const id = body.identifier.trim()
       const acc = id.includes('@') ? await ctx.accounts.getAccountByEmail(id) : await ctx.accounts.getAccount(id)

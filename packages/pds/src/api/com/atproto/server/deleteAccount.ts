@@ -2,9 +2,11 @@ import { com } from '@atsuite/lexicon'
 import type { Route } from '../../../util.ts'
 import { AuthError, InvalidRequest } from '../../../../errors.ts'
 import { purgeAccount } from '../../../../account/purge-account.ts'
+import { byAccount, byAddress } from '../../../../rate-limits.ts'
 
 export const requestAccountDelete: Route = (server, ctx) => {
   server.add(com.atproto.server.requestAccountDelete, {
+    rateLimit: ctx.rateLimits.route(['request-email-token', byAccount]),
     auth: ctx.auth.accessFull({ allowDeactivated: true }),
     handler: async ({ auth }) => {
       const { did } = auth.credentials
@@ -18,6 +20,7 @@ export const requestAccountDelete: Route = (server, ctx) => {
 
 export const deleteAccount: Route = (server, ctx) => {
   server.add(com.atproto.server.deleteAccount, {
+    rateLimit: ctx.rateLimits.route(['confirm-token', byAddress]),
     handler: async ({ input: { body } }) => {
       const acc = await ctx.accounts.getAccount(body.did)
       const ok = acc ? await ctx.accounts.verifyLogin(acc, body.password) : null

@@ -1,9 +1,11 @@
 import { com } from '@atsuite/lexicon'
 import type { Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
+import { byAccount } from '../../../../rate-limits.ts'
 
 export const requestEmailConfirmation: Route = (server, ctx) => {
   server.add(com.atproto.server.requestEmailConfirmation, {
+    rateLimit: ctx.rateLimits.route(['request-email-token', byAccount]),
     auth: ctx.auth.accessStandard({ allowDeactivated: true }),
     handler: async ({ auth }) => {
       const { did } = auth.credentials
@@ -17,6 +19,7 @@ export const requestEmailConfirmation: Route = (server, ctx) => {
 
 export const confirmEmail: Route = (server, ctx) => {
   server.add(com.atproto.server.confirmEmail, {
+    rateLimit: ctx.rateLimits.route(['confirm-email-token', byAccount]),
     auth: ctx.auth.accessStandard({ allowDeactivated: true }),
     handler: async ({ auth, input: { body } }) => {
       const { did } = auth.credentials
