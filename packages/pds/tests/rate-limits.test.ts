@@ -11,7 +11,7 @@ import { TestNetwork, type TestUser } from '@atsuite/dev-env'
 import { brief, request, sleep, xpost, type HttpResult } from './_util.ts'
 
 const BYPASS_KEY = 'front-end-secret'
-const WINDOW_MS = 1500
+const WINDOW_MS = 2500
 
 let defaults: TestNetwork
 let short: TestNetwork
