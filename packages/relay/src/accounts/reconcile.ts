@@ -8,9 +8,11 @@ import type { AccountStore } from './account-store.ts'
 
 const PAGE = 1000
 
-/** The log seq the relay database was last persisted with (0: never). */
-export const persistedLogSeq = (db: RelayDb): number =>
-  Number((db.sqlite.prepare('SELECT logSeq FROM relay_state WHERE id = 1').get() as { logSeq: number } | undefined)?.logSeq ?? 0)
+/** The log seq the relay database was last persisted with (null: never recorded, a database from before it was). */
+export const persistedLogSeq = (db: RelayDb): number | null => {
+  const row = db.sqlite.prepare('SELECT logSeq FROM relay_state WHERE id = 1').get() as { logSeq: number } | undefined
+  return row ? Number(row.logSeq) : null
+}
 
 /** Inside the flush transaction: account state, collections and cursors now match the log up to `seq`. */
 export const setPersistedLogSeq = (db: RelayDb, seq: number): void => {
@@ -28,8 +30,14 @@ export const setPersistedLogSeq = (db: RelayDb, seq: number): void => {
  * recognised as already relayed. Returns how many events were re-applied.
  */
 export const reconcileFromLog = (db: RelayDb, eventLog: EventLog, accounts: AccountStore): number => {
-  let after = persistedLogSeq(db)
+  const persisted = persistedLogSeq(db)
   const until = eventLog.currentSeq
+  if (persisted === null) {
+    // a database from before the mark: its state is taken as it stands, from here on the mark is kept
+    setPersistedLogSeq(db, until)
+    return 0
+  }
+  let after = persisted
   if (after >= until) return 0
   let applied = 0
   while (after < until) {
@@ -76,6 +84,6 @@ export const reconcileFromLog = (db: RelayDb, eventLog: EventLog, accounts: Acco
     accounts.flush()
     setPersistedLogSeq(db, until)
   })
-  if (applied > 0) log.warn({ events: applied, from: persistedLogSeq(db) }, 'account state caught up with the event log after an unclean stop')
+  if (applied > 0) log.warn({ events: applied, from: persisted, to: until }, 'account state caught up with the event log after an unclean stop')
   return applied
 }
