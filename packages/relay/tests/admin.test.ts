@@ -3,18 +3,11 @@
  * (a banned host is disconnected and refused; unbanned, it resumes from its
  * cursor), and per-host rate limits that slow a host down without dropping.
  */
-import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
-import { PlcServer } from '@atsuite/plc'
 import type { RelayServer } from '@atsuite/relay'
-import { relayAdminHeaders as adminHeaders, startTestRelay, testRelayConfig } from '@atsuite/dev-env'
-import { FakePds, FakeAccount, POST, post } from '@atsuite/dev-env'
-import { consume, requestCrawl, xrpcGet } from './_net.ts'
+import { relayAdminHeaders as adminHeaders, type FakeAccount, type FakePds, POST, post } from '@atsuite/dev-env'
+import { consume, fakeHostRelay, requestCrawl, xrpcGet, type FakeHostRelay } from './_net.ts'
 import { sleep } from './_stream.ts'
 
-let dir: string
-let plc: PlcServer
 let fake: FakePds
 let relay: RelayServer
 let alice: FakeAccount
@@ -30,24 +23,15 @@ const commit = async (): Promise<string> => {
   return c.cid.toString()
 }
 
+let net: FakeHostRelay
+
 beforeAll(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'relay-admin-'))
-  plc = await PlcServer.create({ port: 0, host: '127.0.0.1', dbLocation: path.join(dir, 'plc.sqlite') })
-  await plc.start()
-  fake = await FakePds.start()
-  alice = await FakeAccount.create(plc.url, fake.url)
-  fake.repos.set(alice.did, alice)
-  relay = await startTestRelay(testRelayConfig(plc.url, path.join(dir, 'relay')))
-  expect((await requestCrawl(relay, fake.hostname)).status).toBe(200)
-  await fake.waitForSubscribers(1)
-  fake.emit('#sync', await alice.syncBody())
+  net = await fakeHostRelay('admin')
+  ;({ fake, relay, alice } = net)
 })
 
 afterAll(async () => {
-  await relay?.destroy()
-  await fake?.close()
-  await plc?.destroy()
-  if (dir) await fs.rm(dir, { recursive: true, force: true })
+  await net?.close()
 })
 
 test('admin endpoints need the admin password', async () => {

@@ -8,38 +8,23 @@
  * relay's own while processing an event is counted as the relay's, not
  * charged to the host, and the account is resynced.
  */
-import fs from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
-import { PlcServer } from '@atsuite/plc'
-import { FakeAccount, FakePds, POST, post, relayAdminHeaders, startTestRelay, testRelayConfig, waitForHostCursor } from '@atsuite/dev-env'
+import { POST, post, relayAdminHeaders, waitForHostCursor, type FakeAccount, type FakePds } from '@atsuite/dev-env'
 import type { RelayServer } from '@atsuite/relay'
-import { consume, requestCrawl } from './_net.ts'
+import { consume, fakeHostRelay, type FakeHostRelay } from './_net.ts'
 
-let dir: string
-let plc: PlcServer
 let fake: FakePds
 let relay: RelayServer
 let alice: FakeAccount
 
+let net: FakeHostRelay
+
 beforeAll(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'relay-faults-'))
-  plc = await PlcServer.create({ port: 0, host: '127.0.0.1', dbLocation: path.join(dir, 'plc.sqlite') })
-  await plc.start()
-  fake = await FakePds.start()
-  alice = await FakeAccount.create(plc.url, fake.url)
-  fake.repos.set(alice.did, alice)
-  relay = await startTestRelay(testRelayConfig(plc.url, path.join(dir, 'relay')))
-  expect((await requestCrawl(relay, fake.hostname)).status).toBe(200)
-  await fake.waitForSubscribers(1)
-  fake.emit('#sync', await alice.syncBody())
+  net = await fakeHostRelay('faults')
+  ;({ fake, relay, alice } = net)
 })
 
 afterAll(async () => {
-  await relay?.destroy()
-  await fake?.close()
-  await plc?.destroy()
-  if (dir) await fs.rm(dir, { recursive: true, force: true })
+  await net?.close()
 })
 
 let n = 0
