@@ -62,9 +62,10 @@ export type PdsConfig = {
     overrides: Record<string, { durationMs: number; points: number }[]>
   }
   /**
-   * PDS_TRUST_PROXY: whether the client address may come from X-Forwarded-For
-   * (`true`, a hop count, or a list of proxy addresses/subnets, as Express's
-   * `trust proxy`); default false: the socket's address
+   * PDS_TRUST_PROXY: which proxies' X-Forwarded-For names the client (Express's
+   * `trust proxy`: `true`, a hop count, or addresses/subnets/`loopback`...);
+   * default: proxies on loopback and private networks, as the reference PDS;
+   * `false`: always the socket's address
    */
   trustProxy: boolean | number | string[]
 }
@@ -205,8 +206,12 @@ const rateLimitOverrides = (raw: string | undefined): PdsConfig['rateLimits']['o
   return out
 }
 
+/** Proxies on the machine or a private network (a local Caddy/nginx, a load balancer), as the reference PDS trusts them. */
+const PRIVATE_PROXIES = ['loopback', 'linklocal', 'uniquelocal']
+
 const trustProxy = (raw: string | undefined): PdsConfig['trustProxy'] => {
-  if (raw === undefined || raw === '' || raw === 'false') return false
+  if (raw === undefined || raw === '') return PRIVATE_PROXIES
+  if (raw === 'false') return false
   if (raw === 'true') return true
   if (/^\d+$/.test(raw)) return Number(raw)
   return raw.split(',').map((s) => s.trim()).filter(Boolean)

@@ -4,7 +4,7 @@
  * headers; each limit trips and, once its window has passed, resets. The
  * reference PDS's numbers where it has them (createSession: 30 per 5 minutes
  * per identifier and address); the admin password and the bypass key are
- * not limited; X-Forwarded-For counts only when PDS_TRUST_PROXY says so.
+ * not limited; X-Forwarded-For counts only from a trusted proxy (PDS_TRUST_PROXY).
  */
 import { randomBytes } from 'node:crypto'
 import { TestNetwork, type TestUser } from '@atsuite/dev-env'
@@ -17,7 +17,11 @@ let defaults: TestNetwork
 let short: TestNetwork
 
 beforeAll(async () => {
-  defaults = await TestNetwork.create({ relay: false, env: { PDS_RATE_LIMITS_ENABLED: 'true', PDS_RATE_LIMIT_BYPASS_KEY: BYPASS_KEY } })
+  // no proxy trusted (by default, one on loopback would be, and this test's client is on loopback)
+  defaults = await TestNetwork.create({
+    relay: false,
+    env: { PDS_RATE_LIMITS_ENABLED: 'true', PDS_RATE_LIMIT_BYPASS_KEY: BYPASS_KEY, PDS_TRUST_PROXY: 'false' },
+  })
   // every limit small and short, so each can be seen tripping and resetting; the proxy trusted
   const w = (points: number) => [{ durationMs: WINDOW_MS, points }]
   const overrides = {
@@ -90,7 +94,7 @@ test('60 wrong passwords for one account: 30 answer 401, then 429 with ratelimit
   const bob = await defaults.createUser('bob')
   const bobLogin = await xpost(defaults.pds.url, 'com.atproto.server.createSession', { identifier: bob.handle, password: bob.password })
   expect(brief(bobLogin)).toMatch(/^200 /)
-  // without PDS_TRUST_PROXY, X-Forwarded-For does not make a new client
+  // with no proxy trusted, X-Forwarded-For does not make a new client
   const spoofed = await xpost(defaults.pds.url, 'com.atproto.server.createSession', { identifier: alice.handle, password: alice.password }, undefined, { 'x-forwarded-for': '203.0.113.7' })
   expect(spoofed.status).toBe(429)
 })
