@@ -47,7 +47,7 @@ export class SubscriptionServer implements WebSocketEndpoint {
           return
         }
       }
-      const outbox = new Outbox(ws, this.log, this.maxBufferBytes)
+      const outbox = new Outbox(ws, this.log, { maxBufferBytes: this.maxBufferBytes })
       void outbox.run(cursor).catch(() => ws.terminate())
     })
     return true

@@ -1,13 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import type { EventLog, LogRow, WebSocketEndpoint } from '@atsuite/common'
+import { Outbox, type EventLog, type WebSocketEndpoint } from '@atsuite/common'
 import { outboxLogger as log } from '../logger.ts'
 import { isDid } from '../util.ts'
 import { EventCache, type JetstreamEvent } from './events.ts'
 
-const PAGE = 500
-const HIGH_WATER = 1_000_000
 const MAX_COLLECTIONS = 100
 const MAX_DIDS = 10_000
 const NSID = /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+$/
@@ -74,18 +72,12 @@ export class JetstreamServer implements WebSocketEndpoint {
   private readonly log: EventLog
   private readonly maxBufferBytes: number
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false })
+  /** each row converted once, whichever subscriber (live or replaying) asks first */
   private readonly cache = new EventCache()
-  private readonly live = new Set<JetstreamSubscriber>()
-  private readonly onEvents = (rows: LogRow[]) => {
-    if (this.live.size === 0) return
-    const batch = rows.map((row) => ({ seq: row.seq, evts: this.cache.get(row) }))
-    for (const sub of this.live) sub.pushLive(batch)
-  }
 
   constructor(log: EventLog, opts: { maxBufferBytes: number }) {
     this.log = log
     this.maxBufferBytes = opts.maxBufferBytes
-    log.on('events', this.onEvents)
   }
 
   get subscriberCount(): number {
@@ -113,9 +105,9 @@ export class JetstreamServer implements WebSocketEndpoint {
     }
     const requireHello = url.searchParams.get('requireHello') === 'true'
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const sub = new JetstreamSubscriber(ws, this, options)
+      const sub = new JetstreamSubscriber(ws, this.log, this.cache, options, this.maxBufferBytes)
       if (requireHello) sub.awaitHello(cursor)
-      else void sub.run(cursor)
+      else sub.start(cursor)
     })
     return true
   }
@@ -127,51 +119,40 @@ export class JetstreamServer implements WebSocketEndpoint {
   }
 
   close(): void {
-    this.log.off('events', this.onEvents)
     for (const ws of this.wss.clients) ws.terminate()
     this.wss.close()
   }
-
-  // for subscribers
-
-  /** @internal */ get eventLog(): EventLog {
-    return this.log
-  }
-  /** @internal */ get bufferLimit(): number {
-    return this.maxBufferBytes
-  }
-  /** @internal */ eventsOf(row: LogRow): JetstreamEvent[] {
-    return this.cache.get(row)
-  }
-  /** @internal */ goLive(sub: JetstreamSubscriber): void {
-    this.live.add(sub)
-  }
-  /** @internal */ leave(sub: JetstreamSubscriber): void {
-    this.live.delete(sub)
-  }
 }
 
+/** One Jetstream subscriber: the common Outbox (replay, then live) sending the rows' events its filter wants. */
 class JetstreamSubscriber {
-  private readonly ws: WebSocket
-  private readonly server: JetstreamServer
+  private readonly log: EventLog
+  private readonly outbox: Outbox
   private filter: Filter
-  private lastSeq = 0
-  private live = false
-  private closed = false
+  private hello: (() => void) | null = null
 
-  constructor(ws: WebSocket, server: JetstreamServer, options: JetstreamOptions) {
-    this.ws = ws
-    this.server = server
+  constructor(ws: WebSocket, log: EventLog, cache: EventCache, options: JetstreamOptions, maxBufferBytes: number) {
+    this.log = log
     this.filter = new Filter(options)
-    ws.once('close', () => this.stop())
-    ws.on('error', () => this.stop())
+    this.outbox = new Outbox(ws, log, {
+      maxBufferBytes,
+      errorFrames: false,
+      messages: (row) => cache.get(row).filter((e) => this.filter.wants(e)).map((e) => e.bytes),
+    })
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary))
   }
 
-  private hello: ((cursor: number | undefined) => void) | null = null
-
   awaitHello(cursor: number | undefined): void {
-    this.hello = () => void this.run(cursor)
+    this.hello = () => this.start(cursor)
+  }
+
+  /** Replays from `cursor` (µs) if given (a cursor in the future: live), then live. */
+  start(cursor: number | undefined): void {
+    const after = cursor === undefined || cursor > Date.now() * 1000 ? undefined : this.log.seqAtTime(cursor) - 1
+    this.outbox.stream(after).catch((err: unknown) => {
+      log.error({ err }, 'jetstream replay failed')
+      this.outbox.fail('InternalError', 'replay failed')
+    })
   }
 
   /** Subscriber-sourced messages: `options_update` replaces the filter. */
@@ -181,7 +162,7 @@ class JetstreamSubscriber {
     try {
       msg = JSON.parse(data.toString('utf8'))
     } catch {
-      return this.fail('InvalidRequest: message is not JSON')
+      return this.outbox.fail('InvalidRequest', 'message is not JSON')
     }
     if (msg.type !== 'options_update' || typeof msg.payload !== 'object' || msg.payload === null) return
     const p = msg.payload
@@ -189,83 +170,11 @@ class JetstreamSubscriber {
     try {
       this.filter = new Filter(checkOptions(list(p.wantedCollections), list(p.wantedDids), Number(p.maxMessageSizeBytes ?? 0)))
     } catch (err) {
-      if (err instanceof BadOptions) return this.fail(`InvalidRequest: ${err.message}`)
+      if (err instanceof BadOptions) return this.outbox.fail('InvalidRequest', err.message)
       throw err
     }
     const hello = this.hello
     this.hello = null
-    hello?.(undefined)
-  }
-
-  /** Replays from `cursor` (µs) if given, then goes live in the same synchronous step that found the log exhausted. */
-  async run(cursor: number | undefined): Promise<void> {
-    const eventLog = this.server.eventLog
-    // no cursor, or one in the future: live
-    if (cursor === undefined || cursor > Date.now() * 1000) {
-      this.goLive(eventLog.currentSeq)
-      return
-    }
-    try {
-      this.lastSeq = eventLog.seqAtTime(cursor) - 1
-      for (;;) {
-        if (this.closed) return
-        const rows = eventLog.after(this.lastSeq, PAGE)
-        if (rows.length === 0) {
-          this.goLive(this.lastSeq)
-          return
-        }
-        for (const row of rows) {
-          this.sendAll(this.server.eventsOf(row))
-          this.lastSeq = row.seq
-        }
-        while (!this.closed && this.ws.bufferedAmount > HIGH_WATER) await new Promise((r) => setTimeout(r, 5))
-      }
-    } catch (err) {
-      log.error({ err }, 'jetstream replay failed')
-      this.fail('InternalError')
-    }
-  }
-
-  private goLive(from: number): void {
-    this.lastSeq = from
-    this.live = true
-    this.server.goLive(this)
-  }
-
-  pushLive(batch: { seq: number; evts: JetstreamEvent[] }[]): void {
-    if (!this.live || this.closed) return
-    if (this.ws.bufferedAmount > this.server.bufferLimit) {
-      this.fail('ConsumerTooSlow')
-      return
-    }
-    // one write syscall for the batch instead of one per message
-    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
-    socket?.cork()
-    try {
-      for (const { seq, evts } of batch) {
-        if (seq <= this.lastSeq) continue
-        this.sendAll(evts)
-        this.lastSeq = seq
-      }
-    } finally {
-      socket?.uncork()
-    }
-  }
-
-  private sendAll(evts: JetstreamEvent[]): void {
-    for (const e of evts) if (this.filter.wants(e) && !this.closed) this.ws.send(e.bytes, { binary: false })
-  }
-
-  private fail(reason: string): void {
-    if (this.closed) return
-    log.debug({ reason }, 'closing a jetstream subscriber')
-    this.stop()
-    this.ws.close(1008, reason.slice(0, 120))
-    setTimeout(() => this.ws.terminate(), 2000).unref()
-  }
-
-  stop(): void {
-    this.closed = true
-    this.server.leave(this)
+    hello?.()
   }
 }
