@@ -45,8 +45,6 @@ export class RelayContext {
   readonly clock: Clock
   /** errors of the relay's own (a bug, a local fault), never charged to a host */
   readonly internal = { errors: 0 }
-  /** true while ingestion is paused because the event log refuses appends */
-  ingestPaused = false
   private timer: NodeJS.Timeout | null = null
 
   private constructor(cfg: RelayConfig, db: RelayDb, overrides: RelayOverrides) {
@@ -55,15 +53,11 @@ export class RelayContext {
     this.clock = overrides.clock ?? systemClock
     this.eventLog = new EventLog(path.join(cfg.dataDirectory, 'events.sqlite'), { retentionMs: cfg.retentionMs })
     // while the log refuses appends, hosts are let go (they re-send from their cursors once it recovers)
+    // (MergedLog calls this only when the state changes)
     this.out = new MergedLog(this.eventLog, (failing) => {
       if (this.closing) return
-      if (failing && !this.ingestPaused) {
-        this.ingestPaused = true
-        void this.hosts.pause()
-      } else if (!failing && this.ingestPaused) {
-        this.ingestPaused = false
-        this.hosts.resume()
-      }
+      if (failing) void this.hosts.pause()
+      else this.hosts.resume()
     })
     this.accounts = new AccountStore(db)
     this.collections = new CollectionIndex(db)
@@ -142,6 +136,11 @@ export class RelayContext {
       this.internal.errors++
       outboxLogger.error({ err }, 'flushing relay state failed')
     }
+  }
+
+  /** True while ingestion is paused because the event log refuses appends. */
+  get ingestPaused(): boolean {
+    return this.out.failing !== null
   }
 
   /** What `_health` reports: an error state while the event log refuses appends. */
