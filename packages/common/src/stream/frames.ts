@@ -3,6 +3,9 @@ import { decodeAll, encode as cborEncode } from '@atproto/lex-cbor'
 // Event-stream framing (atproto event streams): a frame is a DAG-CBOR header
 // `{op: 1, t: '#type'}` or `{op: -1}` followed by a DAG-CBOR body.
 
+/** The most a #commit's `blocks` (a CAR) may be: a relay drops larger commits (sync v1.1), so a PDS refuses them. */
+export const FIREHOSE_MAX_BLOCKS_BYTES = 2_000_000
+
 const headerCache = new Map<string, Uint8Array>()
 
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {

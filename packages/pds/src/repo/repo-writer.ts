@@ -12,6 +12,8 @@ import type { AtUriString } from '@atproto/syntax'
 import { mimeAccepted, type PreparedWrite, type ValidationStatus } from './prepare.ts'
 import { formatCommit, loadHead } from './commit.ts'
 import type { CommitSequencer } from '../sequencer/commits.ts'
+import { commitEvent } from '../sequencer/events.ts'
+import { FIREHOSE_MAX_BLOCKS_BYTES } from '@atsuite/common'
 
 export type CommitOp = {
   action: 'create' | 'update' | 'delete'
@@ -135,10 +137,13 @@ export class RepoWriter {
           ? cached
           : await loadHead(new SqlRepoStorage(db, did), parseCidStr(root.cid))
       const { commit, next } = await formatCommit(head, ops, keypair)
-      const eventBytes = commitEventBytes(commit)
-      if (eventBytes > MAX_COMMIT_EVENT_BYTES) {
+      const evt: CommitEvent = { did, commit, ops: commitOps, prevData: head.commit.data }
+      // the event as the firehose will carry it: refused here if a relay would drop it
+      const event = commitEvent(evt)
+      const eventBytes = (event.body.blocks as Uint8Array).length
+      if (eventBytes > FIREHOSE_MAX_BLOCKS_BYTES) {
         throw new InvalidRequest(
-          `This commit's blocks come to ${eventBytes.toLocaleString('en')} bytes; a commit on the firehose carries at most ${MAX_COMMIT_EVENT_BYTES.toLocaleString('en')}: split the writes into several commits`,
+          `This commit's blocks come to ${eventBytes.toLocaleString('en')} bytes; a commit on the firehose carries at most ${FIREHOSE_MAX_BLOCKS_BYTES.toLocaleString('en')}: split the writes into several commits`,
         )
       }
 
@@ -148,11 +153,10 @@ export class RepoWriter {
         await this.blobstore.makePermanent(did, tempKey, cid)
       }
 
-      const evt: CommitEvent = { did, commit, ops: commitOps, prevData: head.commit.data }
       const now = new Date().toISOString()
       let orphanBlobs: string[] = []
       // from here to committed(): synchronous, so the event's expected seq holds
-      const prepared = this.commits.prepare(evt)
+      const prepared = this.commits.prepare(event)
       db.transaction(() => {
         applyCommitBlocks(db, did, commit)
         db.putOutbox(commit.rev, prepared.seq, prepared.body)
@@ -263,14 +267,3 @@ export class RepoWriter {
 }
 
 const parseCidStr = (s: string): Cid => parseCid(s)
-
-/** The firehose's limit on one commit's blocks (sync v1.1: a relay drops larger commits). */
-export const MAX_COMMIT_EVENT_BYTES = 2_000_000
-
-/** Bytes of the blocks a commit's event carries (new blocks and covering proofs, each once). */
-const commitEventBytes = (commit: CommitData): number => {
-  let n = 0
-  for (const [, bytes] of commit.newBlocks) n += bytes.length
-  for (const [cid, bytes] of commit.relevantBlocks) if (!commit.newBlocks.has(cid)) n += bytes.length
-  return n
-}

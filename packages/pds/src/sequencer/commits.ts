@@ -4,8 +4,7 @@ import type { ActorDb } from '../actor-store/actor-db.ts'
 import type { ActorStore } from '../actor-store/actor-store.ts'
 import { UnavailableErr } from '../errors.ts'
 import { seqLogger } from '../logger.ts'
-import type { CommitEvent } from '../repo/repo-writer.ts'
-import { commitEvent, type PendingEvent } from './events.ts'
+import type { PendingEvent } from './events.ts'
 
 /** Where the account DB keeps each repo's last sequenced head (AccountManager). */
 export interface SequencedHeads {
@@ -53,8 +52,7 @@ export class CommitSequencer {
   }
 
   /** Call synchronously right before the commit's transaction (no await in between, so the seq holds). */
-  prepare(evt: CommitEvent): PreparedCommitEvent {
-    const event = commitEvent(evt)
+  prepare(event: PendingEvent): PreparedCommitEvent {
     return { event, seq: this.log.nextSeq, body: cborEncode(event.body as never) }
   }
 

@@ -8,6 +8,7 @@ import type { MergedLog } from '../outbox/merged-log.ts'
 import { isDid, type Clock, type DidString } from '../util.ts'
 import type { RepoOp, VerifyJob, VerifyResult } from '../validate/commit.ts'
 import { CidRef, encodeUint, type CborMap } from '@atsuite/common/dag-cbor'
+import { FIREHOSE_MAX_BLOCKS_BYTES } from '@atsuite/common'
 import { emptyTreeCid } from '../validate/mst.ts'
 import type { VerifyPool } from '../validate/verify-pool.ts'
 import { isTid, tidTimestampMs } from '../validate/tid.ts'
@@ -16,7 +17,6 @@ import { sameHost } from './hostname.ts'
 import type { Resyncer } from './resync.ts'
 
 export const MAX_OPS = 200
-export const MAX_BLOCKS_BYTES = 2_000_000
 
 /** A verification started ahead of an event's turn (EventProcessor.prepare). */
 export type Prepared = { key: string; result: VerifyResult | Promise<VerifyResult> }
@@ -290,7 +290,7 @@ export class EventProcessor {
       return this.drop(src, 'bad_frame', did, 'malformed #commit')
     }
     if (prevData !== undefined && prevData !== null && !(prevData instanceof CidRef)) return this.drop(src, 'bad_frame', did, 'prevData is not a CID')
-    if (body.tooBig === true || ops.length > MAX_OPS || blocks.length > MAX_BLOCKS_BYTES) {
+    if (body.tooBig === true || ops.length > MAX_OPS || blocks.length > FIREHOSE_MAX_BLOCKS_BYTES) {
       return this.drop(src, 'too_big', did)
     }
     if (!this.checkRev(src, did, rev)) return
@@ -368,7 +368,7 @@ export class EventProcessor {
     const did = ident.did
     const { rev, blocks } = evt.body
     if (!(blocks instanceof Uint8Array)) return this.drop(src, 'bad_frame', did, 'malformed #sync')
-    if (blocks.length > MAX_BLOCKS_BYTES) return this.drop(src, 'too_big', did)
+    if (blocks.length > FIREHOSE_MAX_BLOCKS_BYTES) return this.drop(src, 'too_big', did)
     if (!this.checkRev(src, did, rev)) return
     const acc = this.account_(src, did)
     if (this.d.resync.busy(did)) {
