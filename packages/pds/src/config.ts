@@ -192,7 +192,7 @@ const rateLimitOverrides = (raw: string | undefined): PdsConfig['rateLimits']['o
   try {
     v = JSON.parse(raw)
   } catch {
-    throw new ConfigError('PDS_RATE_LIMIT_OVERRIDES must be JSON: {"createSession": [{"durationMs": 300000, "points": 30}]}')
+    throw new ConfigError('PDS_RATE_LIMIT_OVERRIDES must be JSON: {"create-session": [{"durationMs": 300000, "points": 30}]}')
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError('PDS_RATE_LIMIT_OVERRIDES must be a JSON object')
   const out: PdsConfig['rateLimits']['overrides'] = {}

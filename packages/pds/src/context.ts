@@ -149,6 +149,7 @@ export class AppContext {
       signingKey: (did) => actorStore.keypair(did),
     })
     const repoReader = new RepoReader(actorStore)
+    const auth = new AuthVerifier(jwt, accounts, secrets.adminPassword)
     return new AppContext({
       cfg,
       secrets,
@@ -165,13 +166,13 @@ export class AppContext {
       repoReader,
       importer: new RepoImporter(actorStore),
       jwt,
-      auth: new AuthVerifier(jwt, accounts, secrets.adminPassword),
+      auth,
       plc: new PlcIdentity(cfg.identity.plcUrl, rotationKey),
       idResolver,
       handleResolver: overrides.handleResolver ?? { resolve: (handle) => idResolver.handle.resolve(handle).catch(() => undefined) },
       pipethrough,
       feedGenerators: new FeedGeneratorDids({ accounts, actorStore, repoReader, pipethrough }),
-      rateLimits: new RateLimits(cfg.rateLimits, secrets.adminPassword),
+      rateLimits: new RateLimits(cfg.rateLimits, auth.isAdmin),
       mailer:
         overrides.mailer ??
         new Mailer({ smtpUrl: cfg.email.smtpUrl, from: cfg.email.fromAddress, directory: cfg.email.mailDirectory }),

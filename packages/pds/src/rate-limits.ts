@@ -58,6 +58,8 @@ export const DEFAULT_LIMITS = {
 export type LimitName = keyof typeof DEFAULT_LIMITS
 
 const SYNC_GET_REPO = '/xrpc/com.atproto.sync.getRepo'
+/** the shared budgets every repo write draws on */
+const REPO_WRITE = ['repo-write-hour', 'repo-write-day'] as const
 
 /** Keys: the account of the session, or the client address (as `trust proxy` allows). */
 export const byAccount = (ctx: Ctx): string => (ctx.auth as { credentials: { did: string } }).credentials.did
@@ -77,12 +79,13 @@ export const sessionIdentifier = (ctx: Ctx): string => String((ctx.input as { bo
 export class RateLimits {
   readonly enabled: boolean
   private readonly cfg: PdsConfig['rateLimits']
-  private readonly adminPassword: string
+  private readonly isAdmin: (req: Ctx['req']) => boolean
 
-  constructor(cfg: PdsConfig['rateLimits'], adminPassword: string) {
+  /** `isAdmin`: whether a request carries the admin password (AuthVerifier.isAdmin) */
+  constructor(cfg: PdsConfig['rateLimits'], isAdmin: (req: Ctx['req']) => boolean) {
     this.cfg = cfg
     this.enabled = cfg.enabled
-    this.adminPassword = adminPassword
+    this.isAdmin = isAdmin
   }
 
   windows(name: LimitName): Window[] {
@@ -92,7 +95,6 @@ export class RateLimits {
   /** xrpc-server's `rateLimits` option, or undefined when limits are off. */
   serverOption(): Options['rateLimits'] {
     if (!this.enabled) return undefined
-    const one = (name: LimitName) => this.windows(name)[0]
     return {
       creator: (opts) => new MemoryRateLimiter(opts),
       bypass: (ctx) => this.bypass(ctx),
@@ -101,10 +103,7 @@ export class RateLimits {
         ...w,
         calcKey: (ctx: Ctx) => (ctx.req.path === SYNC_GET_REPO ? null : byAddress(ctx)),
       })),
-      shared: [
-        { name: 'repo-write-hour', ...one('repo-write-hour') },
-        { name: 'repo-write-day', ...one('repo-write-day') },
-      ],
+      shared: REPO_WRITE.map((name) => ({ name, ...this.windows(name)[0] })),
     }
   }
 
@@ -115,10 +114,7 @@ export class RateLimits {
 
   /** Repo writes: the shared hourly and daily budgets of the account, `points` per request. */
   repoWrite(points: (ctx: Ctx) => number): RateLimitOpts<Ctx>[] {
-    return [
-      { name: 'repo-write-hour', calcKey: byAccount, calcPoints: points },
-      { name: 'repo-write-day', calcKey: byAccount, calcPoints: points },
-    ]
+    return REPO_WRITE.map((name) => ({ name, calcKey: byAccount, calcPoints: points }))
   }
 
   private bypass(ctx: Ctx): boolean {
@@ -127,12 +123,7 @@ export class RateLimits {
     const given = headers['x-ratelimit-bypass']
     if (key && typeof given === 'string' && safeEqual(given, key)) return true
     if (this.cfg.bypassIps.length > 0 && this.cfg.bypassIps.includes(byAddress(ctx))) return true
-    const auth = headers.authorization
-    if (auth?.startsWith('Basic ')) {
-      const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8')
-      if (safeEqual(decoded, `admin:${this.adminPassword}`)) return true
-    }
-    return false
+    return this.isAdmin(ctx.req)
   }
 }
 

@@ -110,15 +110,21 @@ export class AuthVerifier {
   }
 
   admin = async (ctx: Ctx): Promise<AdminAuth> => {
-    const h = ctx.req.headers.authorization ?? ''
-    const m = /^Basic\s+(\S+)$/i.exec(h)
-    if (!m) throw new AuthError('Admin authentication required')
+    const creds = this.adminCredentials(ctx.req)
+    if (creds === 'none') throw new AuthError('Admin authentication required')
+    if (creds === 'wrong') throw new AuthError('Invalid admin credentials')
+    return { credentials: { type: 'admin' } }
+  }
+
+  /** Whether the request carries the admin password (Basic `admin:<password>`), compared in constant time. */
+  isAdmin = (req: Ctx['req']): boolean => this.adminCredentials(req) === 'admin'
+
+  private adminCredentials(req: Ctx['req']): 'none' | 'wrong' | 'admin' {
+    const m = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '')
+    if (!m) return 'none'
     const [user, ...rest] = Buffer.from(m[1], 'base64').toString().split(':')
     const given = Buffer.from(rest.join(':'))
     const expected = Buffer.from(this.adminPassword)
-    if (user !== 'admin' || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new AuthError('Invalid admin credentials')
-    }
-    return { credentials: { type: 'admin' } }
+    return user === 'admin' && given.length === expected.length && timingSafeEqual(given, expected) ? 'admin' : 'wrong'
   }
 }
