@@ -18,3 +18,8 @@ const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]{1,2048}$/
  * (or the lexicon's own, at the XRPC boundary).
  */
 export const isDid = (v: unknown): v is DidString => typeof v === 'string' && DID_RE.test(v)
+
+const NSID_RE = /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+$/
+
+/** A collection name as the relay takes it from hosts and subscribers: NSID segments, at most 317 characters. */
+export const isNsid = (v: unknown): v is string => typeof v === 'string' && v.length <= 317 && NSID_RE.test(v)

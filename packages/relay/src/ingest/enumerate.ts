@@ -2,7 +2,7 @@ import type { AccountStore } from '../accounts/account-store.ts'
 import type { CollectionIndex } from '../accounts/collection-index.ts'
 import type { IdentityCache } from '../identity/identity-cache.ts'
 import { ingestLogger as log } from '../logger.ts'
-import { isDid } from '../util.ts'
+import { isDid, isNsid } from '../util.ts'
 import { isTid } from '../validate/tid.ts'
 import { httpBase, sameHost } from './hostname.ts'
 
@@ -40,15 +40,8 @@ export const enumerateHost = async (
   const result: EnumerateResult = { listed: 0, adopted: 0, refused: 0 }
   let cursor: string | undefined
   for (let page = 0; page < PAGES_MAX && !deps.stopped(); page++) {
-    const url = new URL(`${httpBase(hostname, deps.allowInsecureHosts)}/xrpc/com.atproto.sync.listRepos`)
-    url.searchParams.set('limit', String(PAGE))
-    if (cursor) url.searchParams.set('cursor', cursor)
-    const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' })
-    if (!res.ok) {
-      await res.body?.cancel()
-      throw new Error(`listRepos answered ${res.status}`)
-    }
-    const body = (await res.json()) as { repos?: unknown; cursor?: unknown }
+    const params: Record<string, string> = { limit: String(PAGE), ...(cursor ? { cursor } : {}) }
+    const body = (await hostQuery(hostname, deps.allowInsecureHosts, 'com.atproto.sync.listRepos', params)) as { repos?: unknown; cursor?: unknown }
     const repos = Array.isArray(body.repos) ? (body.repos as ListedRepo[]) : []
     result.listed += repos.length
     for (let i = 0; i < repos.length; i += RESOLVE_CONCURRENCY) {
@@ -58,6 +51,18 @@ export const enumerateHost = async (
     cursor = body.cursor
   }
   return result
+}
+
+/** A query to the host, its JSON answer; throws on a failure or a non-2xx. */
+const hostQuery = async (hostname: string, allowInsecure: boolean, nsid: string, params: Record<string, string>): Promise<unknown> => {
+  const url = new URL(`${httpBase(hostname, allowInsecure)}/xrpc/${nsid}`)
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
+  const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' })
+  if (!res.ok) {
+    await res.body?.cancel()
+    throw new Error(`${nsid} answered ${res.status}`)
+  }
+  return res.json()
 }
 
 const adopt = async (
@@ -90,17 +95,8 @@ const adopt = async (
   result.adopted++
   // its collections, from the host (describeRepo); without them it appears in listReposByCollection with its next write
   try {
-    const url = new URL(`${httpBase(hostname, deps.allowInsecureHosts)}/xrpc/com.atproto.repo.describeRepo`)
-    url.searchParams.set('repo', did)
-    const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' })
-    if (!res.ok) {
-      await res.body?.cancel()
-      return
-    }
-    const body = (await res.json()) as { collections?: unknown }
-    if (Array.isArray(body.collections)) {
-      deps.collections.add(did, body.collections.filter((c): c is string => typeof c === 'string' && c.length <= 317 && /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+$/.test(c)))
-    }
+    const body = (await hostQuery(hostname, deps.allowInsecureHosts, 'com.atproto.repo.describeRepo', { repo: did })) as { collections?: unknown }
+    if (Array.isArray(body.collections)) deps.collections.add(did, body.collections.filter(isNsid))
   } catch (err) {
     log.debug({ host: hostname, did, err: (err as Error).message }, 'describeRepo failed')
   }

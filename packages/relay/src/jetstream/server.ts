@@ -3,14 +3,13 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { Outbox, type EventLog, type WebSocketEndpoint } from '@atsuite/common'
 import { outboxLogger as log } from '../logger.ts'
-import { isDid } from '../util.ts'
+import { isDid, isNsid } from '../util.ts'
 import { EventCache, type JetstreamEvent } from './events.ts'
 
 const MAX_COLLECTIONS = 100
 const MAX_DIDS = 10_000
-const NSID = /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+$/
 const NSID_PREFIX = /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)*\.\*$/
-const nsidOrPrefix = (c: string): boolean => c.length <= 317 && (NSID.test(c) || NSID_PREFIX.test(c))
+const nsidOrPrefix = (c: string): boolean => (c.length <= 317 && NSID_PREFIX.test(c)) || isNsid(c)
 
 /** What a subscriber asked for: Jetstream's query parameters and `options_update` payload. */
 export type JetstreamOptions = {
