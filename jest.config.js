@@ -12,8 +12,8 @@ export default {
     ],
   },
   testMatch: ['<rootDir>/packages/*/tests/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
-  // the reference-implementation tests: `npm run test:interop`
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/interop/'],
+  // the reference-implementation tests: `npm run test:interop`; headless-browser tests: `npm run test:browser`
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/interop/', '<rootDir>/test/browser/'],
   testTimeout: 60000,
   maxWorkers: 2,
 }

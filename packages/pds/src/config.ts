@@ -68,12 +68,20 @@ export type PdsConfig = {
    * `false`: always the socket's address
    */
   trustProxy: boolean | number | string[]
+  oauth: {
+    /** PDS_OAUTH_PROVIDER_NAME: the name the sign-in pages show (default: the hostname) */
+    serviceName: string
+    /** PDS_OAUTH_TRUSTED_CLIENTS: client_ids whose sign-in skips the consent screen once approved (the operator's own apps) */
+    trustedClients: string[]
+  }
 }
 
 export type PdsSecrets = {
   jwtSecret: string
   adminPassword: string
   plcRotationKeyHex: string
+  /** PDS_DPOP_SECRET (64 hex): seeds the rotating DPoP nonces; derived from the JWT secret when unset */
+  dpopSecret?: string
 }
 
 export const readEnv = (): Env => ({ ...process.env })
@@ -183,6 +191,10 @@ export const envToConfig = (env: Env): PdsConfig => {
       overrides: rateLimitOverrides(envStr(env, 'PDS_RATE_LIMIT_OVERRIDES')),
     },
     trustProxy: trustProxy(envStr(env, 'PDS_TRUST_PROXY')),
+    oauth: {
+      serviceName: envStr(env, 'PDS_OAUTH_PROVIDER_NAME') ?? hostname,
+      trustedClients: envList(env, 'PDS_OAUTH_TRUSTED_CLIENTS') ?? [],
+    },
   }
 }
 
@@ -228,8 +240,10 @@ export const envToSecrets = (env: Env, cfg: PdsConfig): PdsSecrets => {
     adminPassword: envStr(env, 'PDS_ADMIN_PASSWORD'),
     plcRotationKeyHex: envStr(env, 'PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX'),
   }
+  const dpopSecret = envStr(env, 'PDS_DPOP_SECRET')
+  if (dpopSecret !== undefined && !/^[0-9a-f]{64}$/i.test(dpopSecret)) throw new ConfigError('PDS_DPOP_SECRET must be 64 hex characters')
   const missing = Object.entries(fromEnv).filter(([, v]) => v === undefined)
-  if (missing.length === 0) return fromEnv as PdsSecrets
+  if (missing.length === 0) return { ...(fromEnv as PdsSecrets), dpopSecret }
   if (!cfg.service.devMode) {
     throw new ConfigError(
       'missing secrets: PDS_JWT_SECRET, PDS_ADMIN_PASSWORD and PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX are required outside dev mode',
@@ -245,5 +259,5 @@ export const envToSecrets = (env: Env, cfg: PdsConfig): PdsSecrets => {
     plcRotationKeyHex: fromEnv.plcRotationKeyHex ?? stored.plcRotationKeyHex ?? randomBytes(32).toString('hex'),
   }
   fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 })
-  return secrets
+  return { ...secrets, dpopSecret }
 }

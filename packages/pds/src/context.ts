@@ -28,6 +28,8 @@ import { Pipethrough } from './proxy/pipethrough.ts'
 import { ServiceResolver } from './proxy/service-resolver.ts'
 import { UpstreamClient } from './proxy/upstream.ts'
 import { FeedGeneratorDids } from './proxy/feed-generators.ts'
+import type { JoseKey, OAuthProvider } from '@atproto/oauth-provider/provider'
+import { createOAuthProvider, oauthSigningKey } from './oauth/provider.ts'
 
 /** Collaborators a test may replace through `PDS.create(cfg, secrets, overrides)`. */
 export type ContextOverrides = {
@@ -35,6 +37,11 @@ export type ContextOverrides = {
   mailer?: Mailer
   /** how custom-domain handles are looked up (default: DNS TXT `_atproto.<handle>`, then `https://<handle>/.well-known/atproto-did`) */
   handleResolver?: HandleLookup
+  /**
+   * how OAuth client metadata and JWKS documents are fetched (default: a
+   * fetch that refuses private addresses, IP hosts and large answers)
+   */
+  oauthClientFetch?: typeof globalThis.fetch
 }
 
 /** A handle's DID as DNS or the domain's well-known says, or undefined. */
@@ -72,8 +79,13 @@ export class AppContext {
   readonly feedGenerators: FeedGeneratorDids
   /** rate limits of auth surfaces and writes (routes' `rateLimit`, the server's limiters) */
   readonly rateLimits: RateLimits
+  /** the OAuth authorization server (sign-in pages, PAR, tokens) and access-token verifier */
+  readonly oauth: OAuthProvider
 
-  private constructor(fields: Omit<AppContext, 'destroy' | 'announceAccount' | 'announceActivation' | 'announce'>) {
+  private constructor(
+    fields: Omit<AppContext, 'destroy' | 'announceAccount' | 'announceActivation' | 'announce' | 'oauth'>,
+    oauth: { key: JoseKey; fetch?: typeof globalThis.fetch },
+  ) {
     this.cfg = fields.cfg
     this.secrets = fields.secrets
     this.accountDb = fields.accountDb
@@ -97,6 +109,7 @@ export class AppContext {
     this.pipethrough = fields.pipethrough
     this.feedGenerators = fields.feedGenerators
     this.rateLimits = fields.rateLimits
+    this.oauth = createOAuthProvider(this, oauth.key, oauth.fetch)
   }
 
   /** Firehose events for a newly created (or activated) account, in the reference's order. */
@@ -149,8 +162,14 @@ export class AppContext {
       signingKey: (did) => actorStore.keypair(did),
     })
     const repoReader = new RepoReader(actorStore)
-    const auth = new AuthVerifier(jwt, accounts, secrets.adminPassword)
-    return new AppContext({
+    const oauthKey = await oauthSigningKey(secrets.jwtSecret)
+    const auth = new AuthVerifier(jwt, accounts, secrets.adminPassword, {
+      // the provider is built with the context; tokens are only checked once it serves
+      verifier: () => context.oauth,
+      publicUrl: cfg.service.publicUrl,
+      audience: cfg.service.did,
+    })
+    const context: AppContext = new AppContext({
       cfg,
       secrets,
       accountDb,
@@ -176,7 +195,8 @@ export class AppContext {
       mailer:
         overrides.mailer ??
         new Mailer({ smtpUrl: cfg.email.smtpUrl, from: cfg.email.fromAddress, directory: cfg.email.mailDirectory }),
-    })
+    }, { key: oauthKey, fetch: overrides.oauthClientFetch })
+    return context
   }
 
   async destroy(): Promise<void> {

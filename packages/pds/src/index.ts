@@ -5,6 +5,7 @@ import { registerRoutes } from './api/index.ts'
 import { rawJson } from './api/raw-json.ts'
 import { toXrpcError } from './errors.ts'
 import { wellKnownRouter } from './well-known.ts'
+import { oauthRoutes } from './oauth/routes.ts'
 import { httpLogger, seqLogger } from './logger.ts'
 import { markCleanShutdown, recoverUnannouncedCommits } from './sequencer/recovery.ts'
 import { subscribeRepos } from './api/com/atproto/sync/subscribeRepos.ts'
@@ -34,7 +35,7 @@ export class PDS {
       subscriptions: [subscribeRepos(ctx)],
       rateLimits: ctx.rateLimits.serverOption(),
       trustProxy: ctx.cfg.trustProxy,
-      before: [wellKnownRouter(ctx), rawJson((nsid) => local.has(nsid.toLowerCase()))],
+      before: [wellKnownRouter(ctx), oauthRoutes(ctx), rawJson((nsid) => local.has(nsid.toLowerCase()))],
       // what no route serves is forwarded (to the app view, or the atproto-proxy service) or a 501
       unknownMethod: unknownMethod(ctx),
     })

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
-import { MemoryRateLimiter, type HandlerContext, type Options, type RateLimitOpts } from '@atproto/xrpc-server'
+import type { Request, RequestHandler } from 'express'
+import { MemoryRateLimiter, RateLimitExceededError, type HandlerContext, type Options, type RateLimitOpts } from '@atproto/xrpc-server'
 import type { PdsConfig } from './config.ts'
 
 const MINUTE = 60_000
@@ -115,6 +116,47 @@ export class RateLimits {
   /** Repo writes: the shared hourly and daily budgets of the account, `points` per request. */
   repoWrite(points: (ctx: Ctx) => number): RateLimitOpts<Ctx>[] {
     return REPO_WRITE.map((name) => ({ name, calcKey: byAccount, calcPoints: points }))
+  }
+
+  /**
+   * The same limits for HTTP routes outside XRPC (the OAuth sign-in pages'
+   * API, PAR and token endpoints): `limits` by path, keyed by the client
+   * address. Over a limit: 429 with an OAuth-style and an XRPC-style error
+   * body, and `Retry-After`.
+   */
+  httpMiddleware(limits: Record<string, LimitName[]>): RequestHandler {
+    const limiters = new Map<string, MemoryRateLimiter<Request>[]>()
+    for (const [route, names] of Object.entries(limits)) {
+      limiters.set(
+        route,
+        names.flatMap((name) =>
+          this.windows(name).map(
+            (w, i) =>
+              new MemoryRateLimiter<Request>({
+                keyPrefix: `http-${name}-${i}`,
+                durationMs: w.durationMs,
+                points: w.points,
+                calcKey: (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown',
+                calcPoints: () => 1,
+              }),
+          ),
+        ),
+      )
+    }
+    return (req, res, next) => {
+      const list = this.enabled && req.method === 'POST' ? limiters.get(req.path) : undefined
+      if (!list || this.bypass({ req } as Ctx)) return next()
+      // every window is charged (as XRPC's limits are); the first one over refuses
+      Promise.all(list.map((l) => l.consume(req))).then(
+        () => next(),
+        (err: unknown) => {
+          if (!(err instanceof RateLimitExceededError)) return next(err)
+          res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.status.msBeforeNext / 1000))))
+          const message = 'Too many attempts from this address: wait a little and try again'
+          res.status(429).json({ error: 'RateLimitExceeded', error_description: message, message })
+        },
+      )
+    }
   }
 
   private bypass(ctx: Ctx): boolean {

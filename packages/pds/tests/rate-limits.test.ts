@@ -151,3 +151,37 @@ test("per-account limits: sign-in, email tokens, app passwords, handle, blobs an
   })
   expect(brief(small)).toMatch(/^(200|400) /)
 })
+
+test('the OAuth sign-in pages share the budgets: sign-in, sign-up and password reset, per address', async () => {
+  const api = `${short.pds.url}/@atproto/oauth-provider/~api`
+  const post = (path: string, ip: string) => () =>
+    request(`${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+      body: JSON.stringify({ locale: 'en', username: 'dave.test', password: 'wrong', remember: false }),
+    })
+  const oauthLimited = (r: HttpResult) => {
+    expect(brief(r)).toMatch(/^429 /)
+    expect(r.json).toMatchObject({ error: 'RateLimitExceeded' })
+    expect(Number(r.headers['retry-after'])).toBeGreaterThan(0)
+  }
+  for (const [label, path, allowed] of [
+    ['sign-in', `${api}/sign-in`, 3],
+    ['sign-up', `${api}/sign-up`, 2],
+    ['reset-password-request', `${api}/reset-password-request`, 2],
+  ] as const) {
+    const call = post(path, `198.51.100.${label.length + 40}`)
+    for (let i = 0; i < allowed; i++) {
+      const r = await call()
+      // refused by the sign-in API itself (no device session, no CSRF token), never by the limit
+      expect({ label, i, status: r.status === 429 ? 429 : 'not limited' }).toEqual({ label, i, status: 'not limited' })
+      expect(r.status).toBeGreaterThanOrEqual(400)
+      expect(r.status).toBeLessThan(500)
+    }
+    oauthLimited(await call())
+    // another address has its own budget
+    expect((await post(path, '198.51.100.99')()).status).not.toBe(429)
+  }
+  await sleep(WINDOW_MS + 100)
+  expect((await post(`${api}/sign-in`, '198.51.100.47')()).status).not.toBe(429)
+})

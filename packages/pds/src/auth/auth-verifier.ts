@@ -1,6 +1,10 @@
 import { timingSafeEqual } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
-import type { DidString } from '@atproto/syntax'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { isValidDid, type DidString } from '@atproto/syntax'
+import type { OAuthVerifier } from '@atproto/oauth-provider/verifier'
+import { OAuthError, WWWAuthenticateError } from '@atproto/oauth-provider/errors'
+import { ScopePermissionsTransition } from '@atproto/oauth-scopes'
+import { checkScope, type OAuthPermissions } from './scopes.ts'
 import type { AccountManager } from '../account/account-manager.ts'
 import { AuthError, ForbiddenErr } from '../errors.ts'
 import { AuthScope, type JwtIssuer } from './jwt.ts'
@@ -11,6 +15,8 @@ export type AccessCredentials = {
   scope: AuthScope
   /** true for app-password sessions (never allowed account management) */
   isAppPassword: boolean
+  /** an OAuth session's granted permissions (see scopes.ts); absent for password sessions */
+  permissions?: OAuthPermissions
 }
 export type RefreshCredentials = { type: 'refresh'; did: DidString; jti: string }
 export type AdminCredentials = { type: 'admin' }
@@ -23,15 +29,30 @@ export type AdminAuth = { credentials: AdminCredentials }
 /** A forwarded call: the user's session, or anonymous (no Authorization header at all). */
 export type ProxiedAuth = { credentials: AccessCredentials | { type: 'none' } }
 
-type Ctx = { req: IncomingMessage }
+type Ctx = { req: IncomingMessage; res?: ServerResponse }
 
 const bearer = (req: IncomingMessage): string | null => {
   const h = req.headers.authorization
   if (!h) return null
   const m = /^Bearer\s+(\S+)$/i.exec(h)
-  if (!m) throw new AuthError('Authorization header must be "Bearer <token>"', 'InvalidToken')
+  if (!m) throw new AuthError('Authorization header must be "Bearer <token>" or "DPoP <token>"', 'InvalidToken')
   return m[1]
 }
+
+const isDpop = (req: IncomingMessage): boolean => /^DPoP\s/i.test(req.headers.authorization ?? '')
+
+export type AccessOptions = {
+  allowDeactivated?: boolean
+  /**
+   * Whether an OAuth session may call this, by its permissions (throws
+   * ScopeMissingError when not). Standard routes admit OAuth sessions without
+   * it (their handlers check what depends on the input); account-management
+   * routes refuse OAuth sessions unless it is given.
+   */
+  oauth?: (permissions: OAuthPermissions) => void
+}
+
+type OAuthLink = { verifier: () => OAuthVerifier; publicUrl: string; audience: string }
 
 /**
  * Builds the XRPC auth functions. Each returns credentials or throws a 401/403
@@ -42,14 +63,66 @@ export class AuthVerifier {
   private readonly jwt: JwtIssuer
   private readonly accounts: AccountManager
   private readonly adminPassword: string
+  private readonly oauth: OAuthLink
 
-  constructor(jwt: JwtIssuer, accounts: AccountManager, adminPassword: string) {
+  constructor(jwt: JwtIssuer, accounts: AccountManager, adminPassword: string, oauth: OAuthLink) {
     this.jwt = jwt
     this.accounts = accounts
     this.adminPassword = adminPassword
+    this.oauth = oauth
   }
 
-  private async access(ctx: Ctx, scopes: AuthScope[], opts: { allowDeactivated?: boolean } = {}): Promise<AccessAuth> {
+  private async checkAccount(did: string, opts: AccessOptions): Promise<void> {
+    const acc = await this.accounts.getAccount(did)
+    if (!acc) throw new AuthError('Account not found', 'AccountNotFound')
+    if (acc.takedownRef) throw new AuthError('Account has been taken down', 'AccountTakedown')
+    if (acc.deactivatedAt && !opts.allowDeactivated) {
+      throw new AuthError('Account is deactivated', 'AccountDeactivated')
+    }
+  }
+
+  /**
+   * An OAuth access token with its DPoP proof: signature, expiry, audience,
+   * the token still in the store (revocation is immediate), the proof's key
+   * bound to the token, method and URL, nonce and jti fresh. Each answer
+   * carries the next DPoP nonce; a refusal carries `WWW-Authenticate` (a
+   * client told `use_dpop_nonce` retries with the new nonce).
+   */
+  private async oauthAccess(ctx: Ctx, level: 'standard' | 'account', opts: AccessOptions): Promise<AccessAuth> {
+    const verifier = this.oauth.verifier()
+    const nonce = verifier.nextDpopNonce()
+    if (nonce && ctx.res) {
+      ctx.res.setHeader('DPoP-Nonce', nonce)
+      ctx.res.appendHeader('Access-Control-Expose-Headers', 'DPoP-Nonce')
+    }
+    const url = new URL(ctx.req.url ?? '/', this.oauth.publicUrl)
+    let payload
+    try {
+      payload = await verifier.authenticateRequest(ctx.req.method ?? 'GET', url, ctx.req.headers, {
+        audience: [this.oauth.audience],
+        scope: ['atproto'],
+      })
+    } catch (err) {
+      if (err instanceof WWWAuthenticateError && ctx.res) {
+        ctx.res.setHeader('WWW-Authenticate', err.wwwAuthenticateHeader)
+        ctx.res.appendHeader('Access-Control-Expose-Headers', 'WWW-Authenticate')
+      }
+      if (err instanceof OAuthError) throw new AuthError(err.error_description, err.error === 'invalid_token' ? 'InvalidToken' : err.error)
+      throw err
+    }
+    const did = payload.sub
+    if (!isValidDid(did)) throw new AuthError('Malformed token', 'InvalidToken')
+    await this.checkAccount(did, opts)
+    const permissions = new ScopePermissionsTransition(payload.scope?.split(' '))
+    if (opts.oauth) checkScope({ permissions }, opts.oauth)
+    else if (level === 'account') {
+      throw new ForbiddenErr('This method manages the account itself: an app signed in with OAuth cannot call it', 'InvalidToken')
+    }
+    return { credentials: { type: 'access', did, scope: AuthScope.Access, isAppPassword: false, permissions } }
+  }
+
+  private async access(ctx: Ctx, scopes: AuthScope[], opts: AccessOptions = {}): Promise<AccessAuth> {
+    if (isDpop(ctx.req)) return this.oauthAccess(ctx, scopes.includes(AuthScope.AppPass) ? 'standard' : 'account', opts)
     const token = bearer(ctx.req)
     if (!token) throw new AuthError('Authentication Required')
     const payload = await this.jwt.verify(token, 'at+jwt')
@@ -59,12 +132,7 @@ export class AuthVerifier {
       }
       throw new AuthError('Bad token scope', 'InvalidToken')
     }
-    const acc = await this.accounts.getAccount(payload.sub)
-    if (!acc) throw new AuthError('Account not found', 'AccountNotFound')
-    if (acc.takedownRef) throw new AuthError('Account has been taken down', 'AccountTakedown')
-    if (acc.deactivatedAt && !opts.allowDeactivated) {
-      throw new AuthError('Account is deactivated', 'AccountDeactivated')
-    }
+    await this.checkAccount(payload.sub, opts)
     return {
       credentials: {
         type: 'access',
@@ -76,14 +144,14 @@ export class AuthVerifier {
   }
 
   /** Any session, including app passwords. */
-  accessStandard = (opts: { allowDeactivated?: boolean } = {}) => (ctx: Ctx) =>
+  accessStandard = (opts: AccessOptions = {}) => (ctx: Ctx) =>
     this.access(ctx, [AuthScope.Access, AuthScope.AppPass, AuthScope.AppPassPrivileged], opts)
 
   /** Account management: full sessions only. */
-  accessFull = (opts: { allowDeactivated?: boolean } = {}) => (ctx: Ctx) => this.access(ctx, [AuthScope.Access], opts)
+  accessFull = (opts: AccessOptions = {}) => (ctx: Ctx) => this.access(ctx, [AuthScope.Access], opts)
 
   /** Full sessions and privileged app passwords. */
-  accessPrivileged = (opts: { allowDeactivated?: boolean } = {}) => (ctx: Ctx) =>
+  accessPrivileged = (opts: AccessOptions = {}) => (ctx: Ctx) =>
     this.access(ctx, [AuthScope.Access, AuthScope.AppPassPrivileged], opts)
 
   /**

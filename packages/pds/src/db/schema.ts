@@ -2,6 +2,7 @@
 // invites, email tokens and each repo's current head. Repo contents live in
 // per-account actor stores.
 
+import type { Generated } from 'kysely'
 import type { DatetimeString } from '@atproto/syntax'
 
 export interface AccountTable {
@@ -62,6 +63,67 @@ export interface RepoRootTable {
   indexedAt: string
 }
 
+// OAuth (oauth/store.ts); dates as ISO strings, structured fields as JSON
+export interface OAuthDeviceTable {
+  id: string
+  sessionId: string
+  userAgent: string | null
+  ipAddress: string
+  lastSeenAt: string
+}
+
+export interface OAuthAccountDeviceTable {
+  deviceId: string
+  did: string
+  createdAt: string
+  updatedAt: string
+}
+
+export interface OAuthAuthorizedClientTable {
+  did: string
+  clientId: string
+  data: string
+  createdAt: string
+  updatedAt: string
+}
+
+export interface OAuthRequestTable {
+  id: string
+  clientId: string
+  clientAuth: string | null
+  parameters: string
+  expiresAt: string
+  deviceId: string | null
+  did: string | null
+  code: string | null
+}
+
+export interface OAuthTokenTable {
+  id: Generated<number>
+  tokenId: string
+  did: string
+  clientId: string
+  clientAuth: string
+  deviceId: string | null
+  parameters: string
+  code: string | null
+  currentRefreshToken: string | null
+  scope: string | null
+  createdAt: string
+  updatedAt: string
+  expiresAt: string
+}
+
+export interface OAuthUsedRefreshTokenTable {
+  refreshToken: string
+  tokenRowId: number
+}
+
+export interface OAuthLexiconTable {
+  nsid: string
+  data: string
+}
+
 export interface AccountDbSchema {
   account: AccountTable
   refresh_token: RefreshTokenTable
@@ -70,4 +132,11 @@ export interface AccountDbSchema {
   invite_code_use: InviteCodeUseTable
   email_token: EmailTokenTable
   repo_root: RepoRootTable
+  oauth_device: OAuthDeviceTable
+  oauth_account_device: OAuthAccountDeviceTable
+  oauth_authorized_client: OAuthAuthorizedClientTable
+  oauth_request: OAuthRequestTable
+  oauth_token: OAuthTokenTable
+  oauth_used_refresh_token: OAuthUsedRefreshTokenTable
+  oauth_lexicon: OAuthLexiconTable
 }

@@ -3,6 +3,7 @@ import type { AppContext } from '../context.ts'
 import { AuthScope } from '../auth/jwt.ts'
 import { isLocalOnlyMethod, isPrivilegedMethod } from '../auth/method-policy.ts'
 import { InvalidRequest } from '../errors.ts'
+import { checkRpcScope } from '../auth/scopes.ts'
 import { clientGone, headerOf, sendUpstream, withUpstreamHeaders } from './respond.ts'
 
 const notImplemented = (res: Response, nsid: string): void => {
@@ -34,7 +35,9 @@ export const unknownMethod =
       }
       const target = await ctx.pipethrough.target(nsid, proxyHeader)
       if (!target) return notImplemented(res, nsid)
-      const auth = req.headers.authorization !== undefined ? await ctx.auth.proxied({ req }) : null
+      const auth = req.headers.authorization !== undefined ? await ctx.auth.proxied({ req, res }) : null
+      // an OAuth session reaches only the methods and services it was granted
+      if (auth) checkRpcScope(auth.credentials, nsid, `${target.did}#${target.serviceId}`)
       if (auth?.credentials.scope === AuthScope.AppPass && isPrivilegedMethod(nsid)) {
         throw new InvalidRequest(`${nsid} is not available to app-password sessions`, 'InvalidToken')
       }

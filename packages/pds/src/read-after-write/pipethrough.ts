@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express'
 import { ResponseType, XRPCError, type HandlerPipeThrough } from '@atproto/xrpc-server'
 import type { DidString } from '@atproto/syntax'
+import { checkRpcScope } from '../auth/scopes.ts'
 import type { AppContext } from '../context.ts'
 import type { ProxiedAuth } from '../auth/auth-verifier.ts'
 import { readAfterWriteLogger as log } from '../logger.ts'
@@ -81,6 +82,7 @@ export const mungedHeaders = (upstream: Record<string, string>, local: LocalReco
 export const pipethroughReadAfterWrite = async <T>(ctx: AppContext, call: ReadAfterWriteCall<T>): Promise<Munged<T> | HandlerPipeThrough> => {
   const { req, res, auth, nsid } = call
   const target = await targetOf(ctx, req, nsid)
+  if (auth.credentials.type === 'access') checkRpcScope(auth.credentials, nsid, `${target.did}#${target.serviceId}`)
   const iss = auth.credentials.type === 'access' ? auth.credentials.did : undefined
   const upstream = await ctx.pipethrough
     .forward(req, target, { nsid, ...(iss ? { iss } : {}), signal: call.signal })

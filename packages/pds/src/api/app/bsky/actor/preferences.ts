@@ -6,9 +6,18 @@ import { AuthScope } from '../../../../auth/jwt.ts'
 const NAMESPACE = 'app.bsky'
 const PERSONAL_DETAILS = app.bsky.actor.defs.personalDetailsPref.$type
 
+/**
+ * Preferences are the app view's data kept here: an OAuth app needs the
+ * `rpc:` permission for the method at the app view (as the reference asks).
+ */
+const appViewAud = (ctx: Parameters<Route>[1]): string => `${ctx.cfg.bskyAppView?.did ?? ctx.cfg.service.did}#bsky_appview`
+
 export const getPreferences: Route = (server, ctx) => {
   server.add(app.bsky.actor.getPreferences, {
-    auth: ctx.auth.accessStandard({ allowDeactivated: true }),
+    auth: ctx.auth.accessStandard({
+      allowDeactivated: true,
+      oauth: (p) => p.assertRpc({ lxm: 'app.bsky.actor.getPreferences', aud: appViewAud(ctx) }),
+    }),
     handler: async ({ auth }) => {
       const { did, scope } = auth.credentials
       const privileged = scope !== AuthScope.AppPass
@@ -24,7 +33,10 @@ export const getPreferences: Route = (server, ctx) => {
 
 export const putPreferences: Route = (server, ctx) => {
   server.add(app.bsky.actor.putPreferences, {
-    auth: ctx.auth.accessStandard({ allowDeactivated: true }),
+    auth: ctx.auth.accessStandard({
+      allowDeactivated: true,
+      oauth: (p) => p.assertRpc({ lxm: 'app.bsky.actor.putPreferences', aud: appViewAud(ctx) }),
+    }),
     handler: async ({ auth, input: { body } }) => {
       const { did, scope } = auth.credentials
       const prefs = body.preferences.map((p) => {

@@ -27,7 +27,7 @@ export const getRecommendedDidCredentials: Route = (server, ctx) => {
 export const requestPlcOperationSignature: Route = (server, ctx) => {
   server.add(com.atproto.identity.requestPlcOperationSignature, {
     rateLimit: ctx.rateLimits.route(['request-email-token', byAccount]),
-    auth: ctx.auth.accessFull({ allowDeactivated: true }),
+    auth: ctx.auth.accessFull({ allowDeactivated: true, oauth: (p) => p.assertIdentity({ attr: '*' }) }),
     handler: async ({ auth }) => {
       const { did } = auth.credentials
       if (!did.startsWith('did:plc:')) throw new InvalidRequest(`${did} is not a did:plc: its document is not ours to sign`)
@@ -59,7 +59,7 @@ const isService = (v: unknown): v is { type: string; endpoint: string } =>
 /** Signs (with this server's rotation key) an update of the account's PLC document; nothing is sent. */
 export const signPlcOperation: Route = (server, ctx) => {
   server.add(com.atproto.identity.signPlcOperation, {
-    auth: ctx.auth.accessFull({ allowDeactivated: true }),
+    auth: ctx.auth.accessFull({ allowDeactivated: true, oauth: (p) => p.assertIdentity({ attr: '*' }) }),
     handler: async ({ auth, input: { body } }) => {
       const { did } = auth.credentials
       if (!body.token) throw new InvalidRequest('a token from requestPlcOperationSignature is required (check your email)')
@@ -83,7 +83,7 @@ export const signPlcOperation: Route = (server, ctx) => {
  */
 export const submitPlcOperation: Route = (server, ctx) => {
   server.add(com.atproto.identity.submitPlcOperation, {
-    auth: ctx.auth.accessFull({ allowDeactivated: true }),
+    auth: ctx.auth.accessFull({ allowDeactivated: true, oauth: (p) => p.assertIdentity({ attr: '*' }) }),
     handler: async ({ auth, input: { body } }) => {
       const { did } = auth.credentials
       if (!did.startsWith('did:plc:')) throw new InvalidRequest(`${did} is not a did:plc`)

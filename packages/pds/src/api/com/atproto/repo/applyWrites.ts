@@ -3,6 +3,7 @@ import { assertOwnRepo, json, type Route } from '../../../util.ts'
 import { prepareCreate, prepareDelete, prepareUpdate, type PreparedWrite } from '../../../../repo/prepare.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { parseSwap, rawRecord } from './util.ts'
+import { checkRepoScope } from '../../../../auth/scopes.ts'
 
 const lex = com.atproto.repo.applyWrites
 
@@ -25,6 +26,10 @@ export const applyWrites: Route = (server, ctx) => {
         throw new InvalidRequest(`Too many writes. Max: ${ctx.cfg.writeLimits.maxApplyWrites}`)
       }
       const prepared: PreparedWrite[] = []
+      for (const w of body.writes) {
+        const action = w.$type === lex.create.$type ? 'create' : w.$type === lex.update.$type ? 'update' : 'delete'
+        checkRepoScope(auth.credentials, action, w.collection)
+      }
       for (const [i, w] of body.writes.entries()) {
         const record = { did, collection: w.collection, validate: body.validate }
         if (w.$type === lex.create.$type) {

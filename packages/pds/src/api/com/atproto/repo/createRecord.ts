@@ -2,6 +2,7 @@ import { com } from '@atsuite/lexicon'
 import { assertOwnRepo, json, type Route } from '../../../util.ts'
 import { prepareCreate } from '../../../../repo/prepare.ts'
 import { parseSwap, rawRecord } from './util.ts'
+import { checkRepoScope } from '../../../../auth/scopes.ts'
 
 export const createRecord: Route = (server, ctx) => {
   server.add(com.atproto.repo.createRecord, {
@@ -9,6 +10,7 @@ export const createRecord: Route = (server, ctx) => {
     auth: ctx.auth.accessStandard(),
     handler: async ({ auth, input: { body }, req }) => {
       const did = await assertOwnRepo(ctx, auth, body.repo)
+      checkRepoScope(auth.credentials, 'create', body.collection)
       const write = await prepareCreate({
         did,
         collection: body.collection,

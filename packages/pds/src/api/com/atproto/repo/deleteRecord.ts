@@ -3,6 +3,7 @@ import { assertOwnRepo, json, type Route } from '../../../util.ts'
 import { prepareDelete } from '../../../../repo/prepare.ts'
 import { InvalidSwapError } from '../../../../errors.ts'
 import { parseSwap } from './util.ts'
+import { checkRepoScope } from '../../../../auth/scopes.ts'
 
 export const deleteRecord: Route = (server, ctx) => {
   server.add(com.atproto.repo.deleteRecord, {
@@ -10,6 +11,7 @@ export const deleteRecord: Route = (server, ctx) => {
     auth: ctx.auth.accessStandard(),
     handler: async ({ auth, input: { body } }) => {
       const did = await assertOwnRepo(ctx, auth, body.repo)
+      checkRepoScope(auth.credentials, 'delete', body.collection)
       const write = prepareDelete({
         did,
         collection: body.collection,

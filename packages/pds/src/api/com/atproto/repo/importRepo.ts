@@ -6,7 +6,7 @@ import { repoLogger } from '../../../../logger.ts'
 
 export const importRepo: Route = (server, ctx) => {
   server.add(com.atproto.repo.importRepo, {
-    auth: ctx.auth.accessFull({ allowDeactivated: true }),
+    auth: ctx.auth.accessFull({ allowDeactivated: true, oauth: (p) => p.assertAccount({ attr: 'repo', action: 'manage' }) }),
     opts: { blobLimit: ctx.cfg.importRepoLimit },
     handler: async ({ auth, input }) => {
       const { did } = auth.credentials

@@ -2,6 +2,7 @@ import { com } from '@atsuite/lexicon'
 import { assertOwnRepo, json, type Route } from '../../../util.ts'
 import { prepareUpdate } from '../../../../repo/prepare.ts'
 import { parseSwap, parseSwapRecord, rawRecord } from './util.ts'
+import { checkRepoScope } from '../../../../auth/scopes.ts'
 
 export const putRecord: Route = (server, ctx) => {
   server.add(com.atproto.repo.putRecord, {
@@ -18,6 +19,8 @@ export const putRecord: Route = (server, ctx) => {
         swapCid: parseSwapRecord(body.swapRecord),
       })
       const currentCid = ctx.repoReader.recordCid(did, write.collection, write.rkey)
+      // a put creates what is not there yet
+      checkRepoScope(auth.credentials, currentCid === null ? 'create' : 'update', write.collection)
       if (currentCid === write.cid.toString()) {
         // unchanged: no empty commit, same answer as the reference
         return json({ uri: write.uri, cid: currentCid, validationStatus: write.validationStatus })

@@ -51,7 +51,7 @@ export const checkAccountStatus: Route = (server, ctx) => {
 
 export const activateAccount: Route = (server, ctx) => {
   server.add(com.atproto.server.activateAccount, {
-    auth: ctx.auth.accessFull({ allowDeactivated: true }),
+    auth: ctx.auth.accessFull({ allowDeactivated: true, oauth: (p) => p.assertAccount({ attr: 'status', action: 'manage' }) }),
     handler: async ({ auth }) => {
       const { did } = auth.credentials
       // the account must live here before it goes live
@@ -70,7 +70,7 @@ export const activateAccount: Route = (server, ctx) => {
 
 export const deactivateAccount: Route = (server, ctx) => {
   server.add(com.atproto.server.deactivateAccount, {
-    auth: ctx.auth.accessFull({ allowDeactivated: true }),
+    auth: ctx.auth.accessFull({ allowDeactivated: true, oauth: (p) => p.assertAccount({ attr: 'status', action: 'manage' }) }),
     handler: async ({ auth, input: { body } }) => {
       if (body.deleteAfter && Number.isNaN(Date.parse(body.deleteAfter))) {
         throw new InvalidRequest('deleteAfter must be a datetime')

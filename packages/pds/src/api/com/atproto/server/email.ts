@@ -6,7 +6,7 @@ import { byAccount } from '../../../../rate-limits.ts'
 export const requestEmailConfirmation: Route = (server, ctx) => {
   server.add(com.atproto.server.requestEmailConfirmation, {
     rateLimit: ctx.rateLimits.route(['request-email-token', byAccount]),
-    auth: ctx.auth.accessStandard({ allowDeactivated: true }),
+    auth: ctx.auth.accessStandard({ allowDeactivated: true, oauth: (p) => p.assertAccount({ attr: 'email', action: 'manage' }) }),
     handler: async ({ auth }) => {
       const { did } = auth.credentials
       const acc = await ctx.accounts.getAccount(did)
@@ -20,7 +20,7 @@ export const requestEmailConfirmation: Route = (server, ctx) => {
 export const confirmEmail: Route = (server, ctx) => {
   server.add(com.atproto.server.confirmEmail, {
     rateLimit: ctx.rateLimits.route(['confirm-email-token', byAccount]),
-    auth: ctx.auth.accessStandard({ allowDeactivated: true }),
+    auth: ctx.auth.accessStandard({ allowDeactivated: true, oauth: (p) => p.assertAccount({ attr: 'email', action: 'manage' }) }),
     handler: async ({ auth, input: { body } }) => {
       const { did } = auth.credentials
       const acc = await ctx.accounts.getAccount(did)

@@ -3,6 +3,7 @@ import { createServiceJwt } from '@atproto/xrpc-server'
 import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { AuthScope } from '../../../../auth/jwt.ts'
+import { checkRpcScope } from '../../../../auth/scopes.ts'
 import { isPrivilegedMethod, isProtectedMethod } from '../../../../auth/method-policy.ts'
 
 const MAX_EXP_S = 60 * 60
@@ -28,6 +29,9 @@ export const getServiceAuth: Route = (server, ctx) => {
       if (p.lxm && scope === AuthScope.AppPass && isPrivilegedMethod(p.lxm)) {
         throw new InvalidRequest(`this app password may not request a service token for ${p.lxm}`)
       }
+      // an OAuth app may only mint tokens for the methods and services it was granted
+      if (auth.credentials.permissions && !p.lxm) throw new InvalidRequest('OAuth sessions must name the method (lxm) a service token is for')
+      if (p.lxm) checkRpcScope(auth.credentials, p.lxm, p.aud)
       if (!p.lxm && isAppPassword) {
         throw new InvalidRequest('app-password sessions must name the method (lxm) a service token is for')
       }
