@@ -10,10 +10,12 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import {
+  JoseKey,
   NodeOAuthClient,
   atprotoLoopbackClientMetadata,
   buildAtprotoLoopbackClientId,
   type NodeSavedSession,
+  type OAuthClientMetadataInput,
   type NodeSavedState,
 } from '@atproto/oauth-client-node'
 import puppeteer, { type Browser, type Page } from 'puppeteer-core'
@@ -91,6 +93,99 @@ export const startApp = async (net: TestNetwork, scope: string): Promise<OAuthAp
   }
 }
 
+/**
+ * A web app on the internet, as the PDS sees it: its client metadata and
+ * JWKS at https://<host>/…, its own key for `private_key_jwt`. The documents
+ * are served by a loopback HTTP server; `fetchFor` is the PDS's fetch that
+ * reaches `https://<host>` there (the test network has no DNS nor TLS), and
+ * the browser's visit to the redirect URI is caught by `interceptRedirects`.
+ */
+export type WebApp = {
+  host: string
+  clientId: string
+  client: NodeOAuthClient
+  sessions: MemoryStore<NodeSavedSession>
+  /** what the app's server has served: path → times */
+  served: Map<string, number>
+  fetchFor: typeof globalThis.fetch
+  /** the app's OAuth client, once the network it talks to exists */
+  attach(net: TestNetwork): void
+  interceptRedirects(page: Page): Promise<() => Promise<URLSearchParams>>
+  close(): Promise<void>
+}
+
+export const startWebApp = async (opts: { host: string; name: string; scope: string }): Promise<WebApp> => {
+  const origin = `https://${opts.host}`
+  const key = await JoseKey.generate(['ES256'], 'app-key-1')
+  const metadata: OAuthClientMetadataInput = {
+    client_id: `${origin}/client-metadata.json`,
+    client_name: opts.name,
+    client_uri: origin,
+    redirect_uris: [`${origin}/callback`],
+    scope: opts.scope,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    application_type: 'web',
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    dpop_bound_access_tokens: true,
+    jwks_uri: `${origin}/jwks.json`,
+  }
+  const served = new Map<string, number>()
+  const server = http.createServer((req, res) => {
+    const p = new URL(req.url ?? '/', origin).pathname
+    served.set(p, (served.get(p) ?? 0) + 1)
+    res.setHeader('content-type', 'application/json')
+    if (p === '/client-metadata.json') return res.end(JSON.stringify(metadata))
+    if (p === '/jwks.json') return res.end(JSON.stringify({ keys: [key.publicJwk] }))
+    res.statusCode = 404
+    res.end('{}')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const local = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const fetchFor: typeof globalThis.fetch = async (input, init) => {
+    const req = new Request(input, init)
+    const url = new URL(req.url)
+    if (url.origin !== origin) throw new TypeError(`no route to ${url.origin} from this test network`)
+    return globalThis.fetch(new Request(`${local}${url.pathname}${url.search}`, req), { redirect: 'manual' })
+  }
+  const sessions = new MemoryStore<NodeSavedSession>()
+  const webApp: WebApp = {
+    host: opts.host,
+    clientId: metadata.client_id!,
+    client: undefined as unknown as NodeOAuthClient,
+    sessions,
+    served,
+    fetchFor,
+    attach(net) {
+      webApp.client = new NodeOAuthClient({
+        clientMetadata: metadata,
+        keyset: [key],
+        stateStore: new MemoryStore<NodeSavedState>(),
+        sessionStore: sessions,
+        handleResolver: net.pds.url,
+        plcDirectoryUrl: net.plc.url,
+        allowHttp: true,
+        requestLock: async (_name, fn) => fn(),
+      })
+    },
+    async interceptRedirects(page) {
+      let got: (q: URLSearchParams) => void = () => undefined
+      const next = new Promise<URLSearchParams>((resolve) => (got = resolve))
+      await page.setRequestInterception(true)
+      page.on('request', (r) => {
+        const url = new URL(r.url())
+        if (url.origin !== origin) return void r.continue()
+        got(url.searchParams)
+        void r.respond({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Example App</title><p>Back in the app.</p>' })
+      })
+      return () => next
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+  return webApp
+}
+
 export const launchBrowser = (): Promise<Browser> =>
   puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] })
 
@@ -132,6 +227,17 @@ export const submitPassword = async (page: Page, password: string, opts: { remem
   // the keyboard, as a person without a mouse would
   await page.focus(PASSWORD)
   await page.keyboard.press('Enter')
+}
+
+/** Clicks the first link or button whose text is `label` (navigation in the account pages). */
+export const clickText = async (page: Page, label: string): Promise<void> => {
+  const clicked = await page.evaluate((l) => {
+    const doc = (globalThis as unknown as Browserish).document
+    const el = [...doc.querySelectorAll('a, button')].find((b) => b.textContent?.trim() === l)
+    el?.click()
+    return Boolean(el)
+  }, label)
+  if (!clicked) throw new Error(`nothing to click labelled ${label}:\n${await pageText(page)}`)
 }
 
 /** Presses a button by its visible label. */

@@ -27,6 +27,9 @@ import {
   waitForText,
   type Browserish,
   type OAuthApp,
+  clickText,
+  startWebApp,
+  type WebApp,
 } from './_oauth.ts'
 
 let net: TestNetwork
@@ -47,6 +50,10 @@ const app = async (scope: string): Promise<OAuthApp> => {
 
 /** Runs the browser part of a sign-in whose consent screen is showing, and hands the app its session. */
 const approve = async (a: OAuthApp, page: import('puppeteer-core').Page, shot?: string): Promise<OAuthSession> => {
+  // a device that does not remember alice yet asks for her password first
+  if (/Sign in/.test(await waitForText(page, /Grant access to your account|Sign in/))) {
+    await submitPassword(page, alice.password, { remember: true })
+  }
   await waitForText(page, /Grant access to your account/)
   if (shot) await screenshot(page, shot)
   const callback = a.nextCallback()
@@ -57,8 +64,13 @@ const approve = async (a: OAuthApp, page: import('puppeteer-core').Page, shot?: 
   return session
 }
 
+let webApp: WebApp
+
 beforeAll(async () => {
-  net = await TestNetwork.create({})
+  webApp = await startWebApp({ host: 'app.example.com', name: 'Example App', scope: GENERIC })
+  // the PDS reaches https://app.example.com through the app's loopback server (no DNS or TLS here)
+  net = await TestNetwork.create({ appview: true, overrides: { oauthClientFetch: webApp.fetchFor } })
+  webApp.attach(net)
   alice = (await net.createUser('alice')) as typeof alice
   await alice.agent.upsertProfile(() => ({ displayName: 'Alice Liddell' }))
   browser = await launchBrowser()
@@ -68,6 +80,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   for (const a of apps) await a.close()
+  await webApp?.close()
   await net?.close()
 })
 
@@ -204,6 +217,9 @@ test('a remembered device offers the account; an app granted only posts cannot l
     error: 'ScopeMissingError',
   })
   await expect(agent.app.bsky.actor.getPreferences()).rejects.toMatchObject({ status: 403, error: 'ScopeMissingError' })
+  // nor call the app view through the PDS (no rpc: permission for it)
+  await expect(agent.app.bsky.feed.getTimeline()).rejects.toMatchObject({ status: 403, error: 'ScopeMissingError' })
+  await expect(agent.app.bsky.actor.getSuggestions()).rejects.toMatchObject({ status: 403, error: 'ScopeMissingError' })
   // nor manage the account
   await expect(agent.com.atproto.server.createAppPassword({ name: 'sneaky' })).rejects.toMatchObject({ status: 403 })
   await expect(agent.com.atproto.identity.updateHandle({ handle: 'mallory.test' })).rejects.toMatchObject({ status: 403 })
@@ -332,4 +348,64 @@ test('the sign-in page loads nothing from anywhere but the PDS', async () => {
   expect(await pageText(page)).toMatch(/Sign in/)
   expect([...origins]).toEqual([net.pds.url])
   await ctx.close()
+})
+
+test('a web app with its own client metadata and key (private_key_jwt) is named on the consent screen and works', async () => {
+  const page = await device.newPage()
+  const callback = await webApp.interceptRedirects(page)
+  const url = await webApp.client.authorize(alice.handle, { scope: GENERIC })
+  await page.goto(url.toString())
+  const consent = await waitForText(page, /Grant access to your account/)
+  // the app is named as its metadata names it, with the site it comes from
+  expect(consent).toMatch(/Example App|app\.example\.com/)
+  await screenshot(page, '7-consent-web-app')
+  await pressButton(page, 'Authorize')
+  const params = await callback()
+  await page.close()
+  const { session: s } = await webApp.client.callback(params)
+  expect(s.did).toBe(alice.did)
+  // the PDS fetched the metadata document and the key set it points to
+  expect(webApp.served.get('/client-metadata.json')).toBeGreaterThan(0)
+  expect(webApp.served.get('/jwks.json')).toBeGreaterThan(0)
+  const agent = new Agent(s)
+  const created = await agent.com.atproto.repo.createRecord({ repo: alice.did, collection: 'app.bsky.feed.post', record: newPost('from a web app') })
+  expect(created.data.uri).toMatch(/^at:\/\//)
+  // app.bsky.* goes through the PDS to the app view, as the app's user
+  await net.processAll()
+  const feed = await agent.app.bsky.feed.getAuthorFeed({ actor: alice.did })
+  expect(feed.data.feed.map((f) => f.post.uri)).toContain(created.data.uri)
+  // a refresh authenticates the app with its key again
+  await s.getTokenInfo(true)
+  await agent.com.atproto.server.getSession()
+})
+
+test('the account page lists the apps alice signed in to, and revoking one ends its session', async () => {
+  const a = await app(GENERIC)
+  const url = await a.client.authorize(alice.handle, { scope: GENERIC })
+  const signIn = await device.newPage()
+  await signIn.goto(url.toString())
+  const s = await approve(a, signIn)
+  await signIn.close()
+  await new Agent(s).com.atproto.server.getSession()
+
+  const page = await device.newPage()
+  await page.goto(`${net.pds.url}/account`)
+  const text = await waitForText(page, /alice\.test/)
+  await screenshot(page, '8-account-page')
+  expect(text).toMatch(/Alice Liddell/)
+  await clickText(page, 'Apps')
+  await waitForText(page, /Apps that can use your account/)
+  await screenshot(page, '9-apps')
+  await clickText(page, 'Details')
+  const details = await waitForText(page, /This app has access to your account with the following permissions/)
+  expect(details).toMatch(/Create, update, and delete any public data/)
+  await screenshot(page, '10-app-details')
+  await pressButton(page, 'Revoke access')
+  // a confirmation, if the page asks for one
+  await new Promise((r) => setTimeout(r, 500))
+  if (/Are you sure|Revoke\?|confirm/i.test(await pageText(page))) await pressButton(page, 'Revoke')
+  await screenshot(page, '11-app-revoked')
+  await page.close()
+  // the app's session is gone: its token is refused and cannot be refreshed
+  await expect(new Agent(s).com.atproto.server.getSession()).rejects.toThrow()
 })
