@@ -4,14 +4,15 @@
  * consent pages (driven in headless Chromium, screenshots kept in
  * test-artifacts/oauth/), then writes to her repo with DPoP-bound tokens;
  * refresh rotates, a replayed refresh token revokes the session, signing out
- * revokes it, a token's scope is enforced; hostile protocol input gets
- * OAuth errors, never a 500.
+ * revokes it, a token's scope is enforced; a web app with its own metadata
+ * and key (private_key_jwt); the account page revoking an app; the emailed
+ * sign-in code; hostile protocol input gets OAuth errors, never a 500.
  */
 import { randomBytes, createHash } from 'node:crypto'
 import { Agent } from '@atproto/api'
 import type { OAuthSession } from '@atproto/oauth-client-node'
 import type { Browser, BrowserContext } from 'puppeteer-core'
-import { TestNetwork, type TestUser } from '@atsuite/dev-env'
+import { TestNetwork, latestMail, type TestUser } from '@atsuite/dev-env'
 import {
   dpopForm,
   dpopProof,
@@ -408,4 +409,43 @@ test('the account page lists the apps alice signed in to, and revoking one ends 
   await page.close()
   // the app's session is gone: its token is refused and cannot be refreshed
   await expect(new Agent(s).com.atproto.server.getSession()).rejects.toThrow()
+})
+
+test('an account with emailed sign-in codes is asked for the code after its password', async () => {
+  const bob = await net.createUser('bob')
+  const server = bob.agent.com.atproto.server
+  await server.requestEmailConfirmation()
+  await server.confirmEmail({ email: 'bob@example.com', token: (await latestMail(net.pds, 'bob@example.com', 'confirm_email'))!.token! })
+  await server.requestEmailUpdate()
+  await server.updateEmail({ email: 'bob@example.com', emailAuthFactor: true, token: (await latestMail(net.pds, 'bob@example.com', 'update_email'))!.token! })
+
+  const a = await app(GENERIC)
+  const url = await a.client.authorize(bob.handle, { scope: GENERIC })
+  const ctx = await browser.createBrowserContext()
+  const page = await ctx.newPage()
+  await page.goto(url.toString())
+  await submitPassword(page, bob.password)
+  const asked = await waitForText(page, /Check your b\*\*\*b@example\.com email for a login code/)
+  expect(asked).toMatch(/2FA Confirmation/)
+  await screenshot(page, '12-email-code')
+  const CODE = 'input[autocomplete="one-time-code"]'
+  await page.type(CODE, 'AAAAA-BBBBB')
+  await page.keyboard.press('Enter')
+  // refused (the page words every refusal of this form the same way)
+  await waitForText(page, /The data you submitted is invalid/)
+  await screenshot(page, '13-email-code-wrong')
+  const code = (await latestMail(net.pds, 'bob@example.com', 'sign_in'))!.token!
+  await page.focus(CODE)
+  await page.keyboard.down('Control')
+  await page.keyboard.press('KeyA')
+  await page.keyboard.up('Control')
+  await page.keyboard.press('Backspace')
+  await page.type(CODE, code)
+  await page.keyboard.press('Enter')
+  await waitForText(page, /Grant access to your account/)
+  const callback = a.nextCallback()
+  await pressButton(page, 'Authorize')
+  const { session: s } = await a.client.callback(await callback)
+  expect(s.did).toBe(bob.did)
+  await ctx.close()
 })

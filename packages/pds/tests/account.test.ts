@@ -517,6 +517,48 @@ describe('email confirmation', () => {
   })
 })
 
+describe('email update and the emailed sign-in code', () => {
+  test('a confirmed address approves its change; sign-in codes need it confirmed and then guard password sign-in', async () => {
+    const gus = await net.createUser('gus')
+    const agent = gus.agent.com.atproto.server
+    // unconfirmed: replaced at once, and sign-in codes cannot go on
+    expect((await agent.requestEmailUpdate()).data.tokenRequired).toBe(false)
+    await agent.updateEmail({ email: 'gus2@example.com' })
+    expect((await agent.getSession()).data.email).toBe('gus2@example.com')
+    await expectXrpcError(agent.updateEmail({ email: 'gus2@example.com', emailAuthFactor: true }), 400, 'InvalidRequest')
+
+    await agent.requestEmailConfirmation()
+    await agent.confirmEmail({ email: 'gus2@example.com', token: (await latestMail('gus2@example.com', 'confirm_email')).token! })
+    // confirmed: the mailed code is required, for the address and for the switch
+    expect((await agent.requestEmailUpdate()).data.tokenRequired).toBe(true)
+    await expectXrpcError(agent.updateEmail({ email: 'gus2@example.com', emailAuthFactor: true }), 400, 'TokenRequired')
+    await agent.updateEmail({ email: 'gus2@example.com', emailAuthFactor: true, token: (await latestMail('gus2@example.com', 'update_email')).token! })
+    expect((await agent.getSession()).data).toMatchObject({ emailConfirmed: true, emailAuthFactor: true })
+
+    // the password alone: refused, and a code is mailed
+    const first = await xrpc('com.atproto.server.createSession', { body: { identifier: gus.handle, password: gus.password } })
+    expectError(first, 401, 'AuthFactorTokenRequired')
+    expect(first.body.message).toMatch(/g\*\*\*2@example\.com/)
+    const code = (await latestMail('gus2@example.com', 'sign_in')).token!
+    expectError(await xrpc('com.atproto.server.createSession', { body: { identifier: gus.handle, password: gus.password, authFactorToken: 'AAAAA-BBBBB' } }), 400, 'InvalidToken')
+    const ok = await xrpc('com.atproto.server.createSession', { body: { identifier: gus.handle, password: gus.password, authFactorToken: code } })
+    expect(ok.status).toBe(200)
+    expect(ok.body).toMatchObject({ did: gus.did, emailAuthFactor: true })
+    // a code is good once
+    expectError(await xrpc('com.atproto.server.createSession', { body: { identifier: gus.handle, password: gus.password, authFactorToken: code } }), 400, 'InvalidToken')
+    // a wrong password never mails a code
+    expectError(await xrpc('com.atproto.server.createSession', { body: { identifier: gus.handle, password: 'wrong-password' } }), 401, 'AuthenticationRequired')
+    // app passwords are not asked for one
+    const appPw = (await agent.createAppPassword({ name: 'tool' })).data.password
+    expect((await xrpc('com.atproto.server.createSession', { body: { identifier: gus.handle, password: appPw } })).status).toBe(200)
+    // a new address turns the codes off with its confirmation
+    await agent.requestEmailUpdate()
+    await agent.updateEmail({ email: 'gus3@example.com', token: (await latestMail('gus2@example.com', 'update_email')).token! })
+    expect((await agent.getSession()).data).toMatchObject({ email: 'gus3@example.com', emailConfirmed: false, emailAuthFactor: false })
+    expect((await xrpc('com.atproto.server.createSession', { body: { identifier: gus.handle, password: gus.password } })).status).toBe(200)
+  })
+})
+
 describe('password reset', () => {
   test('mailed token resets the password; old password and old sessions stop working', async () => {
     const erin = await net.createUser('erin', 'erin-old-password')

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import type { AccountDb } from '../db/index.ts'
 import type { AccountDbSchema } from '../db/schema.ts'
+import type { Selectable } from 'kysely'
 import type { AccountTable } from '../db/schema.ts'
 import { isValidHandle, toDatetimeString, type DidString, type HandleString } from '@atproto/syntax'
 import { checkedDid } from '../identity/did.ts'
@@ -10,7 +11,7 @@ import { AuthScope, type JwtIssuer } from '../auth/jwt.ts'
 import { generateAppPassword, generateEmailToken, generateInviteCode, hashPassword, verifyPassword } from './password.ts'
 
 /** An account row as stored (identifiers as plain text). */
-export type Account = AccountTable
+export type Account = Selectable<AccountTable>
 
 /**
  * An account as AccountManager reads it: the DID and handle checked, so they
@@ -31,7 +32,7 @@ export const accountStatus = (acc: Account | undefined): AccountStatus => {
   return 'active'
 }
 
-export type EmailTokenPurpose = 'confirm_email' | 'update_email' | 'reset_password' | 'delete_account' | 'plc_operation'
+export type EmailTokenPurpose = 'confirm_email' | 'update_email' | 'reset_password' | 'delete_account' | 'plc_operation' | 'sign_in'
 
 const EMAIL_TOKEN_TTL_MS = 15 * 60 * 1000
 /** A rotated refresh token may be presented again this long (lost responses, racing tabs). */
@@ -135,10 +136,16 @@ export class AccountManager {
 
   async updateEmail(did: string, email: string): Promise<void> {
     try {
-      await this.q.updateTable('account').set({ email: email.toLowerCase(), emailConfirmedAt: null }).where('did', '=', did).execute()
+      // a new address is unconfirmed, so it cannot carry sign-in codes until it is
+      await this.q.updateTable('account').set({ email: email.toLowerCase(), emailConfirmedAt: null, emailAuthFactor: 0 }).where('did', '=', did).execute()
     } catch {
       throw new InvalidRequest('This email address is already in use, please use a different email.')
     }
+  }
+
+  /** Turns the emailed sign-in code on or off (the caller checks the address is confirmed). */
+  async setEmailAuthFactor(did: string, on: boolean): Promise<void> {
+    await this.q.updateTable('account').set({ emailAuthFactor: on ? 1 : 0 }).where('did', '=', did).execute()
   }
 
   async confirmEmail(did: string): Promise<void> {

@@ -39,7 +39,7 @@ import { getServiceAuth } from './com/atproto/server/getServiceAuth.ts'
 import { activateAccount, checkAccountStatus, deactivateAccount } from './com/atproto/server/accountStatus.ts'
 import { deleteAccount, requestAccountDelete } from './com/atproto/server/deleteAccount.ts'
 import { requestPasswordReset, resetPassword } from './com/atproto/server/passwordReset.ts'
-import { confirmEmail, requestEmailConfirmation } from './com/atproto/server/email.ts'
+import { confirmEmail, requestEmailConfirmation, requestEmailUpdate, updateEmail } from './com/atproto/server/email.ts'
 import { createInviteCode, createInviteCodes } from './com/atproto/server/invites.ts'
 import { getPreferences, putPreferences } from './app/bsky/actor/preferences.ts'
 import { getSubjectStatus, updateSubjectStatus } from './com/atproto/admin/subjectStatus.ts'
@@ -55,7 +55,7 @@ const routes: Route[] = [
   describeServer, createAccount, createSession, getSession, refreshSession, deleteSession,
   createAppPassword, listAppPasswords, revokeAppPassword, getServiceAuth,
   checkAccountStatus, activateAccount, deactivateAccount, requestAccountDelete, deleteAccount,
-  requestPasswordReset, resetPassword, requestEmailConfirmation, confirmEmail,
+  requestPasswordReset, resetPassword, requestEmailConfirmation, confirmEmail, requestEmailUpdate, updateEmail,
   createInviteCode, createInviteCodes,
   getPreferences, putPreferences,
   updateSubjectStatus, getSubjectStatus,

@@ -16,6 +16,8 @@ export interface AccountTable {
   deleteAfter: string | null
   takedownRef: string | null
   invitesDisabled: number
+  /** 1: sign-in also needs a code mailed to the (confirmed) address */
+  emailAuthFactor: Generated<number>
 }
 
 export interface RefreshTokenTable {

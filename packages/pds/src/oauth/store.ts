@@ -42,6 +42,7 @@ import {
   HandleUnavailableError,
   InvalidCredentialsError,
   InvalidRequestError,
+  SecondAuthenticationFactorRequiredError,
 } from '@atproto/oauth-provider/errors'
 import type { Did } from '@atproto/did'
 import type { HandleString } from '@atproto/syntax'
@@ -52,6 +53,7 @@ import { createHostedAccount } from '../account/create-account.ts'
 import { checkEmail, checkPassword, checkServiceHandle } from '../account/handle.ts'
 import { changeHandle } from '../account/change-handle.ts'
 import { purgeAccount } from '../account/purge-account.ts'
+import { mailSignInCode, maskedEmail, needsSignInCode } from '../account/sign-in-code.ts'
 import { accountEvent } from '../sequencer/events.ts'
 
 const iso = (d: Date): string => d.toISOString()
@@ -141,7 +143,6 @@ export class OAuthStore implements AccountStore, DeviceStore, RequestStore, Toke
   }
 
   async authenticateAccount({ username, password, emailOtp }: AuthenticateAccountData): Promise<Account> {
-    if (emailOtp) throw new InvalidRequestError('Email sign-in codes are not used on this server')
     const id = username.trim()
     const acc = id.includes('@') ? await this.ctx.accounts.getAccountByEmail(id) : await this.ctx.accounts.getAccount(id)
     if (!acc) throw new InvalidCredentialsError('Invalid identifier or password')
@@ -150,6 +151,17 @@ export class OAuthStore implements AccountStore, DeviceStore, RequestStore, Toke
     // an app password is for one app's legacy session, never an OAuth grant
     if (login.appPassword) throw new InvalidCredentialsError('App passwords cannot be used to sign in here: use your account password', acc.did)
     if (acc.takedownRef) throw new InvalidRequestError('This account has been taken down')
+    if (needsSignInCode(acc)) {
+      if (!emailOtp) {
+        await mailSignInCode(this.ctx, acc)
+        throw new SecondAuthenticationFactorRequiredError('emailOtp', maskedEmail(acc.email!))
+      }
+      try {
+        await this.ctx.accounts.consumeEmailToken('sign_in', emailOtp.trim(), acc.did)
+      } catch (err) {
+        throw new InvalidCredentialsError('Wrong or expired sign-in code: ask for a new one', acc.did, err)
+      }
+    }
     return this.account(acc)
   }
 

@@ -2,9 +2,11 @@ import type { Migration } from 'kysely/migration'
 import * as m001 from './001-init.ts'
 import * as m002 from './002-invite-indexes.ts'
 import * as m003 from './003-oauth.ts'
+import * as m004 from './004-email-auth-factor.ts'
 
 export const migrations: Record<string, Migration> = {
   '001': m001,
   '002': m002,
   '003': m003,
+  '004': m004,
 }

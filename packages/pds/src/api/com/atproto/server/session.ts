@@ -30,6 +30,7 @@ export const sessionView = async (ctx: AppContext, acc: HostedAccount, opts: { w
     handle: acc.handle ?? INVALID_HANDLE,
     email: acc.email ?? undefined,
     emailConfirmed: acc.emailConfirmedAt !== null,
+    emailAuthFactor: acc.emailAuthFactor === 1,
     didDoc: opts.withDidDoc ? await sessionDidDoc(ctx, acc.did) : undefined,
     active: status === 'active',
     status: status === 'active' ? undefined : status,
