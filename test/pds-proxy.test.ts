@@ -280,7 +280,7 @@ test('upstream errors come back as the upstream XRPC error; an unreachable upstr
 test('the PDS never forwards its own methods, and keeps DMs from plain app passwords', async () => {
   echo.received.length = 0
   const proxy = { 'atproto-proxy': `${echo.did}#echo` }
-  for (const nsid of ['com.atproto.server.requestEmailUpdate', 'com.atproto.server.reserveSigningKey', 'com.atproto.sync.getHead', 'com.atproto.admin.whatever', 'com.atproto.repo.whatever']) {
+  for (const nsid of ['com.atproto.server.reserveSigningKey', 'com.atproto.sync.getHead', 'com.atproto.admin.whatever', 'com.atproto.repo.whatever']) {
     const plain = await pdsGet(bob, nsid)
     expect({ nsid, status: plain.status, error: plain.body.error }).toEqual({ nsid, status: 501, error: 'MethodNotImplemented' })
     const proxied = await pdsGet(bob, nsid, {}, proxy)

@@ -2,15 +2,37 @@ import net from 'node:net'
 import type { EventLog } from '@atsuite/common'
 
 /** A loopback port that was free a moment ago (for a server that must know its port before it binds). */
-export const freePort = async (): Promise<number> =>
-  new Promise((resolve, reject) => {
+/**
+ * A loopback port to listen on later (a service whose URL and DID must name
+ * its port before it starts). Taken below the kernel's ephemeral range
+ * (32768+ here), where outgoing connections take their local ports, so none
+ * of them can land on it in between; each jest worker draws from its own
+ * slice, and one process never hands out the same port twice.
+ */
+const handedOut = new Set<number>()
+const SLICE = 2000
+const BASE = 20000
+
+const canListen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
     const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port
-      srv.close(() => resolve(port))
-    })
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
   })
+
+export const freePort = async (): Promise<number> => {
+  const worker = Number(process.env.JEST_WORKER_ID ?? 0)
+  const start = BASE + (worker % 6) * SLICE
+  for (let i = 0; i < 200; i++) {
+    const port = start + Math.floor(Math.random() * SLICE)
+    if (handedOut.has(port)) continue
+    if (await canListen(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+  throw new Error(`no free loopback port in ${start}-${start + SLICE}`)
+}
 
 /** Subscribes `fn` to something that may make a condition true; returns the unsubscribe. */
 export type Wakeup = (fn: () => void) => () => void

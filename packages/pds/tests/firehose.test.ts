@@ -170,7 +170,9 @@ test('a slow consumer is cut with ConsumerTooSlow while a fast one keeps receivi
   const N = 60
   const fastPromise = collectFrames(wsUrl(net), (f) => f.filter((x) => x.header.t === '#commit').length >= N, 60_000)
   await new Promise((r) => setTimeout(r, 200))
-  const big = 'x'.repeat(90_000)
+  // 60 × 250 kB: far past what the kernel's loopback socket buffers absorb (a few MB), so the
+  // server's own buffer for the paused consumer must grow past its 200 kB limit
+  const big = 'x'.repeat(250_000)
   for (let i = 0; i < N; i++) {
     await u.agent.com.atproto.repo.createRecord({ repo: u.did, collection: 'com.example.blob', record: { big, i } })
   }

@@ -3,6 +3,8 @@ import { encodeErrorFrame, encodeFrame } from './frames.ts'
 import type { EventLog, LogRow } from './event-log.ts'
 
 const PAGE = 500
+/** how long a refused subscriber has to read its error frame and close before the socket is cut */
+const CLOSE_GRACE_MS = 10_000
 const HIGH_WATER = 1_000_000
 
 export type OutboxOptions = {
@@ -139,7 +141,8 @@ export class Outbox {
     this.stop()
     // with no error frame, the close reason carries the message (a close reason is at most 123 bytes)
     this.ws.close(1008, this.errorFrames ? error : `${error}: ${message}`.slice(0, 120))
-    setTimeout(() => this.ws.terminate(), 2000).unref()
+    // a consumer that reads nothing more (a stalled process) loses the socket, buffers and all
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref()
   }
 
   stop(): void {
