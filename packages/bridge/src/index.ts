@@ -1,0 +1,93 @@
+import fs from 'node:fs'
+import express from 'express'
+import { integrateFederation } from '@fedify/express'
+import type { Federation } from '@fedify/fedify'
+import { HttpServer } from '@atsuite/common'
+import type { BridgeConfig } from './config.ts'
+import { openBridgeDb, type BridgeDb } from './db/index.ts'
+import { SqliteKvStore } from './fedify/kv.ts'
+import { SqliteMessageQueue } from './fedify/queue.ts'
+import { createBridgeFederation } from './federation.ts'
+import { BridgeStore } from './store.ts'
+import { AtprotoAccounts } from './atproto/accounts.ts'
+import { Profiles } from './atproto/profiles.ts'
+import { BridgeStream } from './atproto/stream.ts'
+import { inboxGuard } from './guard.ts'
+import { bridgeLogger } from './logger.ts'
+
+export * from './config.ts'
+
+/**
+ * The fediverse bridge: Fedify's federation (actors, WebFinger, inboxes,
+ * signed delivery from a SQLite-backed queue) in an express app, fed by the
+ * relay's firehose and writing the fediverse's replies, likes and boosts
+ * into mirror accounts on the PDS.
+ */
+export class Bridge {
+  readonly cfg: BridgeConfig
+  readonly db: BridgeDb
+  readonly store: BridgeStore
+  readonly accounts: AtprotoAccounts
+  readonly federation: Federation<void>
+  readonly queue: SqliteMessageQueue
+  readonly stream: BridgeStream
+  private readonly kv: SqliteKvStore
+  private readonly http: HttpServer
+  private readonly abort = new AbortController()
+  private sweeper: NodeJS.Timeout | undefined
+  private queueDone: Promise<void> = Promise.resolve()
+
+  private constructor(cfg: BridgeConfig, db: BridgeDb) {
+    this.cfg = cfg
+    this.db = db
+    const profiles = new Profiles(cfg.plcUrl)
+    this.store = new BridgeStore(db, profiles)
+    this.accounts = new AtprotoAccounts(cfg, db)
+    this.kv = new SqliteKvStore(db)
+    this.queue = new SqliteMessageQueue(db)
+    this.federation = createBridgeFederation({ cfg, store: this.store, accounts: this.accounts, profiles, kv: this.kv, queue: this.queue })
+    this.stream = new BridgeStream({ cfg, store: this.store, accounts: this.accounts, profiles, federation: this.federation })
+    const app = express()
+    app.set('trust proxy', false)
+    app.get('/_health', (_req, res) => {
+      res.json({ version: cfg.version, queue: this.queue.depth(), cursor: this.stream.cursor ?? null })
+    })
+    app.use(inboxGuard(cfg))
+    app.use(integrateFederation(this.federation, () => undefined))
+    app.use((_req, res) => {
+      res.status(404).json({ error: 'NotFound', message: 'nothing here' })
+    })
+    this.http = new HttpServer(app)
+  }
+
+  static async create(cfg: BridgeConfig): Promise<Bridge> {
+    fs.mkdirSync(cfg.dataDirectory, { recursive: true })
+    return new Bridge(cfg, await openBridgeDb(cfg.dbLocation))
+  }
+
+  async start(): Promise<number> {
+    const port = await this.http.listen(this.cfg.port, this.cfg.host)
+    this.queueDone = this.federation.startQueue(undefined, { signal: this.abort.signal }).catch((err: unknown) => {
+      bridgeLogger.error({ err }, 'task queue stopped')
+    })
+    await this.stream.start()
+    this.sweeper = setInterval(() => this.kv.sweep(), 10 * 60_000)
+    this.sweeper.unref()
+    bridgeLogger.info({ port, publicUrl: this.cfg.publicUrl }, 'bridge listening')
+    return port
+  }
+
+  get port(): number {
+    return this.http.port
+  }
+
+  async destroy(): Promise<void> {
+    clearInterval(this.sweeper)
+    this.abort.abort()
+    await this.stream.destroy()
+    await this.http.close()
+    // the task in hand finishes (or is left to be taken again after a restart) before the database closes
+    await this.queueDone
+    await this.db.close()
+  }
+}
