@@ -8,6 +8,9 @@ import { TestFirehose, type TestNetwork } from '@atsuite/dev-env'
 
 export const POST = 'app.bsky.feed.post'
 
+/** A 1×1 PNG, for image uploads. */
+export const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64')
+
 export type Written = { uri: string; cid: string }
 
 export const post = async (agent: AtpAgent, text: string): Promise<Written> =>

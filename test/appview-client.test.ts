@@ -11,9 +11,8 @@
 import type { AtpAgent } from '@atproto/api'
 import { TestNetwork, type TestUser } from '@atsuite/dev-env'
 import { TestFeedGen } from './_feedgen.ts'
+import { PNG } from './_util.ts'
 
-// a 1×1 PNG
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64')
 
 let net: TestNetwork
 let alice: TestUser

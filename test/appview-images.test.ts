@@ -6,12 +6,11 @@
  */
 import { TestNetwork, type TestUser } from '@atsuite/dev-env'
 import { appviewGet } from './_appview.ts'
+import { PNG } from './_util.ts'
 
 let net: TestNetwork
 let alice: TestUser
 
-// a 1×1 PNG
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64')
 
 beforeAll(async () => {
   net = await TestNetwork.create({ appview: true })

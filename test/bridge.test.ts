@@ -14,8 +14,8 @@ import path from 'node:path'
 import { TestNetwork, freePort, waitUntil, type TestUser } from '@atsuite/dev-env'
 import { Bridge, envToConfig, type BridgeConfig } from '@atsuite/bridge'
 import { FediPeer } from './_fedi-peer.ts'
+import { PNG } from './_util.ts'
 
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64')
 
 let net: TestNetwork
 let alice: TestUser

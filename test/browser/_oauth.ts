@@ -42,6 +42,19 @@ class MemoryStore<V> {
   }
 }
 
+/** An app's OAuth client on the test network: handles resolve through the PDS (no DNS here), DIDs through its PLC. */
+const oauthClient = (net: TestNetwork, clientMetadata: OAuthClientMetadataInput, sessions: MemoryStore<NodeSavedSession>, keyset?: JoseKey[]): NodeOAuthClient =>
+  new NodeOAuthClient({
+    clientMetadata,
+    keyset,
+    stateStore: new MemoryStore<NodeSavedState>(),
+    sessionStore: sessions,
+    handleResolver: net.pds.url,
+    plcDirectoryUrl: net.plc.url,
+    allowHttp: true,
+    requestLock: async (_name, fn) => fn(),
+  })
+
 export type OAuthApp = {
   client: NodeOAuthClient
   clientId: string
@@ -66,17 +79,7 @@ export const startApp = async (net: TestNetwork, scope: string): Promise<OAuthAp
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const redirectUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`
   const clientId = buildAtprotoLoopbackClientId({ scope, redirect_uris: [redirectUri] })
-  const make = (sessions: MemoryStore<NodeSavedSession>) =>
-    new NodeOAuthClient({
-      clientMetadata: atprotoLoopbackClientMetadata(clientId),
-      stateStore: new MemoryStore<NodeSavedState>(),
-      sessionStore: sessions,
-      // handles resolve through the PDS (the test network has no DNS), DIDs through its PLC
-      handleResolver: net.pds.url,
-      plcDirectoryUrl: net.plc.url,
-      allowHttp: true,
-      requestLock: async (_name, fn) => fn(),
-    })
+  const make = (sessions: MemoryStore<NodeSavedSession>) => oauthClient(net, atprotoLoopbackClientMetadata(clientId), sessions)
   const sessions = new MemoryStore<NodeSavedSession>()
   return {
     client: make(sessions),
@@ -158,16 +161,7 @@ export const startWebApp = async (opts: { host: string; name: string; scope: str
     served,
     fetchFor,
     attach(net) {
-      webApp.client = new NodeOAuthClient({
-        clientMetadata: metadata,
-        keyset: [key],
-        stateStore: new MemoryStore<NodeSavedState>(),
-        sessionStore: sessions,
-        handleResolver: net.pds.url,
-        plcDirectoryUrl: net.plc.url,
-        allowHttp: true,
-        requestLock: async (_name, fn) => fn(),
-      })
+      webApp.client = oauthClient(net, metadata, sessions, [key])
     },
     async interceptRedirects(page) {
       let got: (q: URLSearchParams) => void = () => undefined
@@ -210,15 +204,20 @@ export const waitForText = async (page: Page, re: RegExp, timeout = 10_000): Pro
   }
 }
 
-/** Types the password into the sign-in form (the handle is already filled from the app's login hint) and submits. */
-export const submitPassword = async (page: Page, password: string, opts: { remember?: boolean } = {}): Promise<void> => {
-  await page.waitForSelector(PASSWORD, { visible: true })
-  await page.focus(PASSWORD)
+/** Replaces what a field holds with `text`, typed key by key (select all, delete, type). */
+export const retype = async (page: Page, selector: string, text: string): Promise<void> => {
+  await page.focus(selector)
   await page.keyboard.down('Control')
   await page.keyboard.press('KeyA')
   await page.keyboard.up('Control')
   await page.keyboard.press('Backspace')
-  await page.type(PASSWORD, password)
+  await page.type(selector, text)
+}
+
+/** Types the password into the sign-in form (the handle is already filled from the app's login hint) and submits. */
+export const submitPassword = async (page: Page, password: string, opts: { remember?: boolean } = {}): Promise<void> => {
+  await page.waitForSelector(PASSWORD, { visible: true })
+  await retype(page, PASSWORD, password)
   if (process.env.DEBUG_OAUTH_PAGES) console.log('password field holds', await page.$eval(PASSWORD, (el) => (el as unknown as { value: string }).value.length), 'characters')
   if (opts.remember) {
     const checked = await page.$eval('input[name="remember"]', (el) => (el as unknown as { checked: boolean }).checked)

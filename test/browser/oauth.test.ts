@@ -29,6 +29,7 @@ import {
   type Browserish,
   type OAuthApp,
   clickText,
+  retype,
   startWebApp,
   type WebApp,
 } from './_oauth.ts'
@@ -435,12 +436,7 @@ test('an account with emailed sign-in codes is asked for the code after its pass
   await waitForText(page, /The data you submitted is invalid/)
   await screenshot(page, '13-email-code-wrong')
   const code = (await latestMail(net.pds, 'bob@example.com', 'sign_in'))!.token!
-  await page.focus(CODE)
-  await page.keyboard.down('Control')
-  await page.keyboard.press('KeyA')
-  await page.keyboard.up('Control')
-  await page.keyboard.press('Backspace')
-  await page.type(CODE, code)
+  await retype(page, CODE, code)
   await page.keyboard.press('Enter')
   await waitForText(page, /Grant access to your account/)
   const callback = a.nextCallback()

@@ -45,6 +45,8 @@ import {
   SecondAuthenticationFactorRequiredError,
 } from '@atproto/oauth-provider/errors'
 import type { Did } from '@atproto/did'
+import type { Selectable } from 'kysely'
+import type { OAuthTokenTable } from '../db/schema.ts'
 import type { HandleString } from '@atproto/syntax'
 import { DomainError } from '@atsuite/common'
 import type { AppContext } from '../context.ts'
@@ -537,21 +539,7 @@ export class OAuthStore implements AccountStore, DeviceStore, RequestStore, Toke
   }
 }
 
-type TokenRow = {
-  id: number
-  tokenId: string
-  did: string
-  clientId: string
-  clientAuth: string
-  deviceId: string | null
-  parameters: string
-  code: string | null
-  currentRefreshToken: string | null
-  scope: string | null
-  createdAt: string
-  updatedAt: string
-  expiresAt: string
-}
+type TokenRow = Selectable<OAuthTokenTable>
 
 const rowToToken = (row: TokenRow): TokenData => ({
   createdAt: new Date(row.createdAt),
