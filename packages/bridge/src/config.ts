@@ -29,6 +29,8 @@ export type BridgeConfig = {
   maxActivityBytes: number
   /** fediverse peers on loopback/private addresses and http:// (local networks, tests) */
   allowPrivateAddress: boolean
+  /** queued tasks (deliveries, inbound activities) handled at once */
+  queueWorkers: number
   /** where a fresh bridge starts reading the firehose: `live` (now) or `oldest` */
   streamStart: 'oldest' | 'live'
   version: string
@@ -66,6 +68,7 @@ export const envToConfig = (env: Env): BridgeConfig => {
     instanceRateLimit: envInt(env, 'BRIDGE_INSTANCE_RATE_LIMIT') ?? 600,
     maxActivityBytes: envInt(env, 'BRIDGE_MAX_ACTIVITY_BYTES') ?? 256 * 1024,
     allowPrivateAddress: envBool(env, 'BRIDGE_ALLOW_PRIVATE_ADDRESS') ?? isLocal,
+    queueWorkers: envInt(env, 'BRIDGE_QUEUE_WORKERS') ?? 8,
     streamStart: envStr(env, 'BRIDGE_STREAM_START') === 'oldest' ? 'oldest' : 'live',
     version: '0.1.0',
   }

@@ -44,7 +44,7 @@ export class Bridge {
     this.store = new BridgeStore(db, profiles)
     this.accounts = new AtprotoAccounts(cfg, db)
     this.kv = new SqliteKvStore(db)
-    this.queue = new SqliteMessageQueue(db)
+    this.queue = new SqliteMessageQueue(db, cfg.queueWorkers)
     this.federation = createBridgeFederation({ cfg, store: this.store, accounts: this.accounts, profiles, kv: this.kv, queue: this.queue })
     this.stream = new BridgeStream({ cfg, store: this.store, accounts: this.accounts, profiles, federation: this.federation })
     const app = express()

@@ -1,4 +1,4 @@
-import { IdResolver } from '@atproto/identity'
+import { IdResolver, MemoryCache } from '@atproto/identity'
 
 export type ProfileImage = { url: string; mimeType: string }
 export type ProfileView = { displayName?: string; description?: string; avatar?: ProfileImage; banner?: ProfileImage }
@@ -17,7 +17,8 @@ export class Profiles {
   private readonly cache = new Map<string, { at: number; view: ProfileView }>()
 
   constructor(plcUrl: string) {
-    this.idResolver = new IdResolver({ plcUrl, fetch: globalThis.fetch })
+    // DID documents cached (stale after 1 h, dropped after a day), as every activity in or out needs one
+    this.idResolver = new IdResolver({ plcUrl, fetch: globalThis.fetch, didCache: new MemoryCache(60 * 60_000, 24 * 60 * 60_000) })
   }
 
   async pdsOf(did: string): Promise<string | undefined> {

@@ -92,6 +92,8 @@ export class BridgeStream {
 
   private async handle(evt: Event): Promise<void> {
     if (evt.event === 'identity') {
+      // a new handle, PDS or key: read the DID document afresh next time
+      await this.profiles.idResolver.did.cache?.clearEntry(evt.did)
       if (evt.handle && (await this.store.user(evt.did))) await this.store.setHandle(evt.did, evt.handle)
       return
     }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { MessageQueue, MessageQueueEnqueueOptions, MessageQueueListenOptions } from '@fedify/fedify'
+import type { Statement } from 'better-sqlite3'
 import type { BridgeDb } from '../db/index.ts'
 import { bridgeLogger } from '../logger.ts'
 
@@ -19,11 +20,32 @@ const RETRY_MS = 30_000
 export class SqliteMessageQueue implements MessageQueue {
   readonly nativeRetrial = false
   private readonly db: BridgeDb
+  private readonly workers: number
   private readonly wake = new EventEmitter()
+  private readonly stmt: {
+    insert: Statement
+    next: Statement
+    lease: Statement
+    done: Statement
+    retry: Statement
+    depth: Statement
+  }
 
-  constructor(db: BridgeDb) {
+  /** `workers`: messages handled at once (deliveries to different inboxes wait on the network, not on us) */
+  constructor(db: BridgeDb, workers = 8) {
     this.db = db
+    this.workers = workers
     this.wake.setMaxListeners(100)
+    // prepared once: every delivery takes, leases and deletes a row
+    const sql = db.sqlite
+    this.stmt = {
+      insert: sql.prepare('INSERT INTO queue (message, runAt, lockedUntil) VALUES (?, ?, 0)'),
+      next: sql.prepare('SELECT id, message FROM queue WHERE runAt <= ? AND lockedUntil <= ? ORDER BY runAt, id LIMIT 1'),
+      lease: sql.prepare('UPDATE queue SET lockedUntil = ? WHERE id = ?'),
+      done: sql.prepare('DELETE FROM queue WHERE id = ?'),
+      retry: sql.prepare('UPDATE queue SET lockedUntil = 0, runAt = ? WHERE id = ?'),
+      depth: sql.prepare('SELECT count(*) AS n FROM queue'),
+    }
   }
 
   async enqueue(message: unknown, options?: MessageQueueEnqueueOptions): Promise<void> {
@@ -33,31 +55,32 @@ export class SqliteMessageQueue implements MessageQueue {
   enqueueMany = async (messages: unknown[], options?: MessageQueueEnqueueOptions): Promise<void> => {
     const runAt = Date.now() + (options?.delay ? options.delay.total({ unit: 'millisecond' }) : 0)
     if (messages.length === 0) return
-    await this.db.kysely
-      .insertInto('queue')
-      .values(messages.map((m) => ({ message: JSON.stringify(m), runAt, lockedUntil: 0 })))
-      .execute()
+    this.db.transaction(() => {
+      for (const m of messages) this.stmt.insert.run(JSON.stringify(m), runAt)
+    })
     this.wake.emit('message')
   }
 
   /** Messages waiting (due or delayed): what a restart would resume. */
   depth(): number {
-    return (this.db.sqlite.prepare('SELECT count(*) AS n FROM queue').get() as { n: number }).n
+    return (this.stmt.depth.get() as { n: number }).n
   }
 
   private take(): { id: number; message: string } | undefined {
     return this.db.transaction(() => {
       const now = Date.now()
-      const row = this.db.sqlite
-        .prepare('SELECT id, message FROM queue WHERE runAt <= ? AND lockedUntil <= ? ORDER BY runAt, id LIMIT 1')
-        .get(now, now) as { id: number; message: string } | undefined
-      if (row) this.db.sqlite.prepare('UPDATE queue SET lockedUntil = ? WHERE id = ?').run(now + LEASE_MS, row.id)
+      const row = this.stmt.next.get(now, now) as { id: number; message: string } | undefined
+      if (row) this.stmt.lease.run(now + LEASE_MS, row.id)
       return row
     })
   }
 
+  /** `workers` loops, each taking the next due message and deleting it once its handler has finished. */
   async listen(handler: (message: unknown) => Promise<void> | void, options?: MessageQueueListenOptions): Promise<void> {
-    const signal = options?.signal
+    await Promise.all(Array.from({ length: this.workers }, () => this.work(handler, options?.signal)))
+  }
+
+  private async work(handler: (message: unknown) => Promise<void> | void, signal: AbortSignal | undefined): Promise<void> {
     while (!signal?.aborted) {
       const row = this.take()
       if (!row) {
@@ -76,10 +99,10 @@ export class SqliteMessageQueue implements MessageQueue {
       }
       try {
         await handler(JSON.parse(row.message))
-        this.db.sqlite.prepare('DELETE FROM queue WHERE id = ?').run(row.id)
+        this.stmt.done.run(row.id)
       } catch (err) {
         bridgeLogger.warn({ err }, 'queued task failed; retrying later')
-        this.db.sqlite.prepare('UPDATE queue SET lockedUntil = 0, runAt = ? WHERE id = ?').run(Date.now() + RETRY_MS, row.id)
+        this.stmt.retry.run(Date.now() + RETRY_MS, row.id)
       }
     }
   }
