@@ -130,6 +130,11 @@ test('the peer follows alice and gets a signed Accept; her post arrives as a sig
   expect(accept.verified).toBe(true)
   expect(accept.keyId).toContain(aliceActor)
   expect(await bridge.store.followers(alice.did)).toHaveLength(1)
+  // the follow is in the network too: bob's mirror account follows alice
+  await eventually(async () => (await bridge.store.mapped(followId)) !== undefined, 'the follow record')
+  await net.processAll()
+  const followersOfAlice = await alice.agent.getFollowers({ actor: alice.did })
+  expect(followersOfAlice.data.followers.map((f) => f.displayName)).toContain('Bob on the fediverse')
 
   const blob = await alice.agent.uploadBlob(PNG, { encoding: 'image/png' })
   const text = 'hello fediverse, see https://example.com/page #atproto'
@@ -242,6 +247,17 @@ test('forged signatures, blocked instances and oversized bodies are refused with
   await net.processAll()
   expect((await alice.agent.getPosts({ uris: [uri] })).data.posts[0].likeCount).toBe(1)
   expect(await bridge.store.mapped(forged.id)).toBeUndefined()
+  expect((await bridge.store.followers(alice.did)).map((f) => f.actorUri)).toEqual([peer.actorUrl('bob')])
+})
+
+test('a fediverse follower alice blocks stops following her and is sent a Block', async () => {
+  const followId = peer.activityId()
+  expect(await peer.post(inboxOf(), 'carol', { '@context': 'https://www.w3.org/ns/activitystreams', id: followId, type: 'Follow', actor: peer.actorUrl('carol'), object: aliceActor })).toBe(202)
+  await eventually(async () => (await bridge.store.mapped(followId)) !== undefined, "carol's follow")
+  const carol = await bridge.db.kysely.selectFrom('remote_actor').selectAll().where('uri', '=', peer.actorUrl('carol')).executeTakeFirstOrThrow()
+  await alice.agent.app.bsky.graph.block.create({ repo: alice.did }, { subject: carol.did, createdAt: new Date().toISOString() })
+  const block = await peer.waitFor((d) => d.find((x) => x.activity?.type === 'Block' && x.activity.object === peer.actorUrl('carol')), 'the Block')
+  expect(block.verified).toBe(true)
   expect((await bridge.store.followers(alice.did)).map((f) => f.actorUri)).toEqual([peer.actorUrl('bob')])
 })
 

@@ -143,6 +143,7 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
       if (!user) return
       const follower = await follow.getActor(ctx)
       if (!follower?.id || !follower.inboxId || !isActor(follower)) return
+      const already = (await store.followers(user.did)).some((f) => f.actorUri === follower.id!.href)
       await store.addFollower(user.did, {
         actorUri: follower.id.href,
         inbox: follower.inboxId.href,
@@ -153,6 +154,16 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
         follower,
         new Accept({ id: new URL(`#accept-${randomUUID()}`, ctx.getActorUri(user.did)), actor: ctx.getActorUri(user.did), object: follow }),
       )
+      // the follow shows in the network too: a follow record in the follower's mirror account
+      if (!already) {
+        const mirror = await accounts.mirror({ uri: follower.id.href, address: actorAddress(follower), name: follower.name?.toString() })
+        const res = await mirror.agent.com.atproto.repo.createRecord({
+          repo: mirror.did,
+          collection: 'app.bsky.graph.follow',
+          record: { $type: 'app.bsky.graph.follow', subject: user.did, createdAt: new Date().toISOString() },
+        })
+        await store.map({ apId: follow.id.href, atUri: res.data.uri, cid: res.data.cid, kind: 'follow', did: mirror.did })
+      }
       log.info({ did: user.did, follower: follower.id.href }, 'followed from the fediverse')
     })
     .on(Undo, async (ctx, undo) => {
@@ -160,6 +171,7 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
       if (object instanceof Follow) {
         const target = ctx.parseUri(object.objectId)
         if (target?.type === 'actor' && undo.actorId) await store.removeFollower(target.identifier, undo.actorId.href)
+        if (object.id) await deleteMapped(object.id.href)
         return
       }
       // an undone like or boost: the record the bridge wrote for it goes

@@ -58,8 +58,22 @@ export class AtprotoAccounts {
     return `${front.length < 3 ? `fedi-${front}` : front}${this.cfg.handleDomain}`
   }
 
-  /** The atproto account mirroring a fediverse actor, created the first time it is needed. */
+  private readonly creating = new Map<string, Promise<{ did: string; agent: AtpAgent }>>()
+
+  /**
+   * The atproto account mirroring a fediverse actor, created the first time
+   * it is needed (once, however many of its activities arrive at once).
+   */
   async mirror(actor: RemoteActorInfo): Promise<{ did: string; agent: AtpAgent }> {
+    let p = this.creating.get(actor.uri)
+    if (!p) {
+      p = this.mirrorOnce(actor).finally(() => this.creating.delete(actor.uri))
+      this.creating.set(actor.uri, p)
+    }
+    return p
+  }
+
+  private async mirrorOnce(actor: RemoteActorInfo): Promise<{ did: string; agent: AtpAgent }> {
     const known = await this.db.kysely.selectFrom('remote_actor').selectAll().where('uri', '=', actor.uri).executeTakeFirst()
     if (known) return { did: known.did, agent: await this.session(known.did, known.handle, known.password) }
     const handle = this.handleFor(actor)

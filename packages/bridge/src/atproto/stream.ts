@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Firehose, MemoryRunner, type Event } from '@atproto/sync'
-import { Announce, Create, Delete, Follow, Like, Note, PUBLIC_COLLECTION, Tombstone, Undo, Update, isActor, type Context, type Federation } from '@fedify/fedify'
+import { Announce, Block, Create, Delete, Follow, Like, Note, PUBLIC_COLLECTION, Tombstone, Undo, Update, isActor, type Context, type Federation } from '@fedify/fedify'
 import type { BridgeConfig } from '../config.ts'
 import type { BridgeStore } from '../store.ts'
 import type { AtprotoAccounts } from './accounts.ts'
@@ -167,6 +167,15 @@ export class BridgeStream {
         await this.sendToActor(ctx, did, author.uri, new Like({ id: new URL(`/ap/likes/${encodeURIComponent(uri)}`, ctx.origin), actor: ctx.getActorUri(did), object: new URL(mapped.apId) }))
         return
       }
+      case 'app.bsky.graph.block': {
+        // blocking a mirrored fediverse account: it stops following and gets nothing more
+        const subjectDid = evt.event === 'create' ? (record?.subject as string | undefined) : undefined
+        const actor = subjectDid ? await this.accounts.remoteActorOf(subjectDid) : undefined
+        if (!actor) return
+        await this.store.removeFollower(did, actor.uri)
+        await this.sendToActor(ctx, did, actor.uri, new Block({ id: new URL(`/ap/blocks/${encodeURIComponent(uri)}`, ctx.origin), actor: ctx.getActorUri(did), object: new URL(actor.uri) }))
+        return
+      }
       case 'app.bsky.graph.follow': {
         if (evt.event === 'delete') {
           const following = await this.store.takeFollowing(uri)
@@ -188,7 +197,7 @@ export class BridgeStream {
   }
 
   /** One activity to one fediverse actor (its inbox from its actor document). */
-  private async sendToActor(ctx: Context<void>, did: string, actorUri: string, activity: Create | Like | Follow | Undo): Promise<void> {
+  private async sendToActor(ctx: Context<void>, did: string, actorUri: string, activity: Create | Like | Follow | Undo | Block): Promise<void> {
     const actor = await ctx.lookupObject(actorUri).catch(() => null)
     if (!actor || !isActor(actor) || !actor.id || !actor.inboxId) {
       log.warn({ actorUri }, 'fediverse actor could not be fetched; activity not sent')
