@@ -169,9 +169,13 @@ test('the peer follows alice and gets a signed Accept; her post arrives as a sig
   const img = await fetch(attachments[0].url)
   expect(img.status).toBe(200)
   expect(Buffer.from(await img.arrayBuffer())).toEqual(PNG)
-  // the note is fetchable at its id
+  // the note is fetchable at its id, and listed in alice's outbox
   const fetched = await peer.fetchJson(note.id)
   expect(fetched.body).toMatchObject({ id: note.id, type: 'Note' })
+  const actorDoc = await peer.fetchJson(aliceActor)
+  const outbox = await peer.fetchJson(actorDoc.body.outbox)
+  expect(outbox.body).toMatchObject({ type: 'OrderedCollection', totalItems: 1 })
+  expect([outbox.body.orderedItems].flat().map((a: { object?: { id?: string } }) => a.object?.id)).toEqual([note.id])
   ;(globalThis as { alicePost?: unknown }).alicePost = { uri: post.uri, cid: post.cid, noteId: note.id }
 })
 

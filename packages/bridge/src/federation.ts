@@ -3,6 +3,7 @@ import {
   Accept,
   Announce,
   Create,
+  PUBLIC_COLLECTION,
   Delete,
   Endpoints,
   Follow,
@@ -39,6 +40,8 @@ export type FederationDeps = {
 }
 
 export const POST_PATH = '/ap/posts/{did}/{rkey}'
+/** how many recent posts the outbox shows */
+const OUTBOX_SIZE = 20
 
 /** The atproto record our note URL names, or undefined when it is not ours. */
 export const ourPost = (ctx: Context<void>, url: URL | null): { did: string; rkey: string; uri: string } | undefined => {
@@ -69,6 +72,7 @@ export const personOf = async (ctx: Context<void>, deps: Pick<FederationDeps, 's
     inbox: ctx.getInboxUri(identifier),
     endpoints: new Endpoints({ sharedInbox: ctx.getInboxUri() }),
     followers: ctx.getFollowersUri(identifier),
+    outbox: ctx.getOutboxUri(identifier),
     url: ctx.getActorUri(identifier),
     // alsoKnownAs: the atproto identity (a DID is a URI)
     aliases: [new URL(identifier)],
@@ -126,6 +130,22 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
       return { items }
     })
     .setCounter(async (_ctx, identifier) => (await store.followers(identifier)).length)
+
+  // the outbox: the latest posts as Create activities (what Mastodon shows of an account it just found)
+  federation
+    .setOutboxDispatcher('/ap/users/{identifier}/outbox', async (ctx, identifier) => {
+      if (!(await store.enabledUser(identifier))) return null
+      const posts = await profiles.listRecords(identifier, 'app.bsky.feed.post', OUTBOX_SIZE)
+      const items = await Promise.all(
+        posts.map(async (p) => {
+          const rkey = p.uri.split('/').pop()!
+          const note = await noteOf(ctx, store, profiles, identifier, rkey, p.value)
+          return new Create({ id: new URL('#create', note.id!), actor: ctx.getActorUri(identifier), to: PUBLIC_COLLECTION, cc: ctx.getFollowersUri(identifier), object: note, published: note.published })
+        }),
+      )
+      return { items }
+    })
+    .setCounter(async (_ctx, identifier) => ((await store.enabledUser(identifier)) ? (await profiles.listRecords(identifier, 'app.bsky.feed.post', OUTBOX_SIZE)).length : null))
 
   federation.setObjectDispatcher(Note, POST_PATH, async (ctx, { did, rkey }) => {
     if (!(await store.enabledUser(did))) return null
@@ -218,34 +238,8 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
       await store.map({ apId: note.id.href, atUri: res.data.uri, cid: res.data.cid, kind: 'post', did: mirror.did })
       log.info({ note: note.id.href, uri: res.data.uri }, 'fediverse post bridged in')
     })
-    .on(Like, async (ctx, like) => {
-      const post = ourPost(ctx, like.objectId)
-      if (!post || !like.id || (await store.mapped(like.id.href))) return
-      const ref = await store.strongRef(post.uri)
-      const actor = await like.getActor(ctx)
-      if (!ref || !actor?.id || !isActor(actor)) return
-      const mirror = await accounts.mirror({ uri: actor.id.href, address: actorAddress(actor), name: actor.name?.toString() })
-      const res = await mirror.agent.com.atproto.repo.createRecord({
-        repo: mirror.did,
-        collection: 'app.bsky.feed.like',
-        record: { $type: 'app.bsky.feed.like', subject: { uri: post.uri, cid: ref.cid }, createdAt: new Date().toISOString() },
-      })
-      await store.map({ apId: like.id.href, atUri: res.data.uri, cid: res.data.cid, kind: 'like', did: mirror.did })
-    })
-    .on(Announce, async (ctx, announce) => {
-      const post = ourPost(ctx, announce.objectId)
-      if (!post || !announce.id || (await store.mapped(announce.id.href))) return
-      const ref = await store.strongRef(post.uri)
-      const actor = await announce.getActor(ctx)
-      if (!ref || !actor?.id || !isActor(actor)) return
-      const mirror = await accounts.mirror({ uri: actor.id.href, address: actorAddress(actor), name: actor.name?.toString() })
-      const res = await mirror.agent.com.atproto.repo.createRecord({
-        repo: mirror.did,
-        collection: 'app.bsky.feed.repost',
-        record: { $type: 'app.bsky.feed.repost', subject: { uri: post.uri, cid: ref.cid }, createdAt: new Date().toISOString() },
-      })
-      await store.map({ apId: announce.id.href, atUri: res.data.uri, cid: res.data.cid, kind: 'repost', did: mirror.did })
-    })
+    .on(Like, (ctx, like) => subjectRecord(ctx, like, 'app.bsky.feed.like', 'like'))
+    .on(Announce, (ctx, announce) => subjectRecord(ctx, announce, 'app.bsky.feed.repost', 'repost'))
     .on(Delete, async (_ctx, del) => {
       // only the author's own objects: the mapped record must be in that actor's mirror
       if (!del.objectId || !del.actorId) return
@@ -257,6 +251,22 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
     .onError((_ctx, err) => {
       log.warn({ err }, 'inbound activity failed')
     })
+
+  /** A Like or Announce of one of our notes: a like or repost record of the actor's mirror. */
+  const subjectRecord = async (ctx: Context<void>, activity: Like | Announce, collection: 'app.bsky.feed.like' | 'app.bsky.feed.repost', kind: 'like' | 'repost'): Promise<void> => {
+    const post = ourPost(ctx, activity.objectId)
+    if (!post || !activity.id || (await store.mapped(activity.id.href))) return
+    const ref = await store.strongRef(post.uri)
+    const actor = await activity.getActor(ctx)
+    if (!ref || !actor?.id || !isActor(actor)) return
+    const mirror = await accounts.mirror({ uri: actor.id.href, address: actorAddress(actor), name: actor.name?.toString() })
+    const res = await mirror.agent.com.atproto.repo.createRecord({
+      repo: mirror.did,
+      collection,
+      record: { $type: collection, subject: { uri: post.uri, cid: ref.cid }, createdAt: new Date().toISOString() },
+    })
+    await store.map({ apId: activity.id.href, atUri: res.data.uri, cid: res.data.cid, kind, did: mirror.did })
+  }
 
   /** Deletes the record an inbound object became (in the mirror that wrote it). */
   const deleteMapped = async (apId: string): Promise<void> => {

@@ -44,6 +44,19 @@ export class Profiles {
     return body.cid && body.value ? { cid: body.cid, value: body.value } : undefined
   }
 
+  /** An account's latest records of a collection, newest first. */
+  async listRecords(did: string, collection: string, limit: number): Promise<{ uri: string; cid: string; value: Record<string, unknown> }[]> {
+    const pds = await this.pdsOf(did)
+    if (!pds) return []
+    const url = new URL('/xrpc/com.atproto.repo.listRecords', pds)
+    url.searchParams.set('repo', did)
+    url.searchParams.set('collection', collection)
+    url.searchParams.set('limit', String(limit))
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+    if (!res?.ok) return []
+    return ((await res.json()) as { records?: { uri: string; cid: string; value: Record<string, unknown> }[] }).records ?? []
+  }
+
   async blobUrl(did: string, blob: BlobRef | undefined): Promise<ProfileImage | undefined> {
     const cid = blob?.ref?.$link ?? (blob?.ref ? String(blob.ref) : undefined)
     const pds = await this.pdsOf(did)
