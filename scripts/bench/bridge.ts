@@ -104,6 +104,9 @@ const shared = await fanOut('shared inboxes', instances)
 await bridge.db.kysely.updateTable('follower').set({ sharedInbox: null }).execute()
 const personal = await fanOut('personal inboxes', followers)
 
+const kvRows = async () => Number((await bridge.db.kysely.selectFrom('kv').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+const afterFanOut = { queue: bridge.queue.depth(), kv: await kvRows() }
+
 // inbound: signed Likes of alice's posts from fediverse actors
 const noteIds: string[] = []
 for (let i = 0; i < likes; i++) {
@@ -127,7 +130,7 @@ console.log('| --- | --- | --- | --- | --- | --- |')
 for (const r of [shared, personal]) {
   console.log(`| ${r.label} | ${r.deliveries} | ${r.seconds.toFixed(2)} s (${(r.deliveries / r.seconds).toFixed(0)}/s) | ${r.cpuMsPerDelivery.toFixed(2)} ms | ${r.queuePeak} | ${r.rssMiB.toFixed(0)} MiB |`)
 }
-console.log(`bad Digest headers at the peers: ${shared.badDigest + personal.badDigest}`)
+console.log(`bad Digest headers at the peers: ${shared.badDigest + personal.badDigest}; left in the queue after the fan-outs: ${afterFanOut.queue} tasks; KV entries: ${afterFanOut.kv}`)
 console.log(
   `\ninbound: ${inbound.sent} signed Likes (${likers} actors × ${likes} posts): accepted in ${(inbound.ms / 1000).toFixed(2)} s (${(inbound.sent / (inbound.ms / 1000)).toFixed(1)}/s, statuses ${JSON.stringify(inbound.statuses)}); verified and written as ${written.n} like records in ${inboundSeconds.toFixed(2)} s = ${(written.n / inboundSeconds).toFixed(1)} activities/s, ${likers} mirror accounts created on the way; RSS ${mib(process.memoryUsage().rss)}`,
 )
