@@ -265,7 +265,7 @@ test('a fediverse follower alice blocks stops following her and is sent a Block'
   expect((await bridge.store.followers(alice.did)).map((f) => f.actorUri)).toEqual([peer.actorUrl('bob')])
 })
 
-test("alice follows and likes the fediverse account: a Follow and a Like reach it, and its posts come into the network", async () => {
+test("alice follows, likes, replies to and boosts the fediverse account, and edits her profile: each reaches it, and its posts come into the network", async () => {
   const mirror = await bridge.db.kysely.selectFrom('remote_actor').selectAll().where('uri', '=', peer.actorUrl('bob')).executeTakeFirstOrThrow()
   await alice.agent.follow(mirror.did)
   const follow = await peer.waitFor((d) => d.find((x) => x.activity?.type === 'Follow' && x.activity.object === peer.actorUrl('bob')), 'the Follow')
@@ -297,6 +297,15 @@ test("alice follows and likes the fediverse account: a Follow and a Like reach i
   const reply = await peer.waitFor((d) => d.find((x) => x.activity?.type === 'Create' && x.activity.object?.inReplyTo === noteId), 'the reply')
   expect(reply.verified).toBe(true)
   expect(reply.activity.object.content).toContain('hello bob')
+  // her repost of it is a boost of his note to her followers
+  await alice.agent.repost(item!.post.uri, item!.post.cid)
+  const boost = await peer.waitFor((d) => d.find((x) => x.activity?.type === 'Announce' && x.activity.object === noteId), 'the Announce')
+  expect(boost.verified).toBe(true)
+  // and her profile edit reaches her followers as an Update of the actor
+  await alice.agent.upsertProfile((p) => ({ ...p, displayName: 'Alice in Wonderland' }))
+  const update = await peer.waitFor((d) => d.find((x) => x.activity?.type === 'Update' && x.activity.object?.name === 'Alice in Wonderland'), 'the Update')
+  expect(update.verified).toBe(true)
+  expect(update.activity.object.id).toBe(aliceActor)
 })
 
 test('a delete reaches the peer; a restart mid-delivery delivers once', async () => {
