@@ -27,6 +27,7 @@ import type { Profiles } from './atproto/profiles.ts'
 import { escapeHtml, htmlToText, truncateGraphemes, type Facet } from './convert/html.ts'
 import { noteOf } from './convert/note.ts'
 import { SqliteKvStore } from './fedify/kv.ts'
+import { parseRecordUri } from './atproto/uri.ts'
 import { SqliteMessageQueue } from './fedify/queue.ts'
 import { federationLogger as log } from './logger.ts'
 
@@ -244,7 +245,7 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
       // only the author's own objects: the mapped record must be in that actor's mirror
       if (!del.objectId || !del.actorId) return
       const row = await store.mapped(del.objectId.href)
-      const actor = row && (await accounts.remoteActorOf(row.did))
+      const actor = row && (await store.remoteActorOf(row.did))
       if (!row || actor?.uri !== del.actorId.href) return
       await deleteMapped(del.objectId.href)
     })
@@ -272,11 +273,11 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
   const deleteMapped = async (apId: string): Promise<void> => {
     const row = await store.mapped(apId)
     if (!row) return
-    const actor = await accounts.remoteActorOf(row.did)
-    if (!actor) return
+    const actor = await store.remoteActorOf(row.did)
+    const ref = parseRecordUri(row.atUri)
+    if (!actor || !ref) return
     const mirror = await accounts.mirror({ uri: actor.uri, address: actor.address })
-    const [, collection, rkey] = row.atUri.slice('at://'.length).split('/')
-    await mirror.agent.com.atproto.repo.deleteRecord({ repo: row.did, collection, rkey })
+    await mirror.agent.com.atproto.repo.deleteRecord({ repo: row.did, collection: ref.collection, rkey: ref.rkey })
     await store.unmap(apId)
   }
 

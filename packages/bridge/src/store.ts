@@ -3,6 +3,7 @@ import type { Selectable } from 'kysely'
 import type { BridgeDb } from './db/index.ts'
 import type { BridgedUserTable, ObjectMapTable } from './db/schema.ts'
 import type { Profiles } from './atproto/profiles.ts'
+import { parseRecordUri } from './atproto/uri.ts'
 
 export type BridgedUser = Selectable<BridgedUserTable>
 export type MappedObject = Selectable<ObjectMapTable>
@@ -109,14 +110,14 @@ export class BridgeStore {
   async mappedPost(apId: string): Promise<{ did: string; rkey: string; uri: string } | undefined> {
     const row = await this.mapped(apId)
     if (!row || row.kind !== 'post') return undefined
-    const [did, , rkey] = row.atUri.slice('at://'.length).split('/')
-    return { did, rkey, uri: row.atUri }
+    const ref = parseRecordUri(row.atUri)
+    return ref && { did: ref.did, rkey: ref.rkey, uri: row.atUri }
   }
 
   /** The CID of a post (and its thread root when it is a reply), as replies and likes cite it. */
   async strongRef(uri: string): Promise<{ cid: string; root?: { uri: string; cid: string } } | undefined> {
-    const [did, collection, rkey] = uri.slice('at://'.length).split('/')
-    const rec = await this.profiles.record(did, collection, rkey)
+    const ref = parseRecordUri(uri)
+    const rec = ref && (await this.profiles.record(ref.did, ref.collection, ref.rkey))
     if (!rec) return undefined
     const root = (rec.value as { reply?: { root?: { uri: string; cid: string } } }).reply?.root
     return { cid: rec.cid, root: root?.uri && root.cid ? { uri: root.uri, cid: root.cid } : undefined }
@@ -128,9 +129,9 @@ export class BridgeStore {
     return row?.did
   }
 
-  /** The fediverse actor a mirror account stands for. */
-  async remoteActorUri(did: string): Promise<string | undefined> {
-    return (await this.q.selectFrom('remote_actor').select('uri').where('did', '=', did).executeTakeFirst())?.uri
+  /** The fediverse actor a mirror account stands for, if the DID is one. */
+  async remoteActorOf(did: string): Promise<{ uri: string; address: string } | undefined> {
+    return this.q.selectFrom('remote_actor').select(['uri', 'address']).where('did', '=', did).executeTakeFirst()
   }
 
   async isFollowedByOurUsers(actorUri: string): Promise<boolean> {

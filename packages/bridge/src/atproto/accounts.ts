@@ -105,11 +105,6 @@ export class AtprotoAccounts {
     return { did, agent }
   }
 
-  /** The mirrored actor behind an atproto DID, if it is one. */
-  async remoteActorOf(did: string): Promise<{ uri: string; address: string } | undefined> {
-    return this.db.kysely.selectFrom('remote_actor').select(['uri', 'address']).where('did', '=', did).executeTakeFirst()
-  }
-
   private session(did: string, handle: string, password: string): Promise<AtpAgent> {
     let p = this.agents.get(did)
     if (!p) {

@@ -31,30 +31,29 @@ export class Profiles {
     return data?.handle
   }
 
-  async record(did: string, collection: string, rkey: string): Promise<{ cid: string; value: Record<string, unknown> } | undefined> {
+  /** A GET of an XRPC query on the account's own PDS; undefined when it cannot be reached or refuses. */
+  private async pdsQuery<T>(did: string, nsid: string, params: Record<string, string>): Promise<T | undefined> {
     const pds = await this.pdsOf(did)
     if (!pds) return undefined
-    const url = new URL('/xrpc/com.atproto.repo.getRecord', pds)
-    url.searchParams.set('repo', did)
-    url.searchParams.set('collection', collection)
-    url.searchParams.set('rkey', rkey)
+    const url = new URL(`/xrpc/${nsid}`, pds)
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
     const res = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
-    if (!res?.ok) return undefined
-    const body = (await res.json()) as { cid?: string; value?: Record<string, unknown> }
-    return body.cid && body.value ? { cid: body.cid, value: body.value } : undefined
+    return res?.ok ? ((await res.json()) as T) : undefined
+  }
+
+  async record(did: string, collection: string, rkey: string): Promise<{ cid: string; value: Record<string, unknown> } | undefined> {
+    const body = await this.pdsQuery<{ cid?: string; value?: Record<string, unknown> }>(did, 'com.atproto.repo.getRecord', { repo: did, collection, rkey })
+    return body?.cid && body.value ? { cid: body.cid, value: body.value } : undefined
   }
 
   /** An account's latest records of a collection, newest first. */
   async listRecords(did: string, collection: string, limit: number): Promise<{ uri: string; cid: string; value: Record<string, unknown> }[]> {
-    const pds = await this.pdsOf(did)
-    if (!pds) return []
-    const url = new URL('/xrpc/com.atproto.repo.listRecords', pds)
-    url.searchParams.set('repo', did)
-    url.searchParams.set('collection', collection)
-    url.searchParams.set('limit', String(limit))
-    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
-    if (!res?.ok) return []
-    return ((await res.json()) as { records?: { uri: string; cid: string; value: Record<string, unknown> }[] }).records ?? []
+    const body = await this.pdsQuery<{ records?: { uri: string; cid: string; value: Record<string, unknown> }[] }>(did, 'com.atproto.repo.listRecords', {
+      repo: did,
+      collection,
+      limit: String(limit),
+    })
+    return body?.records ?? []
   }
 
   async blobUrl(did: string, blob: BlobRef | undefined): Promise<ProfileImage | undefined> {

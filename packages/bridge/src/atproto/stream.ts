@@ -7,6 +7,7 @@ import type { AtprotoAccounts } from './accounts.ts'
 import type { Profiles } from './profiles.ts'
 import { fediverseIdOf, noteOf } from '../convert/note.ts'
 import { personOf } from '../federation.ts'
+import { parseRecordUri } from './uri.ts'
 import { streamLogger as log } from '../logger.ts'
 
 const COLLECTIONS = [
@@ -136,7 +137,8 @@ export class BridgeStream {
         await ctx.sendActivity(sender, 'followers', activity, toFollowers)
         // a reply to a fediverse post also goes to that post's author
         const parentUri = (record?.reply as { parent?: Subject } | undefined)?.parent?.uri
-        const parentAuthor = parentUri ? await this.accounts.remoteActorOf(parentUri.slice(5).split('/')[0]) : undefined
+        const parent = parentUri ? parseRecordUri(parentUri) : undefined
+        const parentAuthor = parent ? await this.store.remoteActorOf(parent.did) : undefined
         if (parentAuthor) await this.sendToActor(ctx, did, parentAuthor.uri, activity)
         return
       }
@@ -162,7 +164,7 @@ export class BridgeStream {
         const subject = (record?.subject as Subject | undefined)?.uri ?? ''
         const mapped = await this.store.apIdOf(subject)
         if (!mapped) return
-        const author = await this.accounts.remoteActorOf(mapped.did)
+        const author = await this.store.remoteActorOf(mapped.did)
         if (!author) return
         await this.sendToActor(ctx, did, author.uri, new Like({ id: new URL(`/ap/likes/${encodeURIComponent(uri)}`, ctx.origin), actor: ctx.getActorUri(did), object: new URL(mapped.apId) }))
         return
@@ -170,7 +172,7 @@ export class BridgeStream {
       case 'app.bsky.graph.block': {
         // blocking a mirrored fediverse account: it stops following and gets nothing more
         const subjectDid = evt.event === 'create' ? (record?.subject as string | undefined) : undefined
-        const actor = subjectDid ? await this.accounts.remoteActorOf(subjectDid) : undefined
+        const actor = subjectDid ? await this.store.remoteActorOf(subjectDid) : undefined
         if (!actor) return
         await this.store.removeFollower(did, actor.uri)
         await this.sendToActor(ctx, did, actor.uri, new Block({ id: new URL(`/ap/blocks/${encodeURIComponent(uri)}`, ctx.origin), actor: ctx.getActorUri(did), object: new URL(actor.uri) }))
@@ -186,7 +188,7 @@ export class BridgeStream {
           return
         }
         const subjectDid = record?.subject as string | undefined
-        const actor = subjectDid ? await this.accounts.remoteActorOf(subjectDid) : undefined
+        const actor = subjectDid ? await this.store.remoteActorOf(subjectDid) : undefined
         if (!actor || evt.event !== 'create') return
         const activityId = new URL(`/ap/follows/${encodeURIComponent(uri)}`, ctx.origin)
         await this.store.addFollowing({ recordUri: uri, did, actorUri: actor.uri, activityId: activityId.href })

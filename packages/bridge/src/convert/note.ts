@@ -1,6 +1,7 @@
 import { Document, Hashtag, LanguageString, Mention, Note, PUBLIC_COLLECTION, type Context } from '@fedify/fedify'
 import { Temporal } from '@js-temporal/polyfill'
 import type { BridgeStore } from '../store.ts'
+import { parseRecordUri } from '../atproto/uri.ts'
 import type { Profiles } from '../atproto/profiles.ts'
 import { escapeHtml, textToHtml, type Facet } from './html.ts'
 
@@ -26,9 +27,9 @@ const POST = 'app.bsky.feed.post'
 export const fediverseIdOf = async (ctx: Context<void>, store: BridgeStore, uri: string): Promise<URL | null> => {
   const mapped = await store.apIdOf(uri)
   if (mapped) return new URL(mapped.apId)
-  const [did, collection, rkey] = uri.slice('at://'.length).split('/')
-  if (collection !== POST || !(await store.enabledUser(did))) return null
-  return ctx.getObjectUri(Note, { did, rkey })
+  const ref = parseRecordUri(uri)
+  if (ref?.collection !== POST || !(await store.enabledUser(ref.did))) return null
+  return ctx.getObjectUri(Note, { did: ref.did, rkey: ref.rkey })
 }
 
 /** A blob's CID, whether the record came as JSON (`{$link}`) or decoded from CBOR (a CID object). */
@@ -57,8 +58,8 @@ export const noteOf = async (ctx: Context<void>, store: BridgeStore, profiles: P
   for (const f of post.facets ?? []) {
     const feature = f.features?.[0]
     if (feature?.$type !== 'app.bsky.richtext.facet#mention' || targets.has(feature.did)) continue
-    const remote = await store.remoteActorUri(feature.did)
-    if (remote) targets.set(feature.did, remote)
+    const remote = await store.remoteActorOf(feature.did)
+    if (remote) targets.set(feature.did, remote.uri)
     else if (await store.enabledUser(feature.did)) targets.set(feature.did, ctx.getActorUri(feature.did).href)
   }
   let html = textToHtml(post.text ?? '', post.facets, {
@@ -76,7 +77,8 @@ export const noteOf = async (ctx: Context<void>, store: BridgeStore, profiles: P
   const quoted = embed?.record?.uri ?? embed?.record?.record?.uri
   if (quoted) {
     const target = await fediverseIdOf(ctx, store, quoted)
-    const href = target?.href ?? `https://bsky.app/profile/${quoted.slice(5).split('/')[0]}/post/${quoted.split('/').pop()}`
+    const ref = parseRecordUri(quoted)
+    const href = target?.href ?? (ref ? `https://bsky.app/profile/${ref.did}/post/${ref.rkey}` : quoted)
     html += `<p class="quote-inline">RE: <a href="${escapeHtml(href)}">${escapeHtml(href)}</a></p>`
   }
   if (embed?.external?.uri && /^https?:\/\//.test(embed.external.uri) && !html.includes(escapeHtml(embed.external.uri))) {

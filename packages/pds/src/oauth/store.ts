@@ -46,7 +46,7 @@ import {
 } from '@atproto/oauth-provider/errors'
 import type { Did } from '@atproto/did'
 import type { Selectable } from 'kysely'
-import type { OAuthTokenTable } from '../db/schema.ts'
+import type { OAuthDeviceTable, OAuthRequestTable, OAuthTokenTable } from '../db/schema.ts'
 import type { HandleString } from '@atproto/syntax'
 import { DomainError } from '@atsuite/common'
 import type { AppContext } from '../context.ts'
@@ -554,22 +554,14 @@ const rowToToken = (row: TokenRow): TokenData => ({
   scope: row.scope,
 })
 
-const rowToDevice = (row: { sessionId: string; userAgent: string | null; ipAddress: string; lastSeenAt: string }): DeviceData => ({
+const rowToDevice = (row: Omit<OAuthDeviceTable, 'id'>): DeviceData => ({
   sessionId: row.sessionId as DeviceData['sessionId'],
   userAgent: row.userAgent,
   ipAddress: row.ipAddress,
   lastSeenAt: new Date(row.lastSeenAt),
 })
 
-const rowToRequest = (row: {
-  clientId: string
-  clientAuth: string | null
-  parameters: string
-  expiresAt: string
-  deviceId: string | null
-  did: string | null
-  code: string | null
-}): RequestData => ({
+const rowToRequest = (row: OAuthRequestTable): RequestData => ({
   clientId: row.clientId as ClientId,
   clientAuth: row.clientAuth ? parse(row.clientAuth) : null,
   parameters: parse(row.parameters),
