@@ -30,6 +30,8 @@ export class FediPeer {
   private readonly keyCache = new Map<string, string>()
   /** refuse deliveries (an instance that is down) */
   down = false
+  /** deliveries refused while down */
+  refused = 0
   port = 0
 
   private constructor() {
@@ -138,6 +140,7 @@ export class FediPeer {
     }
     if (req.method === 'POST' && (url.pathname === '/inbox' || /^\/users\/[a-z0-9_]+\/inbox$/.test(url.pathname))) {
       if (this.down) {
+        this.refused++
         res.statusCode = 503
         res.end()
         return

@@ -31,6 +31,8 @@ export type BridgeConfig = {
   allowPrivateAddress: boolean
   /** queued tasks (deliveries, inbound activities) handled at once */
   queueWorkers: number
+  /** deliveries: give up on one after `giveUpMs`, then treat its instance as dead (a probe every `deadProbeMs`) */
+  delivery: { giveUpMs: number; maxDelayMs: number; deadProbeMs: number; rememberMs: number }
   /** where a fresh bridge starts reading the firehose: `live` (now) or `oldest` */
   streamStart: 'oldest' | 'live'
   version: string
@@ -69,6 +71,12 @@ export const envToConfig = (env: Env): BridgeConfig => {
     maxActivityBytes: envInt(env, 'BRIDGE_MAX_ACTIVITY_BYTES') ?? 256 * 1024,
     allowPrivateAddress: envBool(env, 'BRIDGE_ALLOW_PRIVATE_ADDRESS') ?? isLocal,
     queueWorkers: envInt(env, 'BRIDGE_QUEUE_WORKERS') ?? 8,
+    delivery: {
+      giveUpMs: (envInt(env, 'BRIDGE_DELIVERY_GIVE_UP_SECONDS') ?? 2 * 24 * 3600) * 1000,
+      maxDelayMs: (envInt(env, 'BRIDGE_DELIVERY_MAX_DELAY_SECONDS') ?? 6 * 3600) * 1000,
+      deadProbeMs: (envInt(env, 'BRIDGE_DEAD_INSTANCE_PROBE_SECONDS') ?? 12 * 3600) * 1000,
+      rememberMs: 7 * 24 * 3600 * 1000,
+    },
     streamStart: envStr(env, 'BRIDGE_STREAM_START') === 'oldest' ? 'oldest' : 'live',
     version: '0.1.0',
   }

@@ -29,6 +29,7 @@ import { noteOf } from './convert/note.ts'
 import { SqliteKvStore } from './fedify/kv.ts'
 import { parseRecordUri } from './atproto/uri.ts'
 import { SqliteMessageQueue } from './fedify/queue.ts'
+import type { DeliveryLedger } from './fedify/delivery.ts'
 import { federationLogger as log } from './logger.ts'
 
 export type FederationDeps = {
@@ -38,6 +39,7 @@ export type FederationDeps = {
   profiles: Profiles
   kv: SqliteKvStore
   queue: SqliteMessageQueue
+  deliveries: DeliveryLedger
 }
 
 export const POST_PATH = '/ap/posts/{did}/{rkey}'
@@ -102,6 +104,9 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
     userAgent: { software: `atsuite-bridge/${cfg.version}` },
     // Mastodon's HTTP Signatures (draft-cavage) first, rather than knocking with RFC 9421 and falling back
     firstKnock: 'draft-cavage-http-signatures-12',
+    // bounded retries, and the outcome of each delivery recorded (dead instances, no resends)
+    outboxRetryPolicy: deps.deliveries.retryPolicy,
+    onOutboxError: deps.deliveries.onError,
   })
 
   federation

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express'
 import type { BridgeConfig } from './config.ts'
+import type { DeliveryLedger } from './fedify/delivery.ts'
 import { federationLogger as log } from './logger.ts'
 
 /** The instance (host) an inbound request's HTTP signature names as its signer, if it carries one. */
@@ -21,9 +22,10 @@ const refuse = (res: Parameters<RequestHandler>[1], status: number, error: strin
  * In front of the inboxes: bodies of a known, bounded size (411 without a
  * length, 413 past `maxActivityBytes`), nothing from blocked instances
  * (403, by the signer's host), and at most `instanceRateLimit` activities a
- * minute from one instance (429). Fedify then verifies the signature.
+ * minute from one instance (429). Fedify then verifies the signature; an
+ * accepted activity marks its instance alive for deliveries again.
  */
-export const inboxGuard = (cfg: BridgeConfig): RequestHandler => {
+export const inboxGuard = (cfg: BridgeConfig, deliveries?: DeliveryLedger): RequestHandler => {
   const windows = new Map<string, { start: number; count: number }>()
   return (req, res, next) => {
     if (req.method !== 'POST' || !req.path.endsWith('/inbox')) return next()
@@ -47,6 +49,8 @@ export const inboxGuard = (cfg: BridgeConfig): RequestHandler => {
         res.setHeader('retry-after', String(Math.ceil((w.start + 60_000 - now) / 1000)))
         return refuse(res, 429, 'RateLimitExceeded', `too many activities from ${host}`)
       }
+      // an instance that sends us a verified activity is alive: deliveries to it resume
+      if (deliveries) res.on('finish', () => res.statusCode < 300 && deliveries.revive(host))
     }
     next()
   }

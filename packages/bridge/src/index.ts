@@ -7,6 +7,7 @@ import type { BridgeConfig } from './config.ts'
 import { openBridgeDb, type BridgeDb } from './db/index.ts'
 import { SqliteKvStore } from './fedify/kv.ts'
 import { SqliteMessageQueue } from './fedify/queue.ts'
+import { DeliveryLedger } from './fedify/delivery.ts'
 import { createBridgeFederation } from './federation.ts'
 import { BridgeStore } from './store.ts'
 import { AtprotoAccounts } from './atproto/accounts.ts'
@@ -30,6 +31,7 @@ export class Bridge {
   readonly accounts: AtprotoAccounts
   readonly federation: Federation<void>
   readonly queue: SqliteMessageQueue
+  readonly deliveries: DeliveryLedger
   readonly stream: BridgeStream
   private readonly kv: SqliteKvStore
   private readonly http: HttpServer
@@ -44,15 +46,16 @@ export class Bridge {
     this.store = new BridgeStore(db, profiles)
     this.accounts = new AtprotoAccounts(cfg, db)
     this.kv = new SqliteKvStore(db)
-    this.queue = new SqliteMessageQueue(db, cfg.queueWorkers)
-    this.federation = createBridgeFederation({ cfg, store: this.store, accounts: this.accounts, profiles, kv: this.kv, queue: this.queue })
+    this.deliveries = new DeliveryLedger(db, cfg.delivery)
+    this.queue = new SqliteMessageQueue(db, cfg.queueWorkers, this.deliveries)
+    this.federation = createBridgeFederation({ cfg, store: this.store, accounts: this.accounts, profiles, kv: this.kv, queue: this.queue, deliveries: this.deliveries })
     this.stream = new BridgeStream({ cfg, store: this.store, accounts: this.accounts, profiles, federation: this.federation })
     const app = express()
     app.set('trust proxy', false)
     app.get('/_health', (_req, res) => {
-      res.json({ version: cfg.version, queue: this.queue.depth(), cursor: this.stream.cursor ?? null })
+      res.json({ version: cfg.version, queue: this.queue.depth(), cursor: this.stream.cursor ?? null, deliveries: this.deliveries.stats })
     })
-    app.use(inboxGuard(cfg))
+    app.use(inboxGuard(cfg, this.deliveries))
     app.use(integrateFederation(this.federation, () => undefined))
     app.use((_req, res) => {
       res.status(404).json({ error: 'NotFound', message: 'nothing here' })
@@ -71,7 +74,10 @@ export class Bridge {
       bridgeLogger.error({ err }, 'task queue stopped')
     })
     await this.stream.start()
-    this.sweeper = setInterval(() => this.kv.sweep(), 10 * 60_000)
+    this.sweeper = setInterval(() => {
+      this.kv.sweep()
+      this.deliveries.prune()
+    }, 10 * 60_000)
     this.sweeper.unref()
     bridgeLogger.info({ port, publicUrl: this.cfg.publicUrl }, 'bridge listening')
     return port

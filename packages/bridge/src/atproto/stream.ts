@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { Firehose, MemoryRunner, type Event } from '@atproto/sync'
 import { Announce, Block, Create, Delete, Follow, Like, Note, PUBLIC_COLLECTION, Tombstone, Undo, Update, isActor, type Context, type Federation } from '@fedify/fedify'
 import type { BridgeConfig } from '../config.ts'
@@ -145,12 +144,12 @@ export class BridgeStream {
       case 'app.bsky.actor.profile': {
         this.profiles.invalidate(did)
         const actor = await personOf(ctx, { store: this.store, profiles: this.profiles }, did)
-        if (actor) await ctx.sendActivity(sender, 'followers', new Update({ id: new URL(`#update-${Date.now()}`, actor.id!), actor: actor.id, to: PUBLIC_COLLECTION, object: actor }), toFollowers)
+        if (actor) await ctx.sendActivity(sender, 'followers', new Update({ id: new URL(`#update-${evt.rev}`, actor.id!), actor: actor.id, to: PUBLIC_COLLECTION, object: actor }), toFollowers)
         return
       }
       case 'app.bsky.feed.repost': {
         if (evt.event === 'delete') {
-          await ctx.sendActivity(sender, 'followers', new Undo({ id: new URL(`#undo-${randomUUID()}`, ctx.getActorUri(did)), actor: ctx.getActorUri(did), object: new URL(`/ap/reposts/${encodeURIComponent(uri)}`, ctx.origin) }), toFollowers)
+          await ctx.sendActivity(sender, 'followers', new Undo({ id: new URL(`/ap/reposts/${encodeURIComponent(uri)}#undo`, ctx.origin), actor: ctx.getActorUri(did), object: new URL(`/ap/reposts/${encodeURIComponent(uri)}`, ctx.origin) }), toFollowers)
           return
         }
         const target = await fediverseIdOf(ctx, this.store, (record?.subject as Subject | undefined)?.uri ?? '')
@@ -212,7 +211,10 @@ export class BridgeStream {
   private async optOut(did: string): Promise<void> {
     const ctx = this.ctx
     const actorUri = ctx.getActorUri(did)
-    await ctx.sendActivity({ identifier: did }, 'followers', new Delete({ id: new URL('#delete', actorUri), actor: actorUri, to: PUBLIC_COLLECTION, object: actorUri }), { preferSharedInbox: true })
+    // one Delete per opt-out (the opt-in record names it): opting in and out again is a new activity
+    const optIn = (await this.store.user(did))?.optInUri
+    const id = new URL(`#delete-${optIn ? (parseRecordUri(optIn)?.rkey ?? '') : ''}`, actorUri)
+    await ctx.sendActivity({ identifier: did }, 'followers', new Delete({ id, actor: actorUri, to: PUBLIC_COLLECTION, object: actorUri }), { preferSharedInbox: true })
     await this.store.disable(did)
     await this.store.clearFollowers(did)
     log.info({ did }, 'bridging turned off')

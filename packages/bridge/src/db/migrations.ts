@@ -80,4 +80,30 @@ const m001: Migration = {
   },
 }
 
-export const migrations: Record<string, Migration> = { '001': m001 }
+const m002: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    // what reached which inbox (an activity is not sent to an inbox twice)
+    await db.schema
+      .createTable('delivery')
+      .addColumn('activityId', 'varchar', (c) => c.notNull())
+      .addColumn('inbox', 'varchar', (c) => c.notNull())
+      .addColumn('at', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('delivery_pkey', ['activityId', 'inbox'])
+      .execute()
+    // pruning by age
+    await db.schema.createIndex('delivery_at_idx').on('delivery').column('at').execute()
+    await db.schema
+      .createTable('instance')
+      .addColumn('host', 'varchar', (c) => c.primaryKey())
+      .addColumn('failingSince', 'integer')
+      .addColumn('deadSince', 'integer')
+      .addColumn('lastProbe', 'integer')
+      .addColumn('lastSuccess', 'integer')
+      .execute()
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    for (const t of ['instance', 'delivery']) await db.schema.dropTable(t).execute()
+  },
+}
+
+export const migrations: Record<string, Migration> = { '001': m001, '002': m002 }

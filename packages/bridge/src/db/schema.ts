@@ -81,7 +81,28 @@ export interface CursorTable {
   seq: number
 }
 
+/** an activity delivered to an inbox (kept a while: a resend of it is dropped) */
+export interface DeliveryTable {
+  activityId: string
+  inbox: string
+  /** ms since epoch */
+  at: number
+}
+
+/** a fediverse instance's delivery health (times in ms since epoch) */
+export interface InstanceTable {
+  host: string
+  /** first failed delivery since the last success */
+  failingSince: number | null
+  /** a delivery to it gave up: deliveries are dropped, but for a probe now and then */
+  deadSince: number | null
+  lastProbe: number | null
+  lastSuccess: number | null
+}
+
 export interface BridgeDbSchema {
+  delivery: DeliveryTable
+  instance: InstanceTable
   kv: KvTable
   queue: QueueTable
   bridged_user: BridgedUserTable

@@ -3,6 +3,7 @@ import type { MessageQueue, MessageQueueEnqueueOptions, MessageQueueListenOption
 import type { Statement } from 'better-sqlite3'
 import type { BridgeDb } from '../db/index.ts'
 import { bridgeLogger } from '../logger.ts'
+import { isOutboxMessage, type DeliveryLedger } from './delivery.ts'
 
 const POLL_MS = 250
 /** a taken message not finished by then is taken again (the worker died) */
@@ -21,6 +22,7 @@ export class SqliteMessageQueue implements MessageQueue {
   readonly nativeRetrial = false
   private readonly db: BridgeDb
   private readonly workers: number
+  private readonly ledger: DeliveryLedger | undefined
   private readonly wake = new EventEmitter()
   private readonly stmt: {
     insert: Statement
@@ -31,10 +33,14 @@ export class SqliteMessageQueue implements MessageQueue {
     depth: Statement
   }
 
-  /** `workers`: messages handled at once (deliveries to different inboxes wait on the network, not on us) */
-  constructor(db: BridgeDb, workers = 8) {
+  /**
+   * `workers`: messages handled at once (deliveries to different inboxes wait on the network, not on us);
+   * `ledger`: deliveries already made or to dead instances are dropped, and each one's outcome recorded.
+   */
+  constructor(db: BridgeDb, workers = 8, ledger?: DeliveryLedger) {
     this.db = db
     this.workers = workers
+    this.ledger = ledger
     this.wake.setMaxListeners(100)
     // prepared once: every delivery takes, leases and deletes a row
     const sql = db.sqlite
@@ -98,7 +104,12 @@ export class SqliteMessageQueue implements MessageQueue {
         continue
       }
       try {
-        await handler(JSON.parse(row.message))
+        const message: unknown = JSON.parse(row.message)
+        if (this.ledger && isOutboxMessage(message)) {
+          if (this.ledger.shouldSend(message)) await this.ledger.run(message, () => handler(message))
+        } else {
+          await handler(message)
+        }
         this.stmt.done.run(row.id)
       } catch (err) {
         bridgeLogger.warn({ err }, 'queued task failed; retrying later')
