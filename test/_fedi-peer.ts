@@ -69,6 +69,42 @@ export class FediPeer {
     }
   }
 
+  /** host names this peer reaches elsewhere than at http://<host> (what DNS would answer: loopback servers) */
+  readonly hosts = new Map<string, string>()
+
+  /** WebFinger for `acct` at its own domain (redirects followed), as `{ subject, self }`. */
+  private async webfingerAt(acct: string): Promise<{ subject: string; self: string }> {
+    const host = acct.slice(acct.lastIndexOf('@') + 1)
+    const origin = this.hosts.get(host) ?? `http://${host}`
+    const res = await fetch(`${origin}/.well-known/webfinger?resource=${encodeURIComponent(`acct:${acct}`)}`)
+    if (!res.ok) throw new Error(`WebFinger ${acct}: ${res.status} ${await res.text()}`)
+    const body = (await res.json()) as { subject?: string; links?: { rel: string; type?: string; href: string }[] }
+    const self = body.links?.find((l) => l.rel === 'self' && /activity\+json|ld\+json/.test(l.type ?? ''))?.href
+    if (!body.subject || !self) throw new Error(`WebFinger ${acct}: no subject or self link`)
+    return { subject: body.subject, self }
+  }
+
+  /**
+   * Mastodon's account resolution: WebFinger at the address's domain; the
+   * actor fetched; then its `preferredUsername@<actor host>` looked up, and
+   * when that answer's subject names another address, that address looked up
+   * at its own domain, which must answer with the same subject and actor
+   * (Mastodon's check_webfinger!). Returns the account's canonical address.
+   */
+  async resolveAccount(acct: string): Promise<{ address: string; actor: any }> {
+    const first = await this.webfingerAt(acct)
+    const actor = (await this.fetchJson(first.self)).body
+    const local = `${actor.preferredUsername}@${new URL(first.self).host}`
+    const check = await this.webfingerAt(local)
+    if (check.self !== first.self) throw new Error(`${local} names another actor`)
+    const address = check.subject.replace(/^acct:/, '')
+    if (address !== local) {
+      const confirm = await this.webfingerAt(address)
+      if (confirm.subject !== check.subject || confirm.self !== first.self) throw new Error(`${address} does not confirm ${first.self}`)
+    }
+    return { address, actor }
+  }
+
   /** Resolves `acct:<user>@<host>` at `base` (the bridge) to the actor URL, as Mastodon's search does. */
   async webfinger(base: string, acct: string): Promise<{ status: number; actor?: string; body: any }> {
     const res = await fetch(`${base}/.well-known/webfinger?resource=${encodeURIComponent(`acct:${acct}`)}`)

@@ -9,10 +9,12 @@
  * mid-delivery delivers once; opting out deletes the actor.
  */
 import fs from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { TestNetwork, freePort, waitUntil, type TestUser } from '@atsuite/dev-env'
-import { Bridge, envToConfig, type BridgeConfig } from '@atsuite/bridge'
+import { Bridge, envToConfig, type BridgeConfig, type BridgeOverrides } from '@atsuite/bridge'
 import { FediPeer } from './_fedi-peer.ts'
 import { PNG } from './_util.ts'
 
@@ -30,6 +32,24 @@ let bridgeDid: string
 let optIn: string
 let aliceActor: string
 
+/** the web server at alice's handle domain (alice.test on loopback): redirects its WebFinger when she sets that up */
+const site = { server: http.createServer(), origin: '', redirectTo: null as string | null }
+site.server.on('request', (req, res) => {
+  if (site.redirectTo && req.url?.startsWith('/.well-known/webfinger')) {
+    res.writeHead(301, { location: `${site.redirectTo}${req.url}` }).end()
+    return
+  }
+  res.writeHead(404).end()
+})
+/** the bridge reaches alice.test (and nothing else by that route) at the site's loopback address */
+const overrides: BridgeOverrides = {
+  domainFetch: (input, init) => {
+    const url = String(input)
+    if (!url.startsWith('https://alice.test/')) return Promise.reject(new Error(`no route to ${url}`))
+    return fetch(url.replace('https://alice.test', site.origin), init)
+  },
+}
+
 const bridgeConfig = (port: number): BridgeConfig =>
   envToConfig({
     BRIDGE_PORT: String(port),
@@ -44,7 +64,7 @@ const bridgeConfig = (port: number): BridgeConfig =>
   })
 
 const startBridge = async (): Promise<Bridge> => {
-  const b = await Bridge.create(cfg)
+  const b = await Bridge.create(cfg, overrides)
   await b.start()
   return b
 }
@@ -75,12 +95,15 @@ const inboxOf = () => `${cfg.publicUrl}/ap/inbox`
 beforeAll(async () => {
   net = await TestNetwork.create({ appview: true })
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atsuite-bridge-'))
+  await new Promise<void>((resolve) => site.server.listen(0, '127.0.0.1', resolve))
+  site.origin = `http://127.0.0.1:${(site.server.address() as AddressInfo).port}`
   blocked = await FediPeer.start()
   cfg = bridgeConfig(await freePort())
   bridge = await startBridge()
   bridgeDid = (await bridge.accounts.bridgeAccount()).did
   alice = await net.createUser('alice')
   peer = await FediPeer.start()
+  peer.hosts.set('alice.test', site.origin)
 })
 
 afterAll(async () => {
@@ -88,6 +111,8 @@ afterAll(async () => {
   await blocked?.close()
   await bridge?.destroy()
   await net?.close()
+  site.server.closeAllConnections()
+  await new Promise((r) => site.server.close(r))
   fs.rmSync(dataDir, { recursive: true, force: true })
 })
 
@@ -102,7 +127,12 @@ test('nobody is bridged until they follow the bridge account', async () => {
 })
 
 test('the peer finds alice by WebFinger: a Person with her profile, an RSA key and her DID', async () => {
-  await alice.agent.upsertProfile(() => ({ displayName: 'Alice Liddell', description: 'down the rabbit hole' }))
+  await alice.agent.upsertProfile(() => ({
+    displayName: 'Alice Liddell',
+    description: 'down the rabbit hole\nmore at https://wonderland.example/alice.',
+    website: 'https://wonderland.example/',
+    pronouns: 'she/her',
+  }))
   await bridgeCaughtUp()
   const wf = await peer.webfinger(cfg.publicUrl, `alice.test@${new URL(cfg.publicUrl).host}`)
   expect(wf.status).toBe(200)
@@ -118,10 +148,37 @@ test('the peer finds alice by WebFinger: a Person with her profile, an RSA key a
     alsoKnownAs: alice.did,
     endpoints: { sharedInbox: inboxOf() },
   })
-  expect(actor.body.summary).toContain('down the rabbit hole')
+  expect(actor.body.summary).toBe('<p>down the rabbit hole<br>more at <a href="https://wonderland.example/alice" rel="nofollow noopener" target="_blank">https://wonderland.example/alice</a>.</p>')
+  // the website and pronouns as profile fields (Mastodon's PropertyValue attachments)
+  expect([actor.body.attachment].flat()).toEqual([
+    { type: 'PropertyValue', name: 'Website', value: '<a href="https://wonderland.example/" rel="me nofollow noopener" target="_blank">wonderland.example</a>' },
+    { type: 'PropertyValue', name: 'Pronouns', value: 'she/her' },
+  ])
   expect(actor.body.publicKey.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----/)
   expect(actor.body.inbox).toMatch(/\/inbox$/)
 })
+
+test('alice.test@alice.test resolves, Mastodon-style, once her domain redirects its WebFinger to the bridge', async () => {
+  const bridgeHost = new URL(cfg.publicUrl).host
+  // no redirect at her domain: that address does not resolve, the bridge-host one does and stays canonical
+  await expect(peer.resolveAccount('alice.test@alice.test')).rejects.toThrow(/404/)
+  expect((await peer.resolveAccount(`alice.test@${bridgeHost}`)).address).toBe(`alice.test@${bridgeHost}`)
+  // she redirects https://alice.test/.well-known/webfinger to the bridge; a lookup soon after resolves
+  site.redirectTo = cfg.publicUrl
+  let resolved: { address: string; actor: { id: string } } | undefined
+  await eventually(async () => (resolved = await peer.resolveAccount('alice.test@alice.test').catch(() => undefined)) !== undefined, 'the domain address', 30_000)
+  expect(resolved!.address).toBe('alice.test@alice.test')
+  expect(resolved!.actor.id).toBe(aliceActor)
+  // found by the bridge-host address, the account's address is now the domain one
+  expect((await peer.resolveAccount(`alice.test@${bridgeHost}`)).address).toBe('alice.test@alice.test')
+  // other names at her domain are not ours to answer
+  const other = await fetch(`${cfg.publicUrl}/.well-known/webfinger?resource=${encodeURIComponent('acct:bob@alice.test')}`)
+  expect(other.status).toBe(404)
+  // the redirect removed: a lookup through the bridge host still works (the domain form until the next check)
+  site.redirectTo = null
+  expect((await peer.webfinger(cfg.publicUrl, `alice.test@${bridgeHost}`)).status).toBe(200)
+  site.redirectTo = cfg.publicUrl
+}, 60_000)
 
 test('the peer follows alice and gets a signed Accept; her post arrives as a signed Create(Note) with HTML and the image', async () => {
   const followId = peer.activityId()
@@ -338,7 +395,7 @@ test('a firehose replay (a crash before the cursor was saved) sends nothing twic
   await bridgeCaughtUp()
   await bridge.destroy()
   // the bridge comes back with its cursor before the post: the event is handled again
-  bridge = await Bridge.create(cfg)
+  bridge = await Bridge.create(cfg, overrides)
   bridge.store.setCursor('firehose', before)
   await bridge.start()
   await bridgeCaughtUp()

@@ -11,6 +11,7 @@ import {
   Note,
   Person,
   Image,
+  PropertyValue,
   Undo,
   createFederation,
   importJwk,
@@ -24,7 +25,7 @@ import type { BridgeConfig } from './config.ts'
 import type { BridgeStore } from './store.ts'
 import type { AtprotoAccounts } from './atproto/accounts.ts'
 import type { Profiles } from './atproto/profiles.ts'
-import { escapeHtml, htmlToText, truncateGraphemes, type Facet } from './convert/html.ts'
+import { escapeHtml, htmlToText, linkFacets, textToHtml, truncateGraphemes, type Facet } from './convert/html.ts'
 import { noteOf } from './convert/note.ts'
 import { SqliteKvStore } from './fedify/kv.ts'
 import { parseRecordUri } from './atproto/uri.ts'
@@ -65,11 +66,20 @@ export const personOf = async (ctx: Context<void>, deps: Pick<FederationDeps, 's
   if (!user) return null
   const profile = await deps.profiles.get(identifier)
   const keys = await ctx.getActorKeyPairs(identifier)
+  // profile fields as Mastodon shows them (PropertyValue attachments); `rel="me"` lets a site link back to verify
+  const fields: PropertyValue[] = []
+  if (profile.website) {
+    const shown = profile.website.replace(/^https?:\/\//i, '').replace(/\/$/, '')
+    fields.push(new PropertyValue({ name: 'Website', value: `<a href="${escapeHtml(profile.website)}" rel="me nofollow noopener" target="_blank">${escapeHtml(shown)}</a>` }))
+  }
+  if (profile.pronouns) fields.push(new PropertyValue({ name: 'Pronouns', value: escapeHtml(profile.pronouns) }))
   return new Person({
     id: ctx.getActorUri(identifier),
     preferredUsername: user.handle,
     name: profile.displayName ?? user.handle,
-    summary: profile.description ? `<p>${escapeHtml(profile.description).replace(/\n/g, '<br>')}</p>` : null,
+    // the description's bare URLs as links
+    summary: profile.description ? textToHtml(profile.description, linkFacets(profile.description), { mention: () => undefined, tag: () => '' }) : null,
+    attachments: fields,
     icon: profile.avatar ? new Image({ url: new URL(profile.avatar.url), mediaType: profile.avatar.mimeType }) : null,
     image: profile.banner ? new Image({ url: new URL(profile.banner.url), mediaType: profile.banner.mimeType }) : null,
     inbox: ctx.getInboxUri(identifier),

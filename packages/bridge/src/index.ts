@@ -14,9 +14,16 @@ import { AtprotoAccounts } from './atproto/accounts.ts'
 import { Profiles } from './atproto/profiles.ts'
 import { BridgeStream } from './atproto/stream.ts'
 import { inboxGuard } from './guard.ts'
+import { HandleDomains, webfingerRoute } from './webfinger.ts'
 import { bridgeLogger } from './logger.ts'
 
 export * from './config.ts'
+
+/** What a test (or an embedding) may supply instead of the real thing. */
+export type BridgeOverrides = {
+  /** the fetch used to look at users' handle domains (their WebFinger redirect) */
+  domainFetch?: typeof fetch
+}
 
 /**
  * The fediverse bridge: Fedify's federation (actors, WebFinger, inboxes,
@@ -32,6 +39,7 @@ export class Bridge {
   readonly federation: Federation<void>
   readonly queue: SqliteMessageQueue
   readonly deliveries: DeliveryLedger
+  readonly domains: HandleDomains
   readonly stream: BridgeStream
   private readonly kv: SqliteKvStore
   private readonly http: HttpServer
@@ -39,7 +47,7 @@ export class Bridge {
   private sweeper: NodeJS.Timeout | undefined
   private queueDone: Promise<void> = Promise.resolve()
 
-  private constructor(cfg: BridgeConfig, db: BridgeDb) {
+  private constructor(cfg: BridgeConfig, db: BridgeDb, overrides: BridgeOverrides) {
     this.cfg = cfg
     this.db = db
     const profiles = new Profiles(cfg.plcUrl)
@@ -49,13 +57,16 @@ export class Bridge {
     this.deliveries = new DeliveryLedger(db, cfg.delivery)
     this.queue = new SqliteMessageQueue(db, cfg.queueWorkers, this.deliveries)
     this.federation = createBridgeFederation({ cfg, store: this.store, accounts: this.accounts, profiles, kv: this.kv, queue: this.queue, deliveries: this.deliveries })
-    this.stream = new BridgeStream({ cfg, store: this.store, accounts: this.accounts, profiles, federation: this.federation })
+    this.domains = new HandleDomains(cfg, this.store, overrides.domainFetch)
+    this.stream = new BridgeStream({ cfg, store: this.store, accounts: this.accounts, profiles, federation: this.federation, domains: this.domains })
+    const actorUri = (did: string) => this.federation.createContext(new URL(cfg.publicUrl), undefined).getActorUri(did).href
     const app = express()
     app.set('trust proxy', false)
     app.get('/_health', (_req, res) => {
       res.json({ version: cfg.version, queue: this.queue.depth(), cursor: this.stream.cursor ?? null, deliveries: this.deliveries.stats })
     })
     app.use(inboxGuard(cfg, this.deliveries))
+    app.use(webfingerRoute({ cfg, store: this.store, domains: this.domains, actorUri }))
     app.use(integrateFederation(this.federation, () => undefined))
     app.use((_req, res) => {
       res.status(404).json({ error: 'NotFound', message: 'nothing here' })
@@ -63,9 +74,9 @@ export class Bridge {
     this.http = new HttpServer(app)
   }
 
-  static async create(cfg: BridgeConfig): Promise<Bridge> {
+  static async create(cfg: BridgeConfig, overrides: BridgeOverrides = {}): Promise<Bridge> {
     fs.mkdirSync(cfg.dataDirectory, { recursive: true })
-    return new Bridge(cfg, await openBridgeDb(cfg.dbLocation))
+    return new Bridge(cfg, await openBridgeDb(cfg.dbLocation), overrides)
   }
 
   async start(): Promise<number> {

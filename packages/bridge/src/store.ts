@@ -39,7 +39,8 @@ export class BridgeStore {
   async enable(did: string, handle: string, optInUri: string): Promise<void> {
     const existing = await this.user(did)
     if (existing) {
-      await this.q.updateTable('bridged_user').set({ enabled: 1, handle, optInUri }).where('did', '=', did).execute()
+      const domain = existing.handle === handle ? {} : { domainVerifiedAt: null, domainCheckedAt: null }
+      await this.q.updateTable('bridged_user').set({ enabled: 1, handle, optInUri, ...domain }).where('did', '=', did).execute()
       return
     }
     const { publicKey, privateKey } = await generateCryptoKeyPair('RSASSA-PKCS1-v1_5')
@@ -61,8 +62,20 @@ export class BridgeStore {
     await this.q.updateTable('bridged_user').set({ enabled: 0, optInUri: null }).where('did', '=', did).execute()
   }
 
+  /** A new handle: its domain is not known to delegate WebFinger to us (yet). */
   async setHandle(did: string, handle: string): Promise<void> {
-    await this.q.updateTable('bridged_user').set({ handle }).where('did', '=', did).execute()
+    await this.q.updateTable('bridged_user').set({ handle, domainVerifiedAt: null, domainCheckedAt: null }).where('did', '=', did).execute()
+  }
+
+  /** The outcome of checking whether the user's handle domain delegates its WebFinger to us. */
+  async setDomainCheck(did: string, handle: string, verified: boolean): Promise<void> {
+    const now = Date.now()
+    await this.q
+      .updateTable('bridged_user')
+      .set({ domainCheckedAt: now, domainVerifiedAt: verified ? now : null })
+      .where('did', '=', did)
+      .where('handle', '=', handle)
+      .execute()
   }
 
   async followers(did: string) {

@@ -1,7 +1,7 @@
 import { IdResolver, MemoryCache } from '@atproto/identity'
 
 export type ProfileImage = { url: string; mimeType: string }
-export type ProfileView = { displayName?: string; description?: string; avatar?: ProfileImage; banner?: ProfileImage }
+export type ProfileView = { displayName?: string; description?: string; pronouns?: string; website?: string; avatar?: ProfileImage; banner?: ProfileImage }
 type BlobRef = { ref?: { $link?: string; toString(): string }; mimeType?: string }
 
 const TTL_MS = 5 * 60 * 1000
@@ -67,10 +67,13 @@ export class Profiles {
     const hit = this.cache.get(did)
     if (hit && Date.now() - hit.at < TTL_MS) return hit.view
     const rec = await this.record(did, 'app.bsky.actor.profile', 'self')
-    const v = (rec?.value ?? {}) as { displayName?: string; description?: string; avatar?: BlobRef; banner?: BlobRef }
+    const v = (rec?.value ?? {}) as { displayName?: string; description?: string; pronouns?: string; website?: string; avatar?: BlobRef; banner?: BlobRef }
+    const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x : undefined)
     const view: ProfileView = {
-      displayName: v.displayName || undefined,
-      description: v.description || undefined,
+      displayName: str(v.displayName),
+      description: str(v.description),
+      pronouns: str(v.pronouns),
+      website: str(v.website) && /^https?:\/\//i.test(v.website!) ? v.website : undefined,
       avatar: await this.blobUrl(did, v.avatar),
       banner: await this.blobUrl(did, v.banner),
     }

@@ -4,6 +4,7 @@ import type { BridgeConfig } from '../config.ts'
 import type { BridgeStore } from '../store.ts'
 import type { AtprotoAccounts } from './accounts.ts'
 import type { Profiles } from './profiles.ts'
+import type { HandleDomains } from '../webfinger.ts'
 import { fediverseIdOf, noteOf } from '../convert/note.ts'
 import { personOf } from '../federation.ts'
 import { parseRecordUri } from './uri.ts'
@@ -35,17 +36,19 @@ export class BridgeStream {
   private readonly accounts: AtprotoAccounts
   private readonly profiles: Profiles
   private readonly federation: Federation<void>
+  private readonly domains: HandleDomains
   private firehose: Firehose | null = null
   private runner: MemoryRunner | null = null
   private bridgeDid = ''
   private readonly listeners = new Set<() => void>()
 
-  constructor(deps: { cfg: BridgeConfig; store: BridgeStore; accounts: AtprotoAccounts; profiles: Profiles; federation: Federation<void> }) {
+  constructor(deps: { cfg: BridgeConfig; store: BridgeStore; accounts: AtprotoAccounts; profiles: Profiles; federation: Federation<void>; domains: HandleDomains }) {
     this.cfg = deps.cfg
     this.store = deps.store
     this.accounts = deps.accounts
     this.profiles = deps.profiles
     this.federation = deps.federation
+    this.domains = deps.domains
   }
 
   private get ctx(): Context<void> {
@@ -94,7 +97,12 @@ export class BridgeStream {
     if (evt.event === 'identity') {
       // a new handle, PDS or key: read the DID document afresh next time
       await this.profiles.idResolver.did.cache?.clearEntry(evt.did)
-      if (evt.handle && (await this.store.user(evt.did))) await this.store.setHandle(evt.did, evt.handle)
+      const user = evt.handle ? await this.store.user(evt.did) : undefined
+      if (evt.handle && user && user.handle !== evt.handle) {
+        await this.store.setHandle(evt.did, evt.handle)
+        // does the new handle's domain delegate WebFinger to us? (answered in the background)
+        if (user.enabled) void this.domains.check({ did: evt.did, handle: evt.handle }).catch(() => undefined)
+      }
       return
     }
     if (evt.event === 'account') {
@@ -111,6 +119,7 @@ export class BridgeStream {
     if (collection === 'app.bsky.graph.follow' && evt.event === 'create' && record?.subject === this.bridgeDid) {
       const handle = (await this.profiles.handleOf(did)) ?? did
       await this.store.enable(did, handle, uri)
+      void this.domains.check({ did, handle }).catch(() => undefined)
       log.info({ did, handle }, 'bridging turned on')
       return
     }

@@ -139,3 +139,13 @@ export const truncateGraphemes = (text: string, graphemes: number): string => {
     .map((s) => s.segment)
     .join('')}…`
 }
+
+/** Link facets for the bare http(s) URLs in plain text (profile descriptions carry no facets). */
+export const linkFacets = (text: string): Facet[] => {
+  const facets: Facet[] = []
+  for (const m of text.matchAll(/https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]'}]/gi)) {
+    const byteStart = Buffer.byteLength(text.slice(0, m.index), 'utf8')
+    facets.push({ index: { byteStart, byteEnd: byteStart + Buffer.byteLength(m[0], 'utf8') }, features: [{ $type: 'app.bsky.richtext.facet#link', uri: m[0] }] })
+  }
+  return facets
+}

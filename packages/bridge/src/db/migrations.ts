@@ -100,8 +100,13 @@ const m002: Migration = {
       .addColumn('lastProbe', 'integer')
       .addColumn('lastSuccess', 'integer')
       .execute()
+    // WebFinger on the user's own handle domain: when that domain was last seen delegating to us, and checked
+    await db.schema.alterTable('bridged_user').addColumn('domainVerifiedAt', 'integer').execute()
+    await db.schema.alterTable('bridged_user').addColumn('domainCheckedAt', 'integer').execute()
   },
   async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('bridged_user').dropColumn('domainCheckedAt').execute()
+    await db.schema.alterTable('bridged_user').dropColumn('domainVerifiedAt').execute()
     for (const t of ['instance', 'delivery']) await db.schema.dropTable(t).execute()
   },
 }

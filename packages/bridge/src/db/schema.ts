@@ -32,6 +32,10 @@ export interface BridgedUserTable {
   publicKeyJwk: string
   privateKeyJwk: string
   createdAt: string
+  /** ms since epoch: the handle's own domain was last found delegating its WebFinger to us (null: not) */
+  domainVerifiedAt: number | null
+  /** ms since epoch: the last time that was checked */
+  domainCheckedAt: number | null
 }
 
 export interface FollowerTable {
