@@ -88,7 +88,7 @@ const fanOut = async (label: string, expected: number): Promise<Run> => {
   let queuePeak = 0
   await alice.agent.post({ text: `fan-out ${label} ${Date.now()}`, createdAt: new Date().toISOString() })
   for (;;) {
-    queuePeak = Math.max(queuePeak, bridge.queue.depth())
+    queuePeak = Math.max(queuePeak, bridge.queueDepth())
     const c = await counts()
     if (c.received >= expected) break
     if (performance.now() - t0 > 600_000) throw new Error(`${label}: ${c.received}/${expected} delivered after 10 minutes`)
@@ -105,7 +105,7 @@ await bridge.db.kysely.updateTable('follower').set({ sharedInbox: null }).execut
 const personal = await fanOut('personal inboxes', followers)
 
 const kvRows = async () => Number((await bridge.db.kysely.selectFrom('kv').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
-const afterFanOut = { queue: bridge.queue.depth(), kv: await kvRows() }
+const afterFanOut = { queue: bridge.queueDepth(), kv: await kvRows() }
 
 // inbound: signed Likes of alice's posts from fediverse actors
 const noteIds: string[] = []

@@ -29,8 +29,10 @@ export type BridgeConfig = {
   maxActivityBytes: number
   /** fediverse peers on loopback/private addresses and http:// (local networks, tests) */
   allowPrivateAddress: boolean
-  /** queued tasks (deliveries, inbound activities) handled at once */
+  /** deliveries made at once */
   queueWorkers: number
+  /** inbound activities processed at once (their own queue: a big fan-out does not hold them back) */
+  inboxWorkers: number
   /** deliveries: give up on one after `giveUpMs`, then treat its instance as dead (a probe every `deadProbeMs`) */
   delivery: { giveUpMs: number; maxDelayMs: number; deadProbeMs: number; rememberMs: number }
   /** where a fresh bridge starts reading the firehose: `live` (now) or `oldest` */
@@ -71,6 +73,7 @@ export const envToConfig = (env: Env): BridgeConfig => {
     maxActivityBytes: envInt(env, 'BRIDGE_MAX_ACTIVITY_BYTES') ?? 256 * 1024,
     allowPrivateAddress: envBool(env, 'BRIDGE_ALLOW_PRIVATE_ADDRESS') ?? isLocal,
     queueWorkers: envInt(env, 'BRIDGE_QUEUE_WORKERS') ?? 8,
+    inboxWorkers: envInt(env, 'BRIDGE_INBOX_WORKERS') ?? 4,
     delivery: {
       giveUpMs: (envInt(env, 'BRIDGE_DELIVERY_GIVE_UP_SECONDS') ?? 2 * 24 * 3600) * 1000,
       maxDelayMs: (envInt(env, 'BRIDGE_DELIVERY_MAX_DELAY_SECONDS') ?? 6 * 3600) * 1000,

@@ -29,8 +29,7 @@ import { escapeHtml, htmlToText, linkFacets, textToHtml, truncateGraphemes, type
 import { noteOf } from './convert/note.ts'
 import { SqliteKvStore } from './fedify/kv.ts'
 import { parseRecordUri } from './atproto/uri.ts'
-import { SqliteMessageQueue } from './fedify/queue.ts'
-import type { DeliveryLedger } from './fedify/delivery.ts'
+import type { QueueChannel, SqliteMessageQueue } from './fedify/queue.ts'
 import { federationLogger as log } from './logger.ts'
 
 export type FederationDeps = {
@@ -39,8 +38,7 @@ export type FederationDeps = {
   accounts: AtprotoAccounts
   profiles: Profiles
   kv: SqliteKvStore
-  queue: SqliteMessageQueue
-  deliveries: DeliveryLedger
+  queues: Record<QueueChannel, SqliteMessageQueue>
 }
 
 export const POST_PATH = '/ap/posts/{did}/{rkey}'
@@ -107,16 +105,13 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
   const { cfg, store, accounts, profiles } = deps
   const federation = createFederation<void>({
     kv: deps.kv,
-    queue: deps.queue,
+    queue: deps.queues,
     origin: cfg.publicUrl,
     allowPrivateAddress: cfg.allowPrivateAddress,
     manuallyStartQueue: true,
     userAgent: { software: `atsuite-bridge/${cfg.version}` },
     // Mastodon's HTTP Signatures (draft-cavage) first, rather than knocking with RFC 9421 and falling back
     firstKnock: 'draft-cavage-http-signatures-12',
-    // bounded retries, and the outcome of each delivery recorded (dead instances, no resends)
-    outboxRetryPolicy: deps.deliveries.retryPolicy,
-    onOutboxError: deps.deliveries.onError,
   })
 
   federation

@@ -6,7 +6,7 @@ import { HttpServer } from '@atsuite/common'
 import type { BridgeConfig } from './config.ts'
 import { openBridgeDb, type BridgeDb } from './db/index.ts'
 import { SqliteKvStore } from './fedify/kv.ts'
-import { SqliteMessageQueue } from './fedify/queue.ts'
+import { SqliteMessageQueue, type QueueChannel } from './fedify/queue.ts'
 import { DeliveryLedger } from './fedify/delivery.ts'
 import { createBridgeFederation } from './federation.ts'
 import { BridgeStore } from './store.ts'
@@ -37,7 +37,8 @@ export class Bridge {
   readonly store: BridgeStore
   readonly accounts: AtprotoAccounts
   readonly federation: Federation<void>
-  readonly queue: SqliteMessageQueue
+  /** Fedify's task queues: inbound activities, deliveries, fan-outs */
+  readonly queues: Record<QueueChannel, SqliteMessageQueue>
   readonly deliveries: DeliveryLedger
   readonly domains: HandleDomains
   readonly stream: BridgeStream
@@ -54,16 +55,27 @@ export class Bridge {
     this.store = new BridgeStore(db, profiles)
     this.accounts = new AtprotoAccounts(cfg, db)
     this.kv = new SqliteKvStore(db)
-    this.deliveries = new DeliveryLedger(db, cfg.delivery)
-    this.queue = new SqliteMessageQueue(db, cfg.queueWorkers, this.deliveries)
-    this.federation = createBridgeFederation({ cfg, store: this.store, accounts: this.accounts, profiles, kv: this.kv, queue: this.queue, deliveries: this.deliveries })
+    const keyFor = async (keyId: string) => {
+      const actor = new URL(keyId)
+      actor.hash = ''
+      const parsed = this.federation.createContext(new URL(cfg.publicUrl), undefined).parseUri(actor)
+      const user = parsed?.type === 'actor' ? await this.store.user(parsed.identifier) : undefined
+      return user ? JSON.parse(user.privateKeyJwk) : undefined
+    }
+    this.deliveries = new DeliveryLedger(db, cfg.delivery, `atsuite-bridge/${cfg.version} (+${cfg.publicUrl})`, keyFor)
+    this.queues = {
+      inbox: new SqliteMessageQueue(db, { channel: 'inbox', workers: cfg.inboxWorkers }),
+      outbox: new SqliteMessageQueue(db, { channel: 'outbox', workers: cfg.queueWorkers, ledger: this.deliveries }),
+      fanout: new SqliteMessageQueue(db, { channel: 'fanout', workers: 1 }),
+    }
+    this.federation = createBridgeFederation({ cfg, store: this.store, accounts: this.accounts, profiles, kv: this.kv, queues: this.queues })
     this.domains = new HandleDomains(cfg, this.store, overrides.domainFetch)
     this.stream = new BridgeStream({ cfg, store: this.store, accounts: this.accounts, profiles, federation: this.federation, domains: this.domains })
     const actorUri = (did: string) => this.federation.createContext(new URL(cfg.publicUrl), undefined).getActorUri(did).href
     const app = express()
     app.set('trust proxy', false)
     app.get('/_health', (_req, res) => {
-      res.json({ version: cfg.version, queue: this.queue.depth(), cursor: this.stream.cursor ?? null, deliveries: this.deliveries.stats })
+      res.json({ version: cfg.version, queue: { inbox: this.queues.inbox.depth(), outbox: this.queues.outbox.depth(), fanout: this.queues.fanout.depth() }, cursor: this.stream.cursor ?? null, deliveries: this.deliveries.stats })
     })
     app.use(inboxGuard(cfg, this.deliveries))
     app.use(webfingerRoute({ cfg, store: this.store, domains: this.domains, actorUri }))
@@ -94,6 +106,11 @@ export class Bridge {
     return port
   }
 
+  /** Tasks waiting in all queues. */
+  queueDepth(): number {
+    return this.queues.inbox.depth() + this.queues.outbox.depth() + this.queues.fanout.depth()
+  }
+
   get port(): number {
     return this.http.port
   }
@@ -105,6 +122,7 @@ export class Bridge {
     await this.http.close()
     // the task in hand finishes (or is left to be taken again after a restart) before the database closes
     await this.queueDone
+    this.deliveries.close()
     await this.db.close()
   }
 }

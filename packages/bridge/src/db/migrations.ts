@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { Migration } from 'kysely/migration'
 
 const m001: Migration = {
@@ -100,11 +100,20 @@ const m002: Migration = {
       .addColumn('lastProbe', 'integer')
       .addColumn('lastSuccess', 'integer')
       .execute()
+    // one queue per kind of task (inbound activities are not held back by a fan-out); rows in hand are
+    // tracked in memory now, lockedUntil stays unused
+    await db.schema.alterTable('queue').addColumn('channel', 'varchar', (c) => c.notNull().defaultTo('outbox')).execute()
+    await sql`UPDATE queue SET channel = json_extract(message, '$.type') WHERE json_extract(message, '$.type') IN ('inbox', 'outbox', 'fanout')`.execute(db)
+    await db.schema.dropIndex('queue_run_at_idx').execute()
+    await db.schema.createIndex('queue_channel_run_at_idx').on('queue').columns(['channel', 'runAt', 'id']).execute()
     // WebFinger on the user's own handle domain: when that domain was last seen delegating to us, and checked
     await db.schema.alterTable('bridged_user').addColumn('domainVerifiedAt', 'integer').execute()
     await db.schema.alterTable('bridged_user').addColumn('domainCheckedAt', 'integer').execute()
   },
   async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropIndex('queue_channel_run_at_idx').execute()
+    await db.schema.alterTable('queue').dropColumn('channel').execute()
+    await db.schema.createIndex('queue_run_at_idx').on('queue').columns(['runAt', 'id']).execute()
     await db.schema.alterTable('bridged_user').dropColumn('domainCheckedAt').execute()
     await db.schema.alterTable('bridged_user').dropColumn('domainVerifiedAt').execute()
     for (const t of ['instance', 'delivery']) await db.schema.dropTable(t).execute()

@@ -14,10 +14,12 @@ export interface KvTable {
 
 export interface QueueTable {
   id: Generated<number>
+  /** 'inbox' | 'outbox' | 'fanout': each has its own workers */
+  channel: string
   message: string
   /** ms since epoch: not before */
   runAt: number
-  /** ms since epoch: taken by a worker until then (a crash frees it) */
+  /** unused (rows in hand are tracked in memory) */
   lockedUntil: number
 }
 

@@ -6,51 +6,63 @@ import { bridgeLogger } from '../logger.ts'
 import { isOutboxMessage, type DeliveryLedger } from './delivery.ts'
 
 const POLL_MS = 250
-/** a taken message not finished by then is taken again (the worker died) */
-const LEASE_MS = 60_000
-/** a handler that threw (Fedify retries deliveries itself; this is the unexpected case) */
+/** due messages read at once */
+const TAKE_BATCH = 32
+/** finished tasks are recorded together: at most this many, at most this long after the first */
+const FLUSH_BATCH = 32
+const FLUSH_MS = 5
+/** a handler that threw (an unexpected case: Fedify and the ledger handle expected failures) */
 const RETRY_MS = 30_000
 
+export type QueueChannel = 'inbox' | 'outbox' | 'fanout'
+
 /**
- * Fedify's task queue (fan-out of a post to its followers' inboxes, each
- * delivery, each inbound activity) as rows in the bridge's SQLite file: a
- * message is deleted only once its handler finished, so a restart (or a
- * kill) mid-delivery resumes where it was rather than losing work. Fedify
- * does the retrying with backoff by enqueueing again with a delay.
+ * One of Fedify's task queues (inbound activities, deliveries, fan-outs of a
+ * post to its followers' inboxes) as rows of one channel in the bridge's
+ * SQLite file. Separate channels with their own workers, so that a fan-out of
+ * thousands of deliveries never holds back the activities arriving at our
+ * inboxes. A message is deleted only once its handler finished, so a restart
+ * (or a kill) mid-task resumes where it was rather than losing work; which
+ * rows are in hand is kept in memory (one bridge process owns its database,
+ * and a restart frees them all). Finished tasks are recorded in batches, at
+ * most 5 ms late: a kill in those milliseconds runs them again (deliveries
+ * then reach receivers that dedupe by activity id).
+ *
+ * The outbox channel, given the delivery ledger, sends each delivery through
+ * it rather than through Fedify's handler, and in one transaction deletes the
+ * row, records the outcome and queues the retry.
  */
 export class SqliteMessageQueue implements MessageQueue {
   readonly nativeRetrial = false
+  readonly channel: QueueChannel
   private readonly db: BridgeDb
   private readonly workers: number
   private readonly ledger: DeliveryLedger | undefined
   private readonly wake = new EventEmitter()
-  private readonly stmt: {
-    insert: Statement
-    next: Statement
-    lease: Statement
-    done: Statement
-    retry: Statement
-    depth: Statement
-  }
+  private readonly taken = new Set<number>()
+  private readonly stmt: Record<'insert' | 'next' | 'done' | 'retry' | 'depth', Statement>
+  /** due messages read ahead (and marked in hand), not yet started */
+  private buffer: { id: number; message: string }[] = []
+  /** finished tasks whose writes wait for the next flush */
+  private pending: { id: number; writes: () => void; after?: () => void }[] = []
+  private flushTimer: NodeJS.Timeout | undefined
 
-  /**
-   * `workers`: messages handled at once (deliveries to different inboxes wait on the network, not on us);
-   * `ledger`: deliveries already made or to dead instances are dropped, and each one's outcome recorded.
-   */
-  constructor(db: BridgeDb, workers = 8, ledger?: DeliveryLedger) {
+  /** `workers`: messages of this channel handled at once (deliveries to different inboxes wait on the network, not on us) */
+  constructor(db: BridgeDb, opts: { channel: QueueChannel; workers: number; ledger?: DeliveryLedger }) {
     this.db = db
-    this.workers = workers
-    this.ledger = ledger
+    this.channel = opts.channel
+    this.workers = opts.workers
+    this.ledger = opts.ledger
     this.wake.setMaxListeners(100)
-    // prepared once: every delivery takes, leases and deletes a row
+    // prepared once: every delivery takes and deletes a row
     const sql = db.sqlite
     this.stmt = {
-      insert: sql.prepare('INSERT INTO queue (message, runAt, lockedUntil) VALUES (?, ?, 0)'),
-      next: sql.prepare('SELECT id, message FROM queue WHERE runAt <= ? AND lockedUntil <= ? ORDER BY runAt, id LIMIT 1'),
-      lease: sql.prepare('UPDATE queue SET lockedUntil = ? WHERE id = ?'),
+      insert: sql.prepare('INSERT INTO queue (channel, message, runAt, lockedUntil) VALUES (?, ?, ?, 0)'),
+      // ids from the (channel, runAt, id) index alone; then the one message taken
+      next: sql.prepare('SELECT id, message FROM queue WHERE channel = ? AND runAt <= ? ORDER BY runAt, id LIMIT ?'),
       done: sql.prepare('DELETE FROM queue WHERE id = ?'),
-      retry: sql.prepare('UPDATE queue SET lockedUntil = 0, runAt = ? WHERE id = ?'),
-      depth: sql.prepare('SELECT count(*) AS n FROM queue'),
+      retry: sql.prepare('UPDATE queue SET runAt = ? WHERE id = ?'),
+      depth: sql.prepare('SELECT count(*) AS n FROM queue WHERE channel = ?'),
     }
   }
 
@@ -62,28 +74,73 @@ export class SqliteMessageQueue implements MessageQueue {
     const runAt = Date.now() + (options?.delay ? options.delay.total({ unit: 'millisecond' }) : 0)
     if (messages.length === 0) return
     this.db.transaction(() => {
-      for (const m of messages) this.stmt.insert.run(JSON.stringify(m), runAt)
+      for (const m of messages) this.stmt.insert.run(this.channel, JSON.stringify(this.ledger && isOutboxMessage(m) ? this.ledger.forQueue(m) : m), runAt)
     })
     this.wake.emit('message')
   }
 
-  /** Messages waiting (due or delayed): what a restart would resume. */
+  /** Messages waiting in this channel (due or delayed): what a restart would resume. */
   depth(): number {
-    return (this.stmt.depth.get() as { n: number }).n
+    return (this.stmt.depth.get(this.channel) as { n: number }).n
   }
 
+  /**
+   * The oldest due message no worker has in hand. Due messages are read a
+   * batch at a time (one query for up to `TAKE_BATCH` rather than one each).
+   */
   private take(): { id: number; message: string } | undefined {
-    return this.db.transaction(() => {
-      const now = Date.now()
-      const row = this.stmt.next.get(now, now) as { id: number; message: string } | undefined
-      if (row) this.stmt.lease.run(now + LEASE_MS, row.id)
-      return row
-    })
+    if (this.buffer.length === 0) {
+      const rows = this.stmt.next.all(this.channel, Date.now(), TAKE_BATCH + this.taken.size) as { id: number; message: string }[]
+      for (const r of rows) {
+        if (this.taken.has(r.id)) continue
+        this.taken.add(r.id)
+        this.buffer.push(r)
+      }
+    }
+    return this.buffer.shift()
+  }
+
+  /**
+   * A finished task's writes (its row deleted, a delivery's outcome and
+   * retry), committed with the others finished within `FLUSH_MS` in one
+   * transaction; its row stays "in hand" until then so nobody takes it again.
+   */
+  private complete(id: number, writes: () => void, after?: () => void): void {
+    this.pending.push({ id, writes, after })
+    if (this.pending.length >= FLUSH_BATCH) this.flush()
+    else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS)
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    const batch = this.pending
+    this.pending = []
+    if (batch.length === 0) return
+    try {
+      this.db.transaction(() => {
+        for (const p of batch) p.writes()
+      })
+    } catch (err) {
+      bridgeLogger.error({ err, channel: this.channel, tasks: batch.length }, 'finished tasks could not be recorded; they run again')
+    } finally {
+      for (const p of batch) {
+        this.taken.delete(p.id)
+        p.after?.()
+      }
+    }
   }
 
   /** `workers` loops, each taking the next due message and deleting it once its handler has finished. */
   async listen(handler: (message: unknown) => Promise<void> | void, options?: MessageQueueListenOptions): Promise<void> {
-    await Promise.all(Array.from({ length: this.workers }, () => this.work(handler, options?.signal)))
+    try {
+      await Promise.all(Array.from({ length: this.workers }, () => this.work(handler, options?.signal)))
+    } finally {
+      this.flush()
+      // what was read ahead but not started is left for the next start
+      for (const r of this.buffer) this.taken.delete(r.id)
+      this.buffer = []
+    }
   }
 
   private async work(handler: (message: unknown) => Promise<void> | void, signal: AbortSignal | undefined): Promise<void> {
@@ -106,14 +163,26 @@ export class SqliteMessageQueue implements MessageQueue {
       try {
         const message: unknown = JSON.parse(row.message)
         if (this.ledger && isOutboxMessage(message)) {
-          if (this.ledger.shouldSend(message)) await this.ledger.run(message, () => handler(message))
+          const ledger = this.ledger
+          const outcome = await ledger.deliver(message)
+          this.complete(
+            row.id,
+            () => {
+              this.stmt.done.run(row.id)
+              ledger.record(message, outcome)
+              if (outcome.kind === 'failed' && outcome.retryInMs !== null) {
+                this.stmt.insert.run(this.channel, JSON.stringify({ ...message, attempt: message.attempt + 1 }), Date.now() + outcome.retryInMs)
+              }
+            },
+            () => ledger.release(message, outcome),
+          )
         } else {
           await handler(message)
+          this.complete(row.id, () => this.stmt.done.run(row.id))
         }
-        this.stmt.done.run(row.id)
       } catch (err) {
-        bridgeLogger.warn({ err }, 'queued task failed; retrying later')
-        this.stmt.retry.run(Date.now() + RETRY_MS, row.id)
+        bridgeLogger.warn({ err, channel: this.channel }, 'queued task failed; retrying later')
+        this.complete(row.id, () => this.stmt.retry.run(Date.now() + RETRY_MS, row.id))
       }
     }
   }
