@@ -123,13 +123,13 @@ export class FediPeer {
     }
   }
 
-  /** A signed POST of `activity` to `inbox` as `name` (or signed with the forger's key, or with a body of `raw`). */
-  async post(inbox: string, name: string, activity: unknown, opts: { forge?: boolean; raw?: Buffer } = {}): Promise<number> {
+  /** A signed POST of `activity` to `inbox` as `name` (or signed with the forger's key, with a body of `raw`, or dated `date`). */
+  async post(inbox: string, name: string, activity: unknown, opts: { forge?: boolean; raw?: Buffer; date?: Date } = {}): Promise<number> {
     const body = opts.raw ?? Buffer.from(JSON.stringify(activity))
     const url = new URL(inbox)
     const headers: Record<string, string> = {
       host: url.host,
-      date: new Date().toUTCString(),
+      date: (opts.date ?? new Date()).toUTCString(),
       digest: digestOf(body),
       'content-type': 'application/activity+json',
     }

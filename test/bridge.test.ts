@@ -292,7 +292,7 @@ test('a reply and a like from the peer show in the thread, the count and alice\'
   expect((await alice.agent.getPosts({ uris: [uri] })).data.posts[0].likeCount).toBe(1)
 })
 
-test('forged signatures, blocked instances and oversized bodies are refused with no effect', async () => {
+test('forged, expired and missing signatures, blocked instances and oversized bodies are refused with no effect', async () => {
   const { uri, noteId } = (globalThis as { alicePost?: { uri: string; noteId: string } }).alicePost!
   const fromBlocked = { '@context': 'https://www.w3.org/ns/activitystreams', id: blocked.activityId(), type: 'Follow', actor: blocked.actorUrl('eve'), object: aliceActor }
   expect(await blocked.post(inboxOf(), 'eve', fromBlocked)).toBe(403)
@@ -304,10 +304,14 @@ test('forged signatures, blocked instances and oversized bodies are refused with
   expect(await peer.post(inboxOf(), 'bob', null, { raw: huge })).toBe(413)
   const unsigned = await fetch(inboxOf(), { method: 'POST', headers: { 'content-type': 'application/activity+json' }, body: JSON.stringify(forged) })
   expect(unsigned.status).toBe(401)
+  // a genuine signature made three hours ago (a captured request replayed later): expired
+  const stale = { ...forged, id: peer.activityId(), actor: peer.actorUrl('bob') }
+  expect(await peer.post(inboxOf(), 'bob', stale, { date: new Date(Date.now() - 3 * 3600_000) })).toBe(401)
   await new Promise((r) => setTimeout(r, 500))
   await net.processAll()
   expect((await alice.agent.getPosts({ uris: [uri] })).data.posts[0].likeCount).toBe(1)
   expect(await bridge.store.mapped(forged.id)).toBeUndefined()
+  expect(await bridge.store.mapped(stale.id)).toBeUndefined()
   expect((await bridge.store.followers(alice.did)).map((f) => f.actorUri)).toEqual([peer.actorUrl('bob')])
 })
 

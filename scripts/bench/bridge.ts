@@ -80,15 +80,23 @@ for (let i = 0; i < followers; i++) {
 }
 for (let i = 0; i < rows.length; i += 500) await bridge.db.kysely.insertInto('follower').values(rows.slice(i, i + 500)).execute()
 
-type Run = { label: string; deliveries: number; seconds: number; cpuMsPerDelivery: number; queuePeak: number; rssMiB: number; badDigest: number }
+type Run = { label: string; deliveries: number; seconds: number; cpuMsPerDelivery: number; queuePeak: number; queuePeakBytes: number; rssMiB: number; badDigest: number }
+/** what the queued tasks take in the database (their JSON) */
+const queueBytes = () => Number((bridge.db.sqlite.prepare('SELECT coalesce(sum(length(message)), 0) FROM queue').pluck().get() as number | bigint) ?? 0)
 const fanOut = async (label: string, expected: number): Promise<Run> => {
   await fetch(`${control}/reset`)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   let queuePeak = 0
+  let queuePeakBytes = 0
+  let sampledAt = 0
   await alice.agent.post({ text: `fan-out ${label} ${Date.now()}`, createdAt: new Date().toISOString() })
   for (;;) {
     queuePeak = Math.max(queuePeak, bridge.queueDepth())
+    if (performance.now() - sampledAt > 250) {
+      queuePeakBytes = Math.max(queuePeakBytes, queueBytes())
+      sampledAt = performance.now()
+    }
     const c = await counts()
     if (c.received >= expected) break
     if (performance.now() - t0 > 600_000) throw new Error(`${label}: ${c.received}/${expected} delivered after 10 minutes`)
@@ -97,7 +105,7 @@ const fanOut = async (label: string, expected: number): Promise<Run> => {
   const seconds = (performance.now() - t0) / 1000
   const used = process.cpuUsage(cpu0)
   const c = await counts()
-  return { label, deliveries: c.received, seconds, cpuMsPerDelivery: (used.user + used.system) / 1000 / c.received, queuePeak, rssMiB: process.memoryUsage().rss / 1024 / 1024, badDigest: c.badDigest }
+  return { label, deliveries: c.received, seconds, cpuMsPerDelivery: (used.user + used.system) / 1000 / c.received, queuePeak, queuePeakBytes, rssMiB: process.memoryUsage().rss / 1024 / 1024, badDigest: c.badDigest }
 }
 
 const shared = await fanOut('shared inboxes', instances)
@@ -125,10 +133,10 @@ const inboundSeconds = (performance.now() - inboundStart) / 1000
 const written = { n: await likeRows() }
 
 console.log(`\nbridge fan-out: 1 post, ${followers} followers on ${instances} instances (${perInstance} per instance)`)
-console.log('| delivery | deliveries | time to deliver all | bridge CPU per delivery | queue peak | RSS after |')
+console.log('| delivery | deliveries | time to deliver all | bridge CPU per delivery | queue peak (tasks, bytes) | RSS after |')
 console.log('| --- | --- | --- | --- | --- | --- |')
 for (const r of [shared, personal]) {
-  console.log(`| ${r.label} | ${r.deliveries} | ${r.seconds.toFixed(2)} s (${(r.deliveries / r.seconds).toFixed(0)}/s) | ${r.cpuMsPerDelivery.toFixed(2)} ms | ${r.queuePeak} | ${r.rssMiB.toFixed(0)} MiB |`)
+  console.log(`| ${r.label} | ${r.deliveries} | ${r.seconds.toFixed(2)} s (${(r.deliveries / r.seconds).toFixed(0)}/s) | ${r.cpuMsPerDelivery.toFixed(2)} ms | ${r.queuePeak}, ${(r.queuePeakBytes / 1024 / 1024).toFixed(1)} MiB | ${r.rssMiB.toFixed(0)} MiB |`)
 }
 console.log(`bad Digest headers at the peers: ${shared.badDigest + personal.badDigest}; left in the queue after the fan-outs: ${afterFanOut.queue} tasks; KV entries: ${afterFanOut.kv}`)
 console.log(
