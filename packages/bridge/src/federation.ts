@@ -44,6 +44,8 @@ export type FederationDeps = {
 export const POST_PATH = '/ap/posts/{did}/{rkey}'
 /** how many recent posts the outbox shows */
 const OUTBOX_SIZE = 20
+/** how long one read of a user's latest posts serves the outbox (its items and its count) */
+const OUTBOX_MEMO_MS = 2_000
 
 /** The atproto record our note URL names, or undefined when it is not ours. */
 export const ourPost = (ctx: Context<void>, url: URL | null): { did: string; rkey: string; uri: string } | undefined => {
@@ -142,11 +144,25 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
     })
     .setCounter(async (_ctx, identifier) => (await store.followers(identifier)).length)
 
+  // a user's latest posts, read from their PDS once for the outbox's items and its count (Fedify asks for
+  // both while answering one request)
+  const recent = new Map<string, { at: number; posts: ReturnType<Profiles['listRecords']> }>()
+  const latestPosts = (did: string): ReturnType<Profiles['listRecords']> => {
+    const now = Date.now()
+    for (const [k, v] of recent) if (now - v.at > OUTBOX_MEMO_MS) recent.delete(k)
+    let hit = recent.get(did)
+    if (!hit) {
+      hit = { at: now, posts: profiles.listRecords(did, 'app.bsky.feed.post', OUTBOX_SIZE) }
+      recent.set(did, hit)
+    }
+    return hit.posts
+  }
+
   // the outbox: the latest posts as Create activities (what Mastodon shows of an account it just found)
   federation
     .setOutboxDispatcher('/ap/users/{identifier}/outbox', async (ctx, identifier) => {
       if (!(await store.enabledUser(identifier))) return null
-      const posts = await profiles.listRecords(identifier, 'app.bsky.feed.post', OUTBOX_SIZE)
+      const posts = await latestPosts(identifier)
       const items = await Promise.all(
         posts.map(async (p) => {
           const rkey = p.uri.split('/').pop()!
@@ -156,7 +172,7 @@ export const createBridgeFederation = (deps: FederationDeps): Federation<void> =
       )
       return { items }
     })
-    .setCounter(async (_ctx, identifier) => ((await store.enabledUser(identifier)) ? (await profiles.listRecords(identifier, 'app.bsky.feed.post', OUTBOX_SIZE)).length : null))
+    .setCounter(async (_ctx, identifier) => ((await store.enabledUser(identifier)) ? (await latestPosts(identifier)).length : null))
 
   federation.setObjectDispatcher(Note, POST_PATH, async (ctx, { did, rkey }) => {
     if (!(await store.enabledUser(did))) return null

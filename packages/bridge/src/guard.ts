@@ -27,6 +27,7 @@ const refuse = (res: Parameters<RequestHandler>[1], status: number, error: strin
  */
 export const inboxGuard = (cfg: BridgeConfig, deliveries?: DeliveryLedger): RequestHandler => {
   const windows = new Map<string, { start: number; count: number }>()
+  let lastPrune = Date.now()
   return (req, res, next) => {
     if (req.method !== 'POST' || !req.path.endsWith('/inbox')) return next()
     const length = req.headers['content-length']
@@ -43,6 +44,11 @@ export const inboxGuard = (cfg: BridgeConfig, deliveries?: DeliveryLedger): Requ
         return refuse(res, 403, 'Blocked', `${host} is blocked on this bridge`)
       }
       const now = Date.now()
+      // windows that ended are dropped now and then (one entry per instance heard from in the last minute)
+      if (now - lastPrune > 60_000) {
+        for (const [h, win] of windows) if (now - win.start >= 60_000) windows.delete(h)
+        lastPrune = now
+      }
       const w = windows.get(host)
       if (!w || now - w.start >= 60_000) windows.set(host, { start: now, count: 1 })
       else if (++w.count > cfg.instanceRateLimit) {
