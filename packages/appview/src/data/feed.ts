@@ -1,6 +1,7 @@
 import { isAtUriString, type AtUriString, type DatetimeString, type DidString } from '@atproto/syntax'
 import { sql } from 'kysely'
 import type { AppViewDb } from '../db/index.ts'
+import { inList } from '../db/sql.ts'
 import type { FeedItem } from '../views/feed.ts'
 import { decodeCursor, encodeCursor, type Keyset } from './cursor.ts'
 
@@ -15,7 +16,7 @@ export type AuthorFeedFilter = 'posts_with_replies' | 'posts_no_replies' | 'post
 const toSkeleton = async (db: AppViewDb, rows: ItemRow[], limit: number): Promise<FeedSkeleton> => {
   const reposts = rows.filter((r) => r.type === 'repost').map((r) => r.uri)
   const repostRows = reposts.length
-    ? await db.kysely.selectFrom('repost').select(['uri', 'cid', 'creator', 'indexedAt']).where('uri', 'in', reposts).execute()
+    ? await db.kysely.selectFrom('repost').select(['uri', 'cid', 'creator', 'indexedAt']).where('uri', 'in', inList(reposts)).execute()
     : []
   const byUri = new Map(repostRows.map((r) => [r.uri, r]))
   const items: FeedItem[] = []
@@ -63,10 +64,17 @@ export const timelineSkeleton = async (
 const before = (ks: Keyset<AtUriString> | undefined) =>
   ks ? sql`AND "sortAt" <= ${ks.sortAt} AND ("sortAt" < ${ks.sortAt} OR "uri" < ${ks.key})` : sql``
 
+/** How far back the successive tries of `newestOf` look (from the page's start), ms; the last looks at everything. */
+const WINDOWS_MS = [1, 7, 30, 365].map((days) => days * 24 * 3600_000)
+
 /**
- * Few originators: each one's items through (originator, sortAt, uri), merged
- * by SQLite as they stream (a compound UNION ALL ordered like its parts is a
- * k-way merge: only about `limit` rows are read, none sorted).
+ * Few originators: their items through (originator, sortAt, uri), one seek
+ * per originator into a recent window (SQLite walks the bound JSON list of
+ * originators), the window widened until it holds a page — what a page needs
+ * is read, not everyone's history. Tried on the bench DB against a UNION ALL
+ * merge of one arm per originator: 1.3 → 0.9 ms per page for 57–271
+ * followees, and one statement text whatever their number (the merge was a
+ * new statement, prepared anew, for every count).
  */
 export const newestOf = async (
   db: AppViewDb,
@@ -75,12 +83,18 @@ export const newestOf = async (
   ks: Keyset<AtUriString> | undefined,
   opts: { postsOnly?: boolean } = {},
 ): Promise<ItemRow[]> => {
+  if (originators.length === 0) return []
   const type = opts.postsOnly ? sql`AND "type" = 'post'` : sql``
-  const parts = originators.map(
-    (o) => sql`SELECT "uri", "postUri", "originator", "type", "sortAt" FROM "feed_item" WHERE "originator" = ${o} ${type} ${before(ks)}`,
-  )
-  const res = await sql<ItemRow>`${sql.join(parts, sql` UNION ALL `)} ORDER BY "sortAt" DESC, "uri" DESC LIMIT ${limit}`.execute(db.kysely)
-  return res.rows
+  const list = inList(originators)
+  const from = Date.parse(ks?.sortAt ?? '') || Date.now()
+  for (const windowMs of [...WINDOWS_MS, Infinity]) {
+    const since = windowMs === Infinity ? sql`` : sql`AND "sortAt" >= ${new Date(from - windowMs).toISOString()}`
+    const res = await sql<ItemRow>`SELECT "uri", "postUri", "originator", "type", "sortAt" FROM "feed_item"
+      WHERE "originator" IN ${list} ${type} ${since} ${before(ks)}
+      ORDER BY "sortAt" DESC, "uri" DESC LIMIT ${limit}`.execute(db.kysely)
+    if (res.rows.length >= limit || windowMs === Infinity) return res.rows
+  }
+  return []
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { AtUriString, DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
+import { inList } from '../db/sql.ts'
 import type { ThreadSkeleton } from '../views/thread.ts'
 
 /** Replies loaded for one thread, at most (deep or wide threads are cut, not refused). */
@@ -26,7 +27,7 @@ export const threadSkeleton = async (db: AppViewDb, anchor: AtUriString, depth: 
     const rows = await db.kysely
       .selectFrom('post')
       .select(['uri', 'replyParent'])
-      .where('replyParent', 'in', frontier)
+      .where('replyParent', 'in', inList(frontier))
       .orderBy('sortAt', 'asc')
       .orderBy('uri', 'asc')
       .limit(MAX_THREAD_POSTS - total)
@@ -54,10 +55,10 @@ export const threadgateRelations = async (
 ): Promise<{ followedByRoot: Set<DidString>; followingRoot: Set<DidString>; onLists: Set<DidString> }> => {
   if (authors.length === 0) return { followedByRoot: new Set(), followingRoot: new Set(), onLists: new Set() }
   const [byRoot, toRoot, listed] = await Promise.all([
-    db.kysely.selectFrom('follow').select('subject as did').where('creator', '=', rootAuthor).where('subject', 'in', authors).execute(),
-    db.kysely.selectFrom('follow').select('creator as did').where('subject', '=', rootAuthor).where('creator', 'in', authors).execute(),
+    db.kysely.selectFrom('follow').select('subject as did').where('creator', '=', rootAuthor).where('subject', 'in', inList(authors)).execute(),
+    db.kysely.selectFrom('follow').select('creator as did').where('subject', '=', rootAuthor).where('creator', 'in', inList(authors)).execute(),
     lists.length
-      ? db.kysely.selectFrom('list_item').select('subject as did').where('listUri', 'in', lists).where('subject', 'in', authors).execute()
+      ? db.kysely.selectFrom('list_item').select('subject as did').where('listUri', 'in', lists).where('subject', 'in', inList(authors)).execute()
       : Promise.resolve([]),
   ])
   return {

@@ -3,6 +3,7 @@ import type { app } from '@atsuite/lexicon'
 import type { AppViewDb } from '../db/index.ts'
 import { storedRecord, type HydrationState } from './state.ts'
 import { earliestBy, missing } from './util.ts'
+import { inList } from '../db/sql.ts'
 
 
 /** Actor rows with their profile record (display name, avatar, …). */
@@ -23,7 +24,7 @@ export const hydrateActors = async (db: AppViewDb, dids: Iterable<DidString>, st
       'profile.indexedAt as profileIndexedAt',
       'record.json as profileJson',
     ])
-    .where('actor.did', 'in', todo)
+    .where('actor.did', 'in', inList(todo))
     .execute()
   for (const did of todo) state.actors.set(did, null)
   for (const r of rows) {
@@ -49,7 +50,7 @@ export const hydrateActors = async (db: AppViewDb, dids: Iterable<DidString>, st
 export const hydrateActorCounts = async (db: AppViewDb, dids: Iterable<DidString>, state: HydrationState): Promise<void> => {
   const todo = missing(dids, state.actorCounts)
   if (todo.length === 0) return
-  const rows = await db.kysely.selectFrom('actor_agg').selectAll().where('did', 'in', todo).execute()
+  const rows = await db.kysely.selectFrom('actor_agg').selectAll().where('did', 'in', inList(todo)).execute()
   for (const did of todo) state.actorCounts.set(did, { followersCount: 0, followsCount: 0, postsCount: 0, listsCount: 0, feedgensCount: 0 })
   for (const r of rows) state.actorCounts.set(r.did, r)
 }
@@ -60,11 +61,11 @@ export const hydrateActorViewers = async (db: AppViewDb, dids: Iterable<DidStrin
   const todo = missing(dids, state.actorViewers)
   if (!viewer || todo.length === 0) return
   const [following, followedBy, blocking, blockedBy, muted] = await Promise.all([
-    db.kysely.selectFrom('follow').select(['subject as did', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', todo).execute(),
-    db.kysely.selectFrom('follow').select(['creator as did', 'uri', 'sortAt']).where('subject', '=', viewer).where('creator', 'in', todo).execute(),
-    db.kysely.selectFrom('block').select(['subject as did', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', todo).execute(),
-    db.kysely.selectFrom('block').select(['creator as did']).where('subject', '=', viewer).where('creator', 'in', todo).execute(),
-    db.kysely.selectFrom('mute').select(['subject as did']).where('muter', '=', viewer).where('subject', 'in', todo).execute(),
+    db.kysely.selectFrom('follow').select(['subject as did', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', inList(todo)).execute(),
+    db.kysely.selectFrom('follow').select(['creator as did', 'uri', 'sortAt']).where('subject', '=', viewer).where('creator', 'in', inList(todo)).execute(),
+    db.kysely.selectFrom('block').select(['subject as did', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', inList(todo)).execute(),
+    db.kysely.selectFrom('block').select(['creator as did']).where('subject', '=', viewer).where('creator', 'in', inList(todo)).execute(),
+    db.kysely.selectFrom('mute').select(['subject as did']).where('muter', '=', viewer).where('subject', 'in', inList(todo)).execute(),
   ])
   const first = (rows: { did: DidString; uri: AtUriString; sortAt: string }[]) => {
     const m = new Map<DidString, AtUriString>()

@@ -6,6 +6,7 @@ import { hydrateFeedGens, hydrateLists } from './graph.ts'
 import { storedRecord, type HydrationState } from './state.ts'
 import { embeddedRecordUri } from '../views/embed.ts'
 import { earliestBy, missing } from './util.ts'
+import { inList } from '../db/sql.ts'
 
 
 const collectionOf = (uri: string): string => uri.split('/')[3] ?? ''
@@ -18,7 +19,7 @@ const hydratePostRows = async (db: AppViewDb, uris: AtUriString[], state: Hydrat
     .selectFrom('post')
     .innerJoin('record', 'record.uri', 'post.uri')
     .select(['post.uri as uri', 'post.cid as cid', 'post.creator as creator', 'post.indexedAt as indexedAt', 'post.sortAt as sortAt', 'record.json as json'])
-    .where('post.uri', 'in', todo)
+    .where('post.uri', 'in', inList(todo))
     .execute()
   for (const uri of todo) state.posts.set(uri, null)
   for (const r of rows) {
@@ -37,7 +38,7 @@ const hydratePostRows = async (db: AppViewDb, uris: AtUriString[], state: Hydrat
 export const hydrateRecordCounts = async (db: AppViewDb, uris: Iterable<AtUriString>, state: HydrationState): Promise<void> => {
   const todo = missing(uris, state.recordCounts)
   if (todo.length === 0) return
-  const rows = await db.kysely.selectFrom('record_agg').selectAll().where('uri', 'in', todo).execute()
+  const rows = await db.kysely.selectFrom('record_agg').selectAll().where('uri', 'in', inList(todo)).execute()
   for (const uri of todo) state.recordCounts.set(uri, { likeCount: 0, repostCount: 0, replyCount: 0, quoteCount: 0 })
   for (const r of rows) state.recordCounts.set(r.uri, r)
 }
@@ -48,8 +49,8 @@ const hydratePostViewers = async (db: AppViewDb, uris: AtUriString[], state: Hyd
   const todo = missing(uris, state.postViewers)
   if (!viewer || todo.length === 0) return
   const [likes, reposts] = await Promise.all([
-    db.kysely.selectFrom('like').select(['subject', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', todo).execute(),
-    db.kysely.selectFrom('repost').select(['subject', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', todo).execute(),
+    db.kysely.selectFrom('like').select(['subject', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', inList(todo)).execute(),
+    db.kysely.selectFrom('repost').select(['subject', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', inList(todo)).execute(),
   ])
   for (const uri of todo) state.postViewers.set(uri, {})
   for (const [subject, l] of earliestBy(likes, (r) => r.subject)) state.postViewers.get(subject)!.like = l.uri
@@ -64,7 +65,7 @@ const hydrateGates = async (db: AppViewDb, uris: AtUriString[], state: Hydration
     .selectFrom('gate')
     .innerJoin('record', 'record.uri', 'gate.uri')
     .select(['gate.postUri as postUri', 'gate.kind as kind', 'gate.uri as uri', 'gate.cid as cid', 'record.json as json'])
-    .where('gate.postUri', 'in', todo)
+    .where('gate.postUri', 'in', inList(todo))
     .execute()
   for (const r of rows) {
     if (r.kind === 'threadgate') {

@@ -4,6 +4,7 @@ import type { AppViewDb } from '../db/index.ts'
 import { hydrateProfiles } from './actor.ts'
 import { blockPairKey, storedRecord, type HydrationState } from './state.ts'
 import { missing } from './util.ts'
+import { inList } from '../db/sql.ts'
 
 
 /** Feed generator records, their like counts, the viewer's likes, and their creators. */
@@ -23,7 +24,7 @@ export const hydrateFeedGens = async (db: AppViewDb, uris: Iterable<AtUriString>
       'record.json as json',
       'record_agg.likeCount as likeCount',
     ])
-    .where('feed_generator.uri', 'in', todo)
+    .where('feed_generator.uri', 'in', inList(todo))
     .execute()
   for (const uri of todo) state.feedGens.set(uri, null)
   for (const r of rows) {
@@ -45,7 +46,7 @@ export const hydrateFeedGens = async (db: AppViewDb, uris: Iterable<AtUriString>
 const hydrateRecordLikes = async (db: AppViewDb, uris: AtUriString[], state: HydrationState): Promise<void> => {
   const viewer = state.viewer
   if (!viewer || uris.length === 0) return
-  const likes = await db.kysely.selectFrom('like').select(['subject', 'uri']).where('creator', '=', viewer).where('subject', 'in', uris).execute()
+  const likes = await db.kysely.selectFrom('like').select(['subject', 'uri']).where('creator', '=', viewer).where('subject', 'in', inList(uris)).execute()
   for (const l of likes) if (!state.recordViewerLikes.has(l.subject)) state.recordViewerLikes.set(l.subject, l.uri)
 }
 
@@ -64,7 +65,7 @@ export const hydrateLists = async (db: AppViewDb, uris: Iterable<AtUriString>, s
       'record.json as json',
       eb.selectFrom('list_item').select((e) => e.fn.countAll<number>().as('n')).whereRef('list_item.listUri', '=', 'list.uri').as('itemCount'),
     ])
-    .where('list.uri', 'in', todo)
+    .where('list.uri', 'in', inList(todo))
     .execute()
   for (const uri of todo) state.lists.set(uri, null)
   const creators = new Set<DidString>()
@@ -91,8 +92,8 @@ export const hydrateBlockPairs = async (db: AppViewDb, anchor: DidString, others
   const todo = [...new Set(others)].filter((d) => d !== anchor)
   if (todo.length === 0) return
   const [by, of] = await Promise.all([
-    db.kysely.selectFrom('block').select('subject as did').where('creator', '=', anchor).where('subject', 'in', todo).execute(),
-    db.kysely.selectFrom('block').select('creator as did').where('subject', '=', anchor).where('creator', 'in', todo).execute(),
+    db.kysely.selectFrom('block').select('subject as did').where('creator', '=', anchor).where('subject', 'in', inList(todo)).execute(),
+    db.kysely.selectFrom('block').select('creator as did').where('subject', '=', anchor).where('creator', 'in', inList(todo)).execute(),
   ])
   for (const r of [...by, ...of]) state.blockPairs.add(blockPairKey(anchor, r.did))
 }

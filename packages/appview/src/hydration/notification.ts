@@ -5,6 +5,7 @@ import { hydrateProfiles } from './actor.ts'
 import { hydratePosts } from './feed.ts'
 import { storedRecord, type HydrationState } from './state.ts'
 import { missing } from './util.ts'
+import { inList } from '../db/sql.ts'
 
 
 /** Where each collection's records are kept (see indexer plugins' `table`); the rest are in `record`. */
@@ -25,7 +26,7 @@ export const hydrateRecords = async (db: AppViewDb, uris: Iterable<AtUriString>,
   for (const uri of todo) state.records.set(uri, null)
   const byTable = Map.groupBy(todo, tableOf)
   for (const [table, list] of byTable) {
-    const rows = await db.kysely.selectFrom(table).select(['uri', 'cid', 'json']).where('uri', 'in', list).execute()
+    const rows = await db.kysely.selectFrom(table).select(['uri', 'cid', 'json']).where('uri', 'in', inList(list)).execute()
     for (const r of rows) {
       // a refused record's row in `record` has no content
       if (table === 'record' && r.json === '{}') continue

@@ -16,3 +16,4 @@ export const earliestBy = <K, R extends { sortAt: string; uri: string }>(rows: R
   }
   return m
 }
+
