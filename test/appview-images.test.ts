@@ -4,7 +4,9 @@
  * the blob's content type and immutable cache headers; a hidden account's
  * images are gone.
  */
-import { TestNetwork, type TestUser } from '@atsuite/dev-env'
+import path from 'node:path'
+import { AppView } from '@atsuite/appview'
+import { TestNetwork, freePort, testAppViewConfig, waitUntil, type TestUser } from '@atsuite/dev-env'
 import { appviewGet } from './_appview.ts'
 import { PNG } from './_util.ts'
 
@@ -51,6 +53,38 @@ test('post images and avatars are served by the app view with the right type and
   const profile = await appviewGet(net, null, 'app.bsky.actor.getProfile', { actor: alice.did })
   expect(profile.body.avatar).toContain(cid)
   expect((await fetch(profile.body.avatar)).status).toBe(200)
+})
+
+test('an app view serving unvalidated answers (as in production: JSON written in one pass) answers the same bytes', async () => {
+  const quoted = await alice.agent.post({ text: 'quote me' })
+  const quoting = await alice.agent.post({ text: 'quoting', embed: { $type: 'app.bsky.embed.record', record: { uri: quoted.uri, cid: quoted.cid } } })
+  const head = await net.processAll()
+  const cfg = testAppViewConfig(net.plc.url, net.relay.url.replace(/^http/, 'ws'), path.join(net.dir, 'appview-plain'), await freePort(), { APPVIEW_STREAM_START: 'oldest' })
+  const plain = await AppView.create(cfg, { validateResponses: false })
+  await plain.start()
+  try {
+    await waitUntil(() => plain.ctx.indexer.status.cursor >= head && plain.ctx.indexer.status.idle, {
+      timeoutMs: 20_000,
+      wakeOn: [(fn) => (plain.ctx.indexer.on('progress', fn), () => void plain.ctx.indexer.off('progress', fn))],
+      pollMs: 50,
+      describe: () => `second app view at ${plain.ctx.indexer.status.cursor}, head ${head}`,
+    })
+    // each app view's own URL in image links, and when it indexed things (indexedAt, an account's createdAt as
+    // first seen), are the only differences allowed
+    const normal = (text: string, base: string) => JSON.parse(text.replaceAll(base, 'APPVIEW').replace(/"(indexedAt|createdAt)":"[^"]*"/g, '"$1":"-"'))
+    for (const [nsid, qs] of [
+      ['app.bsky.feed.getAuthorFeed', `actor=${alice.did}`],
+      ['app.bsky.feed.getPosts', `uris=${encodeURIComponent(quoting.uri)}&uris=${encodeURIComponent(quoted.uri)}`],
+      ['app.bsky.actor.getProfile', `actor=${alice.did}`],
+    ]) {
+      const [a, b] = await Promise.all([fetch(`${net.appview.url}/xrpc/${nsid}?${qs}`), fetch(`${plain.url}/xrpc/${nsid}?${qs}`)])
+      expect([a.status, b.status]).toEqual([200, 200])
+      expect(b.headers.get('content-type')).toMatch(/^application\/json/)
+      expect(normal(await b.text(), plain.url)).toEqual(normal(await a.text(), net.appview.url))
+    }
+  } finally {
+    await plain.destroy()
+  }
 })
 
 test('bad image paths are 400s, unknown blobs 404, and a taken-down account has no images', async () => {

@@ -27,14 +27,15 @@ export class AppView {
 
   static async create(cfg: AppViewConfig, overrides: AppViewOverrides & { validateResponses?: boolean } = {}): Promise<AppView> {
     const ctx = await AppContext.create(cfg, overrides)
+    const validateResponses = overrides.validateResponses ?? false
     const shell = new ServiceShell({
       version: cfg.version,
       logger: httpLogger,
-      xrpc: { validateResponses: overrides.validateResponses ?? false, jsonLimit: 100 * 1024 },
+      xrpc: { validateResponses, jsonLimit: 100 * 1024 },
       errorParser: toXrpcError,
       before: [wellKnownRouter(ctx), imageRouter(ctx)],
     })
-    registerRoutes(shell.xrpc, ctx)
+    registerRoutes(shell.xrpc, ctx, { preserialize: !validateResponses })
     return new AppView(ctx, shell)
   }
 

@@ -1,6 +1,7 @@
 import type { Server } from '@atproto/xrpc-server'
 import type { AppContext } from '../context.ts'
 import type { Route } from './util.ts'
+import { preserializingServer } from './json-output.ts'
 import { actorRoutes } from './app/bsky/actor/index.ts'
 import { discoveryRoutes } from './app/bsky/actor/discovery.ts'
 import { feedRoutes } from './app/bsky/feed/index.ts'
@@ -21,6 +22,8 @@ const routes: Route[] = [
   ...notificationRoutes,
 ]
 
-export const registerRoutes = (server: Server, ctx: AppContext): void => {
-  for (const route of routes) route(server, ctx)
+/** `preserialize`: JSON answers written by our serializer (off when xrpc-server validates responses). */
+export const registerRoutes = (server: Server, ctx: AppContext, opts: { preserialize: boolean }): void => {
+  const target = opts.preserialize ? preserializingServer(server) : server
+  for (const route of routes) route(target, ctx)
 }
