@@ -109,6 +109,7 @@ test('a fan-out of slow deliveries does not hold back inbound activities, and th
     expect(ledger.stats).toMatchObject({ delivered: 120, failed: 0 })
   } finally {
     abort.abort()
+    ledger.close()
     await slow.close()
   }
 })
@@ -160,7 +161,8 @@ test('an inbox refusing draft-cavage (401) gets RFC 9421, remembered; a 5xx chan
 test('stopped mid-fan-out and started again: every inbox gets its delivery exactly once', async () => {
   const inbox = await inboxServer(undefined, 10)
   try {
-    const first = new SqliteMessageQueue(db, { channel: 'outbox', workers: 4, ledger: ledgerOf() })
+    const ledgers = [ledgerOf(), ledgerOf()]
+    const first = new SqliteMessageQueue(db, { channel: 'outbox', workers: 4, ledger: ledgers[0] })
     await first.enqueueMany(Array.from({ length: 100 }, (_, i) => delivery(`${inbox.origin}/users/v${i}/inbox`, 3000 + i)))
     const abort = new AbortController()
     const running = first.listen(async () => undefined, { signal: abort.signal })
@@ -171,7 +173,7 @@ test('stopped mid-fan-out and started again: every inbox gets its delivery exact
     expect(left).toBeGreaterThan(0)
     expect(left).toBeLessThan(100)
     // the same deliveries queued again (a firehose replay) are dropped as already made
-    const second = new SqliteMessageQueue(db, { channel: 'outbox', workers: 4, ledger: ledgerOf() })
+    const second = new SqliteMessageQueue(db, { channel: 'outbox', workers: 4, ledger: ledgers[1] })
     await second.enqueueMany(Array.from({ length: 100 }, (_, i) => delivery(`${inbox.origin}/users/v${i}/inbox`, 3000 + i)))
     const again = new AbortController()
     const resumed = second.listen(async () => undefined, { signal: again.signal })
@@ -181,6 +183,7 @@ test('stopped mid-fan-out and started again: every inbox gets its delivery exact
     const paths = inbox.received.map((r) => r.path)
     expect(paths).toHaveLength(100)
     expect(new Set(paths).size).toBe(100)
+    for (const l of ledgers) l.close()
   } finally {
     await inbox.close()
   }
