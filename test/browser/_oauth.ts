@@ -27,7 +27,7 @@ export const ARTIFACTS = path.resolve(import.meta.dirname, '../../test-artifacts
 
 /** The little of a page's DOM the tests touch, typed here (the project's TypeScript has no DOM library). */
 type Elementish = { textContent: string | null; disabled?: boolean; click(): void }
-export type Browserish = { document: { body: { innerText: string }; querySelectorAll(selector: string): Iterable<Elementish> } }
+export type Browserish = { document: { body: { innerText: string } | null; querySelectorAll(selector: string): Iterable<Elementish> } }
 
 class MemoryStore<V> {
   readonly map = new Map<string, V>()
@@ -190,14 +190,18 @@ export const screenshot = async (page: Page, name: string): Promise<void> => {
 
 const PASSWORD = 'input[autocomplete="current-password"]'
 
-/** The visible text of the page (what a person reads). */
-export const pageText = (page: Page): Promise<string> => page.evaluate(() => (globalThis as unknown as Browserish).document.body.innerText)
+/** The visible text of the page (what a person reads); empty while a navigation has no body yet. */
+export const pageText = (page: Page): Promise<string> => page.evaluate(() => (globalThis as unknown as Browserish).document.body?.innerText ?? '')
 
 /** Waits until the page's text matches. */
 export const waitForText = async (page: Page, re: RegExp, timeout = 10_000): Promise<string> => {
   const deadline = Date.now() + timeout
   for (;;) {
-    const text = await pageText(page)
+    // a navigation under way (the redirect back to the app) can destroy the page's context mid-read: read again
+    const text = await pageText(page).catch((err: unknown) => {
+      if (/context was destroyed|navigation/i.test(String(err))) return ''
+      throw err
+    })
     if (re.test(text)) return text
     if (Date.now() > deadline) throw new Error(`page never showed ${re}; it shows:\n${text}`)
     await new Promise((r) => setTimeout(r, 100))
