@@ -58,7 +58,7 @@ export class SqliteMessageQueue implements MessageQueue {
     const sql = db.sqlite
     this.stmt = {
       insert: sql.prepare('INSERT INTO queue (channel, message, runAt, lockedUntil) VALUES (?, ?, ?, 0)'),
-      // ids from the (channel, runAt, id) index alone; then the one message taken
+      // the channel's due rows in order, through the (channel, runAt, id) index
       next: sql.prepare('SELECT id, message FROM queue WHERE channel = ? AND runAt <= ? ORDER BY runAt, id LIMIT ?'),
       done: sql.prepare('DELETE FROM queue WHERE id = ?'),
       retry: sql.prepare('UPDATE queue SET runAt = ? WHERE id = ?'),
