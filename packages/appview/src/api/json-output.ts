@@ -44,7 +44,7 @@ export const preserializingServer = (server: Server): Server =>
             return out
           }
         const c = typeof config === 'function' ? wrap(config as never) : { ...(config as object), handler: wrap((config as { handler: never }).handler) }
-        return (target.add as (ns: unknown, config: unknown) => void)(ns, c)
+        return (target.add as (ns: unknown, config: unknown) => void).call(target, ns, c)
       }
     },
   })
