@@ -2,7 +2,25 @@ import { IdResolver, MemoryCache } from '@atproto/identity'
 
 export type ProfileImage = { url: string; mimeType: string }
 export type ProfileView = { displayName?: string; description?: string; pronouns?: string; website?: string; avatar?: ProfileImage; banner?: ProfileImage }
-type BlobRef = { ref?: { $link?: string; toString(): string }; mimeType?: string }
+/** A blob as records carry it: `ref` is `{$link}` in JSON (XRPC), a CID object when decoded from CBOR (the firehose). */
+export type BlobRef = { ref?: { $link?: string } | string; mimeType?: string }
+
+/** A blob's CID, whether the record came as JSON (`{$link}`) or decoded from CBOR (a CID object). */
+const blobCid = (b: BlobRef | undefined): string | undefined => {
+  const ref = b?.ref
+  if (!ref) return undefined
+  if (typeof ref === 'string') return ref
+  if (ref.$link) return ref.$link
+  const s = String(ref)
+  return /^b[a-z2-7]+$/.test(s) ? s : undefined
+}
+
+/** Where an account's blob is served: its own PDS's getBlob, with the blob's type. */
+export const blobImage = (pds: string | undefined, did: string, blob: BlobRef | undefined): ProfileImage | undefined => {
+  const cid = blobCid(blob)
+  if (!cid || !pds) return undefined
+  return { url: `${pds}/xrpc/com.atproto.sync.getBlob?did=${encodeURIComponent(did)}&cid=${cid}`, mimeType: blob?.mimeType ?? 'image/jpeg' }
+}
 
 const TTL_MS = 5 * 60 * 1000
 
@@ -57,10 +75,7 @@ export class Profiles {
   }
 
   async blobUrl(did: string, blob: BlobRef | undefined): Promise<ProfileImage | undefined> {
-    const cid = blob?.ref?.$link ?? (blob?.ref ? String(blob.ref) : undefined)
-    const pds = await this.pdsOf(did)
-    if (!cid || !pds || cid === '[object Object]') return undefined
-    return { url: `${pds}/xrpc/com.atproto.sync.getBlob?did=${encodeURIComponent(did)}&cid=${cid}`, mimeType: blob?.mimeType ?? 'image/jpeg' }
+    return blob ? blobImage(await this.pdsOf(did), did, blob) : undefined
   }
 
   async get(did: string): Promise<ProfileView> {

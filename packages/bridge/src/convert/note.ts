@@ -2,10 +2,9 @@ import { Document, Hashtag, LanguageString, Mention, Note, PUBLIC_COLLECTION, ty
 import { Temporal } from '@js-temporal/polyfill'
 import type { BridgeStore } from '../store.ts'
 import { parseRecordUri } from '../atproto/uri.ts'
-import type { Profiles } from '../atproto/profiles.ts'
+import { blobImage, type BlobRef, type Profiles } from '../atproto/profiles.ts'
 import { escapeHtml, textToHtml, type Facet } from './html.ts'
 
-type BlobRef = { ref?: { $link?: string } | string; mimeType?: string }
 type PostRecord = {
   text?: string
   facets?: Facet[]
@@ -30,16 +29,6 @@ export const fediverseIdOf = async (ctx: Context<void>, store: BridgeStore, uri:
   const ref = parseRecordUri(uri)
   if (ref?.collection !== POST || !(await store.enabledUser(ref.did))) return null
   return ctx.getObjectUri(Note, { did: ref.did, rkey: ref.rkey })
-}
-
-/** A blob's CID, whether the record came as JSON (`{$link}`) or decoded from CBOR (a CID object). */
-const blobCid = (b: BlobRef | undefined): string | undefined => {
-  const ref = b?.ref
-  if (!ref) return undefined
-  if (typeof ref === 'string') return ref
-  if (ref.$link) return ref.$link
-  const s = String(ref)
-  return /^b[a-z2-7]+$/.test(s) ? s : undefined
 }
 
 /**
@@ -88,13 +77,8 @@ export const noteOf = async (ctx: Context<void>, store: BridgeStore, profiles: P
   const pds = images.length ? await profiles.pdsOf(did) : undefined
   const attachments = images
     .map((img) => {
-      const cid = blobCid(img.image)
-      if (!cid || !pds) return null
-      return new Document({
-        mediaType: img.image?.mimeType ?? 'image/jpeg',
-        url: new URL(`${pds}/xrpc/com.atproto.sync.getBlob?did=${encodeURIComponent(did)}&cid=${cid}`),
-        name: img.alt || null,
-      })
+      const served = blobImage(pds, did, img.image)
+      return served ? new Document({ mediaType: served.mimeType, url: new URL(served.url), name: img.alt || null }) : null
     })
     .filter((d): d is Document => d !== null)
   const lang = post.langs?.[0]
