@@ -101,8 +101,9 @@ const m002: Migration = {
       .addColumn('lastSuccess', 'integer')
       .execute()
     // one queue per kind of task (inbound activities are not held back by a fan-out); rows in hand are
-    // tracked in memory now, lockedUntil stays unused
+    // tracked in memory now, so the lease column goes
     await db.schema.alterTable('queue').addColumn('channel', 'varchar', (c) => c.notNull().defaultTo('outbox')).execute()
+    await db.schema.alterTable('queue').dropColumn('lockedUntil').execute()
     await sql`UPDATE queue SET channel = json_extract(message, '$.type') WHERE json_extract(message, '$.type') IN ('inbox', 'outbox', 'fanout')`.execute(db)
     await db.schema.dropIndex('queue_run_at_idx').execute()
     await db.schema.createIndex('queue_channel_run_at_idx').on('queue').columns(['channel', 'runAt', 'id']).execute()
@@ -113,6 +114,7 @@ const m002: Migration = {
   async down(db: Kysely<unknown>): Promise<void> {
     await db.schema.dropIndex('queue_channel_run_at_idx').execute()
     await db.schema.alterTable('queue').dropColumn('channel').execute()
+    await db.schema.alterTable('queue').addColumn('lockedUntil', 'integer', (c) => c.notNull().defaultTo(0)).execute()
     await db.schema.createIndex('queue_run_at_idx').on('queue').columns(['runAt', 'id']).execute()
     await db.schema.alterTable('bridged_user').dropColumn('domainCheckedAt').execute()
     await db.schema.alterTable('bridged_user').dropColumn('domainVerifiedAt').execute()

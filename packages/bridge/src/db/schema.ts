@@ -19,8 +19,6 @@ export interface QueueTable {
   message: string
   /** ms since epoch: not before */
   runAt: number
-  /** unused (rows in hand are tracked in memory) */
-  lockedUntil: number
 }
 
 export interface BridgedUserTable {

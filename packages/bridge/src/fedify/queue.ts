@@ -57,7 +57,7 @@ export class SqliteMessageQueue implements MessageQueue {
     // prepared once: every delivery takes and deletes a row
     const sql = db.sqlite
     this.stmt = {
-      insert: sql.prepare('INSERT INTO queue (channel, message, runAt, lockedUntil) VALUES (?, ?, ?, 0)'),
+      insert: sql.prepare('INSERT INTO queue (channel, message, runAt) VALUES (?, ?, ?)'),
       // the channel's due rows in order, through the (channel, runAt, id) index
       next: sql.prepare('SELECT id, message FROM queue WHERE channel = ? AND runAt <= ? ORDER BY runAt, id LIMIT ?'),
       done: sql.prepare('DELETE FROM queue WHERE id = ?'),
