@@ -16,4 +16,3 @@ export const earliestBy = <K, R extends { sortAt: string; uri: string }>(rows: R
   }
   return m
 }
-
