@@ -1,4 +1,5 @@
 import type { RequestHandler, Response } from 'express'
+import { SingleFlight } from '@atsuite/common'
 import type { BridgeConfig } from './config.ts'
 import type { BridgedUser, BridgeStore } from './store.ts'
 import { federationLogger as log } from './logger.ts'
@@ -23,7 +24,7 @@ export class HandleDomains {
   private readonly cfg: BridgeConfig
   private readonly store: BridgeStore
   private readonly fetchFn: typeof fetch
-  private readonly inflight = new Map<string, Promise<boolean>>()
+  private readonly checks = new SingleFlight<string, boolean>()
 
   constructor(cfg: BridgeConfig, store: BridgeStore, fetchFn: typeof fetch = globalThis.fetch) {
     this.cfg = cfg
@@ -33,13 +34,7 @@ export class HandleDomains {
 
   /** Asks the handle's domain for its WebFinger and records whether it redirects to ours. */
   check(user: Pick<BridgedUser, 'did' | 'handle'>): Promise<boolean> {
-    const key = `${user.did} ${user.handle}`
-    let p = this.inflight.get(key)
-    if (!p) {
-      p = this.run(user).finally(() => this.inflight.delete(key))
-      this.inflight.set(key, p)
-    }
-    return p
+    return this.checks.run(`${user.did} ${user.handle}`, () => this.run(user))
   }
 
   private async run({ did, handle }: Pick<BridgedUser, 'did' | 'handle'>): Promise<boolean> {

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { decodeCid, parseCid, type Cid } from '@atproto/lex-data'
 import type { DidString } from '@atproto/syntax'
+import { SingleFlight } from '@atsuite/common'
 
 export class BlobError extends Error {
   readonly status: 400 | 404 | 502
@@ -34,7 +35,7 @@ export class BlobCache {
   private readonly dir: string
   private readonly maxBytes: number
   private readonly allowInsecure: boolean
-  private readonly inflight = new Map<string, Promise<CachedBlob>>()
+  private readonly downloads = new SingleFlight<string, CachedBlob>()
 
   constructor(opts: { dir: string; maxBytes: number; allowInsecure: boolean }) {
     this.dir = opts.dir
@@ -66,13 +67,7 @@ export class BlobCache {
     } catch {
       // not cached yet
     }
-    const key = cid.toString()
-    let p = this.inflight.get(key)
-    if (!p) {
-      p = this.fetchToDisk(did, cid, pdsEndpoint).finally(() => this.inflight.delete(key))
-      this.inflight.set(key, p)
-    }
-    return p
+    return this.downloads.run(cid.toString(), () => this.fetchToDisk(did, cid, pdsEndpoint))
   }
 
   private async fetchToDisk(did: DidString, cid: Cid, pdsEndpoint: () => Promise<string | null>): Promise<CachedBlob> {

@@ -1,11 +1,22 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { AtpAgent } from '@atproto/api'
+import { SingleFlight } from '@atsuite/common'
 import type { BridgeConfig } from '../config.ts'
 import type { BridgeDb } from '../db/index.ts'
 import { bridgeLogger } from '../logger.ts'
 
 /** What the bridge knows of a fediverse actor when it mirrors it. */
 export type RemoteActorInfo = { uri: string; address: string; name?: string; summary?: string }
+
+/** The signed-in account's profile record. */
+const writeProfile = async (agent: AtpAgent, displayName: string, description: string): Promise<void> => {
+  await agent.com.atproto.repo.putRecord({
+    repo: agent.session!.did,
+    collection: 'app.bsky.actor.profile',
+    rkey: 'self',
+    record: { $type: 'app.bsky.actor.profile', displayName, description },
+  })
+}
 
 /**
  * The bridge's atproto side on its PDS: its own account (whose followers
@@ -34,16 +45,11 @@ export class AtprotoAccounts {
       await agent.login({ identifier: handle, password })
     } catch {
       await agent.createAccount({ handle, email, password, inviteCode: this.cfg.inviteCode })
-      await agent.com.atproto.repo.putRecord({
-        repo: agent.session!.did,
-        collection: 'app.bsky.actor.profile',
-        rkey: 'self',
-        record: {
-          $type: 'app.bsky.actor.profile',
-          displayName: 'Fediverse bridge',
-          description: `Follow this account to be followable from Mastodon and the rest of the fediverse (as @<your handle>@${new URL(this.cfg.publicUrl).host}). Unfollow it to stop.`,
-        },
-      })
+      await writeProfile(
+        agent,
+        'Fediverse bridge',
+        `Follow this account to be followable from Mastodon and the rest of the fediverse (as @<your handle>@${new URL(this.cfg.publicUrl).host}). Unfollow it to stop.`,
+      )
       bridgeLogger.info({ did: agent.session!.did, handle }, 'bridge account created')
     }
     this.self = { did: agent.session!.did, agent }
@@ -58,19 +64,14 @@ export class AtprotoAccounts {
     return `${front.length < 3 ? `fedi-${front}` : front}${this.cfg.handleDomain}`
   }
 
-  private readonly creating = new Map<string, Promise<{ did: string; agent: AtpAgent }>>()
+  private readonly creating = new SingleFlight<string, { did: string; agent: AtpAgent }>()
 
   /**
    * The atproto account mirroring a fediverse actor, created the first time
    * it is needed (once, however many of its activities arrive at once).
    */
-  async mirror(actor: RemoteActorInfo): Promise<{ did: string; agent: AtpAgent }> {
-    let p = this.creating.get(actor.uri)
-    if (!p) {
-      p = this.mirrorOnce(actor).finally(() => this.creating.delete(actor.uri))
-      this.creating.set(actor.uri, p)
-    }
-    return p
+  mirror(actor: RemoteActorInfo): Promise<{ did: string; agent: AtpAgent }> {
+    return this.creating.run(actor.uri, () => this.mirrorOnce(actor))
   }
 
   private async mirrorOnce(actor: RemoteActorInfo): Promise<{ did: string; agent: AtpAgent }> {
@@ -86,16 +87,7 @@ export class AtprotoAccounts {
       inviteCode: this.cfg.inviteCode,
     })
     const did = agent.session!.did
-    await agent.com.atproto.repo.putRecord({
-      repo: did,
-      collection: 'app.bsky.actor.profile',
-      rkey: 'self',
-      record: {
-        $type: 'app.bsky.actor.profile',
-        displayName: (actor.name || actor.address).slice(0, 64),
-        description: `${actor.address} on the fediverse, bridged. ${actor.uri}`.slice(0, 256),
-      },
-    })
+    await writeProfile(agent, (actor.name || actor.address).slice(0, 64), `${actor.address} on the fediverse, bridged. ${actor.uri}`.slice(0, 256))
     await this.db.kysely
       .insertInto('remote_actor')
       .values({ uri: actor.uri, address: actor.address, did, handle, password, createdAt: new Date().toISOString() })
