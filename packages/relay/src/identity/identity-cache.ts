@@ -28,8 +28,9 @@ const MAX_CONCURRENT_FETCHES = 32
  * lookups. Entries older than the TTL are still served while a background
  * refresh runs. A DID that failed to resolve is remembered as unresolvable
  * for a few seconds so a host spamming unknown DIDs cannot hammer the PLC.
- * Forced refreshes (key rotation, host mismatch) are rate-limited per DID,
- * and at most 32 lookups run at once (a burst of new DIDs queues).
+ * Forced refreshes (key rotation, host mismatch) are rate-limited per DID
+ * (delayed, never answered from the cache), and at most 32 lookups run at
+ * once (a burst of new DIDs queues).
  */
 export class IdentityCache {
   private readonly resolver: IdResolver
@@ -39,6 +40,7 @@ export class IdentityCache {
   private readonly negative = new Map<string, number>()
   private readonly inflight = new Map<string, Promise<Identity | null>>()
   private readonly lastForced = new Map<string, number>()
+  private readonly scheduled = new Map<string, Promise<Identity | null>>()
   private running = 0
   private readonly waiting: (() => void)[] = []
 
@@ -75,19 +77,40 @@ export class IdentityCache {
   }
 
   /**
-   * Re-fetches bypassing the cache, at most once per couple of seconds per
-   * DID (later calls in that window get the current entry).
+   * Re-fetches bypassing the cache; the answer always comes from a lookup
+   * that started after this call, because a caller refreshes on evidence
+   * (an event from another host, a signature by another key) that may be
+   * newer than anything read so far. Rate-limited per DID: within a couple
+   * of seconds of the last forced lookup, one more runs when the interval is
+   * up, shared by every caller meanwhile. (Answering with the entry that
+   * lookup left would drop the events of an account that had just moved:
+   * the lookup may have read its DID document before the move.)
    */
-  async refresh(did: DidString): Promise<Identity | null> {
-    const now = this.clock.now()
+  refresh(did: DidString): Promise<Identity | null> {
+    const queued = this.scheduled.get(did)
+    if (queued) return queued
     const last = this.lastForced.get(did)
-    if (last !== undefined && now - last < FORCE_REFRESH_MIN_INTERVAL_MS) {
-      return this.inflight.get(did) ?? this.entries.get(did) ?? null
-    }
-    this.lastForced.set(did, now)
+    const wait = last === undefined ? 0 : last + FORCE_REFRESH_MIN_INTERVAL_MS - this.clock.now()
+    if (wait <= 0) return this.forcedFetch(did)
+    const p = new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(() => {
+      this.scheduled.delete(did)
+      return this.forcedFetch(did)
+    })
+    this.scheduled.set(did, p)
+    return p
+  }
+
+  private forcedFetch(did: DidString): Promise<Identity | null> {
+    this.lastForced.set(did, this.clock.now())
     if (this.lastForced.size > 10_000) this.lastForced.clear()
     this.negative.delete(did)
-    return this.fetch(did, true)
+    // a lookup already running started before the caller's evidence: run another after it
+    const pending = this.inflight.get(did)
+    const p: Promise<Identity | null> = (pending ? pending.then(() => this.doFetch(did, true)) : this.doFetch(did, true)).finally(() => {
+      if (this.inflight.get(did) === p) this.inflight.delete(did)
+    })
+    this.inflight.set(did, p)
+    return p
   }
 
   /** Drops a cached entry (the next event resolves again). */
@@ -99,7 +122,9 @@ export class IdentityCache {
   private fetch(did: DidString, force: boolean): Promise<Identity | null> {
     const pending = this.inflight.get(did)
     if (pending) return pending
-    const p = this.doFetch(did, force).finally(() => this.inflight.delete(did))
+    const p: Promise<Identity | null> = this.doFetch(did, force).finally(() => {
+      if (this.inflight.get(did) === p) this.inflight.delete(did)
+    })
     this.inflight.set(did, p)
     return p
   }
