@@ -47,7 +47,7 @@ test('a move right after a forced identity refresh: the new host is followed, th
   oldHost.emit('#sync', await alice.syncBody())
   const first = await alice.commit([{ action: 'create', collection: POST, rkey: 'a1', record: post('on the old host') }])
   oldHost.emit('#commit', first.body)
-  await consumer.waitUntil((c) => c.commitCids(alice.did).includes(first.body.commit.toString()), 15_000, 'the first commit')
+  await consumer.waitUntil((c) => c.commitCids(alice.did).includes(first.cid.toString()), 15_000, 'the first commit')
 
   // the old host announces a handle change: the relay re-reads the DID document (a forced lookup)
   await alice.setHandle('alice-renamed.test')
@@ -64,7 +64,7 @@ test('a move right after a forced identity refresh: the new host is followed, th
   // and the old host deactivates what it still has
   oldHost.emit('#account', { did: alice.did, active: false, status: 'deactivated', time: new Date().toISOString() })
 
-  await consumer.waitUntil((c) => c.commitCids(alice.did).includes(moved.body.commit.toString()), 15_000, 'the commit from the new host')
+  await consumer.waitUntil((c) => c.commitCids(alice.did).includes(moved.cid.toString()), 15_000, 'the commit from the new host')
   const deadline = Date.now() + 15_000
   while ((relay.ctx.hosts.status(oldHost.hostname)?.dropped.wrong_host ?? 0) < 1) {
     // the old host's deactivation may also have been taken before the move was seen; then it was relayed
@@ -73,7 +73,7 @@ test('a move right after a forced identity refresh: the new host is followed, th
     await new Promise((r) => setTimeout(r, 20))
   }
   const status = await xrpcGet(relay.url, 'com.atproto.sync.getRepoStatus', { did: alice.did })
-  expect(status).toEqual({ status: 200, body: { did: alice.did, active: true, rev: moved.body.rev } })
+  expect(status).toEqual({ status: 200, body: { did: alice.did, active: true, rev: moved.rev } })
   // consumers end with the account active: the last #account they saw is the new host's
   const accounts = consumer.of('#account', alice.did)
   expect(accounts.at(-1)?.body.active).toBe(true)
