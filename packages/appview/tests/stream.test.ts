@@ -164,3 +164,29 @@ test('a like and a reply that arrive before their post count, and the reply noti
     .all(author.did) as { reason: string }[]
   expect(notified.map((n) => n.reason)).toEqual(['like', 'reply'])
 })
+
+test('a backlog is applied in a few large transactions, and the next live event is indexed at once', async () => {
+  const acc = await newAccount()
+  await caughtUp()
+  // 1,500 commits sent in one burst, as a replay from an old cursor arrives
+  const commits = []
+  for (let i = 0; i < 1500; i++) {
+    commits.push(await acc.commit([{ action: 'create', collection: POST, rkey: `burst${String(i).padStart(8, '0')}`, record: post(`burst ${i}`) }]))
+  }
+  const before = stats().activity
+  for (const c of commits) pds.emit('#commit', c.body)
+  await caughtUp()
+  const after = stats().activity
+  expect(after.events - before.events).toBe(1500)
+  expect(after.records_indexed - before.records_indexed).toBe(1500)
+  expect(after.transactions - before.transactions).toBeLessThan(1500 / 100)
+  const profile = (await fetch(`${appview.url}/xrpc/app.bsky.actor.getProfile?actor=${acc.did}`).then((r) => r.json())) as { postsCount: number }
+  expect(profile.postsCount).toBe(1501)
+  // live again: one more commit is indexed without waiting for a batch to fill
+  const live = await acc.commit([{ action: 'create', collection: POST, rkey: 'livelivelive1', record: post('live') }])
+  const sent = performance.now()
+  pds.emit('#commit', live.body)
+  await caughtUp()
+  expect(performance.now() - sent).toBeLessThan(200)
+  expect(await postUris(acc.did)).toContain(`at://${acc.did}/${POST}/livelivelive1`)
+})

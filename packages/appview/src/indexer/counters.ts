@@ -25,7 +25,7 @@ export const SKIP_REASONS = [
 export type SkipReason = (typeof SKIP_REASONS)[number]
 
 /** What the indexer did, for tests and the stats endpoint. */
-export const ACTIVITY = ['events', 'commits', 'records_indexed', 'records_deleted', 'resyncs', 'backfills', 'resync_failures', 'identity_refreshes'] as const
+export const ACTIVITY = ['events', 'transactions', 'commits', 'records_indexed', 'records_deleted', 'resyncs', 'backfills', 'resync_failures', 'identity_refreshes'] as const
 export type Activity = (typeof ACTIVITY)[number]
 
 export type CountersJson = { skipped: Record<string, number>; activity: Record<string, number> }

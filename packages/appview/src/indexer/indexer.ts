@@ -16,7 +16,44 @@ const log = subsystemLogger('appview:indexer')
 /** How many times a repo fetch is tried (with backoff) before the account's queued events are applied as they are. */
 const SYNC_ATTEMPTS = 4
 const SYNC_BACKOFF_MS = [500, 2_000, 10_000]
-const BATCH_MAX = 1_000
+/**
+ * How long a batch collects. Live, a batch is what arrived while the last
+ * one was applied (flushed on the next turn of the event loop): a new post is
+ * indexed within milliseconds. Behind (the last batch held at least
+ * `catchUpBatch` events and the next event was already waiting when it was
+ * done: a backfill, a replay from an old cursor, a burst), the next batch
+ * collects for `catchUpWaitMs` (or up to BATCH_MAX events): every commit
+ * writes each page it dirtied once to the WAL, so ten times fewer commits
+ * write a fraction of the bytes (on the benchmark's network, 37.6 → 15.6 KiB
+ * per event) for a few hundred milliseconds on events that are already late.
+ */
+export class BatchPacer {
+  private lastSize = 0
+  private lastEnd = -Infinity
+  private readonly catchUpBatch: number
+  private readonly catchUpWaitMs: number
+  /** an event arriving this soon after a big batch was applied was waiting for it */
+  private readonly backlogGapMs: number
+
+  constructor(opts: { catchUpBatch: number; catchUpWaitMs: number; backlogGapMs: number } = { catchUpBatch: 500, catchUpWaitMs: 250, backlogGapMs: 10 }) {
+    this.catchUpBatch = opts.catchUpBatch
+    this.catchUpWaitMs = opts.catchUpWaitMs
+    this.backlogGapMs = opts.backlogGapMs
+  }
+
+  /** A batch of `size` events was applied, finishing at `now` (ms). */
+  applied(size: number, now: number): void {
+    this.lastSize = size
+    this.lastEnd = now
+  }
+
+  /** How long the batch an event arriving at `now` starts should collect (0: the next turn). */
+  waitMs(now: number): number {
+    return this.lastSize >= this.catchUpBatch && now - this.lastEnd < this.backlogGapMs ? this.catchUpWaitMs : 0
+  }
+}
+
+const BATCH_MAX = 10_000
 
 type Outcome = 'done' | 'sync'
 
@@ -44,6 +81,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
 
   private batch: StreamEvent[] = []
   private flushScheduled = false
+  private readonly pacer = new BatchPacer()
   /** events of accounts waiting for a repo fetch, in stream order */
   private readonly waiting = new Map<DidString, StreamEvent[]>()
   private readonly syncAttempts = new Map<DidString, number>()
@@ -134,10 +172,13 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
   private scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    setImmediate(() => {
+    const flush = () => {
       this.flushScheduled = false
       this.flush()
-    })
+    }
+    const wait = this.pacer.waitMs(performance.now())
+    if (wait > 0) this.later(wait, flush)
+    else setImmediate(flush)
   }
 
   /** Applies the batch in one transaction, cursor included. */
@@ -146,6 +187,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     const events = this.batch
     this.batch = []
     const now = toDatetimeString(new Date())
+    this.counters.count('transactions')
     this.w.transaction(() => {
       for (const evt of events) {
         this.counters.count('events')
@@ -154,6 +196,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
       }
       this.saveCursor()
     })
+    this.pacer.applied(events.length, performance.now())
     this.emit('progress')
   }
 
