@@ -1,6 +1,7 @@
 import { sql, type SqlBool } from 'kysely'
 import { isValidDid, isValidHandle, type AtIdentifierString, type AtUriString, type DatetimeString, type DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
+import { inList } from '../db/sql.ts'
 import type { FeedItem } from '../views/feed.ts'
 import { newestOf } from './feed.ts'
 
@@ -94,9 +95,9 @@ export const resolveActors = async (db: AppViewDb, ids: readonly AtIdentifierStr
   const dids = ids.filter((id) => isValidDid(id))
   const handles = ids.filter((id) => !isValidDid(id)).map((h) => h.toLowerCase()).filter((h) => isValidHandle(h))
   const [byDid, byHandle] = await Promise.all([
-    dids.length ? db.kysely.selectFrom('actor').select('did').where('did', 'in', dids).execute() : Promise.resolve([]),
+    dids.length ? db.kysely.selectFrom('actor').select('did').where('did', 'in', inList(dids)).execute() : Promise.resolve([]),
     handles.length
-      ? db.kysely.selectFrom('actor').select(['did', 'handle']).where('handle', 'in', handles).execute()
+      ? db.kysely.selectFrom('actor').select(['did', 'handle']).where('handle', 'in', inList(handles)).execute()
       : Promise.resolve([]),
   ])
   const known = new Set(byDid.map((r) => r.did))
@@ -114,9 +115,9 @@ export const relationships = async (db: AppViewDb, actor: DidString, others: Did
   const out = new Map<DidString, Relationship>(others.map((d) => [d, {}]))
   if (others.length === 0) return out
   const from = (table: 'follow' | 'block') =>
-    db.kysely.selectFrom(table).select(['subject as did', 'uri']).where('creator', '=', actor).where('subject', 'in', others).orderBy('sortAt', 'desc').orderBy('uri', 'desc').execute()
+    db.kysely.selectFrom(table).select(['subject as did', 'uri']).where('creator', '=', actor).where('subject', 'in', inList(others)).orderBy('sortAt', 'desc').orderBy('uri', 'desc').execute()
   const to = (table: 'follow' | 'block') =>
-    db.kysely.selectFrom(table).select(['creator as did', 'uri']).where('subject', '=', actor).where('creator', 'in', others).orderBy('sortAt', 'desc').orderBy('uri', 'desc').execute()
+    db.kysely.selectFrom(table).select(['creator as did', 'uri']).where('subject', '=', actor).where('creator', 'in', inList(others)).orderBy('sortAt', 'desc').orderBy('uri', 'desc').execute()
   const [following, followedBy, blocking, blockedBy] = await Promise.all([from('follow'), to('follow'), from('block'), to('block')])
   // newest first, so the last write per DID is the earliest record of the pair
   for (const r of following) out.get(r.did)!.following = r.uri

@@ -58,7 +58,7 @@ export const threadgateRelations = async (
     db.kysely.selectFrom('follow').select('subject as did').where('creator', '=', rootAuthor).where('subject', 'in', inList(authors)).execute(),
     db.kysely.selectFrom('follow').select('creator as did').where('subject', '=', rootAuthor).where('creator', 'in', inList(authors)).execute(),
     lists.length
-      ? db.kysely.selectFrom('list_item').select('subject as did').where('listUri', 'in', lists).where('subject', 'in', inList(authors)).execute()
+      ? db.kysely.selectFrom('list_item').select('subject as did').where('listUri', 'in', inList(lists)).where('subject', 'in', inList(authors)).execute()
       : Promise.resolve([]),
   ])
   return {
