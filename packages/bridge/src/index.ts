@@ -55,10 +55,11 @@ export class Bridge {
     this.store = new BridgeStore(db, profiles)
     this.accounts = new AtprotoAccounts(cfg, db)
     this.kv = new SqliteKvStore(db)
+    const fedContext = () => this.federation.createContext(new URL(cfg.publicUrl), undefined)
     const keyFor = async (keyId: string) => {
       const actor = new URL(keyId)
       actor.hash = ''
-      const parsed = this.federation.createContext(new URL(cfg.publicUrl), undefined).parseUri(actor)
+      const parsed = fedContext().parseUri(actor)
       const user = parsed?.type === 'actor' ? await this.store.user(parsed.identifier) : undefined
       return user ? JSON.parse(user.privateKeyJwk) : undefined
     }
@@ -71,7 +72,7 @@ export class Bridge {
     this.federation = createBridgeFederation({ cfg, store: this.store, accounts: this.accounts, profiles, kv: this.kv, queues: this.queues })
     this.domains = new HandleDomains(cfg, this.store, overrides.domainFetch)
     this.stream = new BridgeStream({ cfg, store: this.store, accounts: this.accounts, profiles, federation: this.federation, domains: this.domains })
-    const actorUri = (did: string) => this.federation.createContext(new URL(cfg.publicUrl), undefined).getActorUri(did).href
+    const actorUri = (did: string) => fedContext().getActorUri(did).href
     const app = express()
     app.set('trust proxy', false)
     app.get('/_health', (_req, res) => {

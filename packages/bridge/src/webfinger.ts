@@ -56,8 +56,7 @@ export class HandleDomains {
   }
 }
 
-const sendJrd = (res: Response, cfg: BridgeConfig, user: BridgedUser, actorUri: string): void => {
-  const bridgeHost = new URL(cfg.publicUrl).host
+const sendJrd = (res: Response, bridgeHost: string, user: BridgedUser, actorUri: string): void => {
   res.setHeader('access-control-allow-origin', '*')
   res.type('application/jrd+json').send(
     JSON.stringify({
@@ -93,7 +92,7 @@ export const webfingerRoute = (deps: { cfg: BridgeConfig; store: BridgeStore; do
         const user = await store.enabledUserByHandle(username)
         if (!user?.domainVerifiedAt) return next()
         if (now - (user.domainCheckedAt ?? 0) > RECHECK_VERIFIED_MS) void domains.check(user)
-        return sendJrd(res, cfg, user, deps.actorUri(user.did))
+        return sendJrd(res, bridgeHost, user, deps.actorUri(user.did))
       }
       const user = username === host ? await store.enabledUserByHandle(host) : undefined
       if (!user) return res.status(404).json({ error: 'NotFound', message: `no bridged account ${username}@${host}` })
@@ -105,7 +104,7 @@ export const webfingerRoute = (deps: { cfg: BridgeConfig; store: BridgeStore; do
         })
       }
       const fresh = (await store.enabledUser(user.did)) ?? user
-      return sendJrd(res, cfg, fresh, deps.actorUri(user.did))
+      return sendJrd(res, bridgeHost, fresh, deps.actorUri(user.did))
     }
     handle().catch(next)
   }

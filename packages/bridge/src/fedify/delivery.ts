@@ -130,7 +130,7 @@ export class DeliveryLedger {
 
   /** Whether a queued delivery should go now (false: already delivered there, or a dead instance's turn to wait). */
   private shouldSend(message: OutboxMessage, now: number): Outcome | undefined {
-    if (message.activityId && this.stmt.wasDelivered.get(message.activityId, message.inbox)) return { kind: 'skipped', why: 'duplicate' }
+    if (message.activityId && this.wasDelivered(message.activityId, message.inbox)) return { kind: 'skipped', why: 'duplicate' }
     const host = hostOf(message.inbox)
     if (this.healthy.has(host)) return undefined
     const inst = this.instance(host)
