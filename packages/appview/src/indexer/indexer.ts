@@ -19,38 +19,68 @@ const SYNC_BACKOFF_MS = [500, 2_000, 10_000]
 /**
  * How long a batch collects. Live, a batch is what arrived while the last
  * one was applied (flushed on the next turn of the event loop): a new post is
- * indexed within milliseconds. Behind (the last batch held at least
- * `catchUpBatch` events and the next event was already waiting when it was
- * done: a backfill, a replay from an old cursor, a burst), the next batch
- * collects for `catchUpWaitMs` (or up to BATCH_MAX events): every commit
- * writes each page it dirtied once to the WAL, so ten times fewer commits
- * write a fraction of the bytes (on the benchmark's network, 37.6 → 15.6 KiB
- * per event) for a few hundred milliseconds on events that are already late.
+ * indexed within milliseconds. Behind (a backfill, a replay from an old
+ * cursor, a burst), the next batch collects for `catchUpWaitMs` (or up to
+ * BATCH_MAX events): every commit writes each page it dirtied once to the
+ * WAL, so ten times fewer commits write a fraction of the bytes (on the
+ * benchmark's network, 37.6 → 15.6 KiB per event) for a few hundred
+ * milliseconds on events that are already late.
+ *
+ * "Behind" needs the next event to be already waiting when a batch is done
+ * (it arrives within `backlogGapMs`) and one of:
+ * - the batch held at least `catchUpBatch` events, or
+ * - the thread had no idle time: event-loop utilisation between the last
+ *   `busyBatches` batch ends was at least `busyUtilisation` each (once behind,
+ *   `stayUtilisation` keeps it so). This is what sees a backlog that arrives
+ *   in small reads: how much one read brings depends on the TCP window (a
+ *   link's latency, the host's buffer sizes), so batch sizes alone can stay
+ *   at a few events while the indexer never catches up.
  */
 export class BatchPacer {
-  private lastSize = 0
   private lastEnd = -Infinity
-  private readonly catchUpBatch: number
-  private readonly catchUpWaitMs: number
-  /** an event arriving this soon after a big batch was applied was waiting for it */
-  private readonly backlogGapMs: number
+  private busyStreak = 0
+  private behind = false
+  private readonly opts: PacerOptions
 
-  constructor(opts: { catchUpBatch: number; catchUpWaitMs: number; backlogGapMs: number } = { catchUpBatch: 500, catchUpWaitMs: 250, backlogGapMs: 10 }) {
-    this.catchUpBatch = opts.catchUpBatch
-    this.catchUpWaitMs = opts.catchUpWaitMs
-    this.backlogGapMs = opts.backlogGapMs
+  constructor(opts: Partial<PacerOptions> = {}) {
+    this.opts = { ...DEFAULT_PACING, ...opts }
   }
 
-  /** A batch of `size` events was applied, finishing at `now` (ms). */
-  applied(size: number, now: number): void {
-    this.lastSize = size
+  /**
+   * A batch of `size` events was applied, finishing at `now` (ms);
+   * `utilisation` is the thread's event-loop utilisation (0–1) since the
+   * previous batch finished.
+   */
+  applied(size: number, now: number, utilisation: number): void {
+    const o = this.opts
+    this.busyStreak = utilisation >= (this.behind ? o.stayUtilisation : o.busyUtilisation) ? this.busyStreak + 1 : 0
+    this.behind = size >= o.catchUpBatch || this.busyStreak >= o.busyBatches
     this.lastEnd = now
   }
 
   /** How long the batch an event arriving at `now` starts should collect (0: the next turn). */
   waitMs(now: number): number {
-    return this.lastSize >= this.catchUpBatch && now - this.lastEnd < this.backlogGapMs ? this.catchUpWaitMs : 0
+    return this.behind && now - this.lastEnd < this.opts.backlogGapMs ? this.opts.catchUpWaitMs : 0
   }
+}
+
+export interface PacerOptions {
+  catchUpBatch: number
+  catchUpWaitMs: number
+  /** an event arriving this soon after a batch was applied was waiting for it */
+  backlogGapMs: number
+  busyBatches: number
+  busyUtilisation: number
+  stayUtilisation: number
+}
+
+const DEFAULT_PACING: PacerOptions = {
+  catchUpBatch: 500,
+  catchUpWaitMs: 250,
+  backlogGapMs: 10,
+  busyBatches: 3,
+  busyUtilisation: 0.9,
+  stayUtilisation: 0.5,
 }
 
 const BATCH_MAX = 10_000
@@ -82,6 +112,8 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
   private batch: StreamEvent[] = []
   private flushScheduled = false
   private readonly pacer = new BatchPacer()
+  /** event-loop utilisation when the last batch was applied */
+  private lastElu = performance.eventLoopUtilization()
   /** events of accounts waiting for a repo fetch, in stream order */
   private readonly waiting = new Map<DidString, StreamEvent[]>()
   private readonly syncAttempts = new Map<DidString, number>()
@@ -196,7 +228,9 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
       }
       this.saveCursor()
     })
-    this.pacer.applied(events.length, performance.now())
+    const elu = performance.eventLoopUtilization()
+    this.pacer.applied(events.length, performance.now(), performance.eventLoopUtilization(elu, this.lastElu).utilization)
+    this.lastElu = elu
     this.emit('progress')
   }
 
