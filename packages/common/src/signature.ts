@@ -12,6 +12,7 @@ const logger = subsystemLogger('crypto')
 // signatures, as atproto does.
 
 type NativeSecp = {
+  ecdsaSign(msg32: Uint8Array, seckey: Uint8Array): { signature: Uint8Array }
   ecdsaVerify(sig: Uint8Array, msg32: Uint8Array, pub: Uint8Array): boolean
   publicKeyConvert(pub: Uint8Array, compressed: boolean): Uint8Array
 }
@@ -95,6 +96,17 @@ export class SignatureVerifier {
     return parsed
   }
 }
+
+/**
+ * A secp256k1 signature over a sha-256 `hash` with libsecp256k1's N-API
+ * build: deterministic (RFC 6979), low-S, compact 64 bytes, the same bytes
+ * as @atproto/crypto and the WASM build of the same library, at ~40 µs
+ * instead of ~105 µs (WASM). Null when the binding is unavailable: the
+ * caller signs some other way.
+ */
+export const nativeK256Sign: ((hash: Uint8Array, privateKey: Uint8Array) => Uint8Array) | null = native
+  ? (hash, privateKey) => native.ecdsaSign(hash, privateKey).signature
+  : null
 
 /**
  * xrpc-server's `verifyJwt` signature check through a SignatureVerifier: a
