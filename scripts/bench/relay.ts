@@ -189,10 +189,12 @@ try {
     path.join(workDir, 'consumers.log'),
   )
   await nextMessage(consumers, 'connected', 30_000)
-  const consumerFrames = async (): Promise<number> => {
-    const reply = nextMessage<{ type: string; frames: number[] }>(consumers, 'count', 10_000)
+  /** the slowest consumer's frame count, and the latency p99 since the last call */
+  const consumerFrames = async (): Promise<{ frames: number; p99Ms: number }> => {
+    const reply = nextMessage<{ type: string; frames: number[]; p99Ms: number }>(consumers, 'count', 10_000)
     consumers.send({ type: 'count' })
-    return Math.min(...(await reply).frames)
+    const r = await reply
+    return { frames: Math.min(...r.frames), p99Ms: r.p99Ms }
   }
 
   // -- run
@@ -214,10 +216,10 @@ try {
   const samples: Sample[] = []
   const sampleEvery = Math.max(1, Math.min(30, Math.round(duration / 20)))
   let lastSample = { t: startWall, frames: 0, cpu: startCpu }
-  samples.push({ t: 0, rssMiB: rssMiB(relay.pid) ?? Number.NaN, eventsPerSec: Number.NaN, cpuCores: Number.NaN })
+  samples.push({ t: 0, rssMiB: rssMiB(relay.pid) ?? Number.NaN, eventsPerSec: Number.NaN, cpuCores: Number.NaN, p99Ms: Number.NaN })
   while (!interrupted && Date.now() - startWall < duration * 1000) {
     await sleep(Math.min(sampleEvery * 1000, duration * 1000 - (Date.now() - startWall)))
-    const frames = await consumerFrames()
+    const { frames, p99Ms } = await consumerFrames()
     const now = Date.now()
     const cpu = cpuSeconds(relay.pid) ?? Number.NaN
     const dt = (now - lastSample.t) / 1000
@@ -226,6 +228,7 @@ try {
       rssMiB: rssMiB(relay.pid) ?? Number.NaN,
       eventsPerSec: (frames - lastSample.frames) / dt,
       cpuCores: (cpu - lastSample.cpu) / dt,
+      p99Ms,
     })
     progress(`  t=${((now - startWall) / 1000).toFixed(0)}s relay RSS ${samples[samples.length - 1].rssMiB.toFixed(0)} MiB, ${((frames - lastSample.frames) / dt).toFixed(0)} events/s per consumer`)
     lastSample = { t: now, frames, cpu }

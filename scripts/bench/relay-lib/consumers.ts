@@ -11,7 +11,7 @@
 // per commit).
 //
 // IPC in:  start {offsetMicros} · reset · count · report · stop
-// IPC out: connected · count {frames[]} · report {frames[], bytes[], cut[], errors[], hist}
+// IPC out: connected · count {frames[], p99Ms (latency p99 since the last count)} · report {frames[], bytes[], cut[], errors[], hist}
 import { parseArgs } from 'node:util'
 import { WebSocket } from 'ws'
 import { Histogram } from './histogram.ts'
@@ -31,6 +31,12 @@ const JSON_REV = Buffer.from('"rev":"')
 
 let offsetMicros: number | null = null
 const hist = new Histogram()
+/** latency since the last `count`: the table's per-interval p99 */
+const windowHist = new Histogram()
+const sample = (us: number) => {
+  hist.record(us)
+  windowHist.record(us)
+}
 const frames = new Array<number>(n).fill(0)
 const bytes = new Array<number>(n).fill(0)
 const cut: (string | null)[] = new Array(n).fill(null)
@@ -50,14 +56,14 @@ for (let i = 0; i < n; i++) {
     if (jetstream) {
       if (offsetMicros === null) return
       const at = data.indexOf(JSON_REV)
-      if (at !== -1) hist.record(nowMicros() - revMicros(data.toString('latin1', at + 7, at + 20)) - offsetMicros)
+      if (at !== -1) sample(nowMicros() - revMicros(data.toString('latin1', at + 7, at + 20)) - offsetMicros)
       return
     }
     const head = data.subarray(0, 24)
     if (head.indexOf(COMMIT_T) !== -1) {
       if (offsetMicros === null) return
       const at = data.indexOf(REV_KEY)
-      if (at !== -1) hist.record(nowMicros() - revMicros(data.toString('latin1', at + 5, at + 18)) - offsetMicros)
+      if (at !== -1) sample(nowMicros() - revMicros(data.toString('latin1', at + 5, at + 18)) - offsetMicros)
     } else if (data.length < 200 && data.includes('ConsumerTooSlow')) {
       cut[i] = 'ConsumerTooSlow'
     }
@@ -74,10 +80,12 @@ process.on('message', (raw) => {
     offsetMicros = msg.offsetMicros ?? 0
   } else if (msg.type === 'reset') {
     hist.reset()
+    windowHist.reset()
     frames.fill(0)
     bytes.fill(0)
   } else if (msg.type === 'count') {
-    send({ type: 'count', frames: [...frames] })
+    send({ type: 'count', frames: [...frames], p99Ms: windowHist.quantile(0.99) / 1000 })
+    windowHist.reset()
   } else if (msg.type === 'report') {
     send({ type: 'report', frames: [...frames], bytes: [...bytes], cut: [...cut], errors: errors.slice(0, 20), hist: { counts: hist.counts, max: hist.max } })
   } else if (msg.type === 'stop') {

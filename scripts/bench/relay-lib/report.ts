@@ -1,7 +1,8 @@
 // The relay benchmark's closing table.
 import type { Histogram } from './histogram.ts'
 
-export type Sample = { t: number; rssMiB: number; eventsPerSec: number; cpuCores: number }
+/** `p99Ms`: end-to-end latency p99 of the events received in the interval that ends at `t` */
+export type Sample = { t: number; rssMiB: number; eventsPerSec: number; cpuCores: number; p99Ms: number }
 
 export type Report = {
   hosts: number
@@ -86,10 +87,10 @@ export const formatReport = (r: Report): string => {
   ]
   if (r.errors.length) rows.push(['consumer errors', r.errors.slice(0, 3).join('; ')])
   const series = [
-    '  t (s)   relay RSS (MiB)   events/s per consumer   relay CPU (cores)',
+    '  t (s)   relay RSS (MiB)   events/s per consumer   relay CPU (cores)   latency p99 (ms)',
     ...r.samples.map(
       (s) =>
-        `  ${s.t.toFixed(0).padStart(5)}   ${s.rssMiB.toFixed(0).padStart(15)}   ${(Number.isNaN(s.eventsPerSec) ? '' : int(s.eventsPerSec)).padStart(21)}   ${(Number.isNaN(s.cpuCores) ? '' : s.cpuCores.toFixed(2)).padStart(17)}`,
+        `  ${s.t.toFixed(0).padStart(5)}   ${s.rssMiB.toFixed(0).padStart(15)}   ${(Number.isNaN(s.eventsPerSec) ? '' : int(s.eventsPerSec)).padStart(21)}   ${(Number.isNaN(s.cpuCores) ? '' : s.cpuCores.toFixed(2)).padStart(17)}   ${(Number.isNaN(s.p99Ms) ? '' : s.p99Ms.toFixed(1)).padStart(16)}`,
     ),
   ]
   return `\n${head}\n\n${table(rows)}\n\n${series.join('\n')}\n`
