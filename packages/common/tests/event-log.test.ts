@@ -1,0 +1,64 @@
+/**
+ * Retention trimming finds its cutoff by binary search over seqs (no index
+ * on time): events sequenced before the window go, the rest stay, rows from
+ * before the timeUs column are judged by sequencedAt, and a log created with
+ * the old time index loses it on open.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { EventLog } from '../src/index.ts'
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'event-log-'))
+const evt = (n: number) => ({ did: 'did:plc:test', type: '#test', body: { n } })
+const seqs = (log: EventLog) => log.after(0, 1_000).map((r) => r.seq)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+test('trim drops exactly the events sequenced before the retention window', async () => {
+  const dir = tmp()
+  const log = new EventLog(path.join(dir, 'events.sqlite'), { retentionMs: 60_000 })
+  log.append([evt(1), evt(2), evt(3)])
+  await sleep(5)
+  const between = Date.now()
+  await sleep(5)
+  log.append([evt(4)])
+  log.append([evt(5), evt(6)])
+  // nothing is older than the window yet
+  expect(log.trim(between)).toBe(0)
+  expect(seqs(log)).toEqual([1, 2, 3, 4, 5, 6])
+  // the window starts between the two appends
+  expect(log.trim(between + 60_000)).toBe(3)
+  expect(seqs(log)).toEqual([4, 5, 6])
+  expect(log.oldestSeq()).toBe(4)
+  // again: nothing more to drop
+  expect(log.trim(between + 60_000)).toBe(0)
+  // all of it, and the next append still continues the seqs
+  expect(log.trim(Date.now() + 61_000)).toBe(3)
+  expect(seqs(log)).toEqual([])
+  expect(log.append([evt(7)])[0]!.seq).toBe(7)
+  log.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('rows without timeUs are trimmed by sequencedAt, and the old time index is dropped on open', () => {
+  const dir = tmp()
+  const file = path.join(dir, 'events.sqlite')
+  // a log as an earlier version left it: no timeUs column, an index on sequencedAt
+  const old = new Database(file)
+  old.exec(`CREATE TABLE event_log (seq integer PRIMARY KEY, did varchar NOT NULL, type varchar NOT NULL, frame blob NOT NULL, sequencedAt varchar NOT NULL);
+    CREATE INDEX event_log_time_idx ON event_log (sequencedAt);`)
+  const insert = old.prepare('INSERT INTO event_log (seq, did, type, frame, sequencedAt) VALUES (?, ?, ?, ?, ?)')
+  insert.run(1, 'did:plc:test', '#test', Buffer.from([0]), '2026-01-01T00:00:00.000Z')
+  insert.run(2, 'did:plc:test', '#test', Buffer.from([0]), '2026-01-02T00:00:00.000Z')
+  old.close()
+
+  const log = new EventLog(file, { retentionMs: 24 * 3_600_000 })
+  const indexes = log.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event_log'").all()
+  expect(indexes).toEqual([])
+  log.append([evt(3)])
+  expect(log.trim(Date.parse('2026-01-02T12:00:00.000Z'))).toBe(1)
+  expect(seqs(log)).toEqual([2, 3])
+  log.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
