@@ -1,70 +1,129 @@
 import { TID } from '@atproto/common'
-import { encode as cborEncode } from '@atproto/lex-cbor'
-import { cidForCbor, type Cid } from '@atproto/lex-data'
-import {
-  BlockMap,
-  DataDiff,
-  MST,
-  Repo,
-  WriteOpAction,
-  signCommit,
-  type Commit,
-  type CommitData,
-  type RecordWriteOp,
-  type RepoStorage,
-} from '@atproto/repo'
+import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
+import { cidForCbor, decodeCid, type Cid } from '@atproto/lex-data'
+import { BlockMap, CidSet, signCommit, type Commit, type CommitData } from '@atproto/repo'
 import type { Keypair } from '@atproto/crypto'
+import { CidRef } from '@atsuite/common/dag-cbor'
+import { coveringProof, put, remove, rootCid, stubTree, type BlockSource, type MstNode } from '@atsuite/common/mst'
 
 /**
  * An account's current head kept in memory between commits: the signed
- * commit and its MST, whose already-decoded nodes make the next commit cheap
- * (no re-reading and re-decoding the path from the root). MSTs are
- * persistent (every change returns a new tree), so a head is never mutated;
- * it is valid exactly while the store's root is `cid`.
+ * commit and its MST, whose loaded nodes make the next commit cheap (no
+ * re-reading and re-decoding the path from the root). The tree is changed in
+ * place by the next commit, so a head is valid exactly while the store's root
+ * is `cid` and no commit formatting on it has failed (the writer drops it
+ * then).
  */
-export type RepoHead = { cid: Cid; commit: Commit; data: MST }
+export type RepoHead = { cid: Cid; commit: Commit; root: MstNode }
 
-export const loadHead = async (storage: RepoStorage, cid: Cid): Promise<RepoHead> => {
-  const repo = await Repo.load(storage, cid)
-  return { cid: repo.cid, commit: repo.commit, data: repo.data }
+/** One record write of a commit: its key (`collection/rkey`) and, for a create or update, the record's CID and bytes. */
+export type CommitWrite =
+  | { action: 'create' | 'update'; key: string; cid: Cid; bytes: Uint8Array }
+  | { action: 'delete'; key: string }
+
+const ref = (cid: Cid): CidRef => new CidRef(cid.bytes)
+const cidOf = (r: CidRef): Cid => decodeCid(r.bytes)
+
+/** The head at commit `cid`: its commit block decoded, its MST known by its root only (nodes load from `source` when reached). */
+export const loadHead = (source: BlockSource, cid: Cid): RepoHead => {
+  const bytes = source(ref(cid))
+  if (!bytes) throw new Error(`commit block ${cid.toString()} missing`)
+  const commit = cborDecode(bytes) as unknown as Commit
+  return { cid, commit, root: stubTree(ref(commit.data), source) }
 }
 
 /**
- * Builds the next signed commit from `head` and `writes` with @atproto/repo's
- * MST — the same steps and output as `Repo.formatCommit` (new blocks,
- * relevant blocks with covering proofs for sync v1.1, removed CIDs) — and
- * also returns the new head so the caller can keep it.
+ * Builds the next signed commit from `head` and `writes`: exactly what
+ * @atproto/repo's `Repo.formatCommit` builds (the same data root, new
+ * blocks, removed CIDs and covering proofs for sync v1.1 — held to it by
+ * tests/commit-differential.test.ts), from the nodes already in memory. Only
+ * the nodes a write reaches are loaded, only the nodes it changes are
+ * re-encoded.
+ *
+ * What the library finds with a walk of the old and the new tree (DataDiff),
+ * this finds from the operations: every node the old tree loses was reached
+ * by one of them, and a node is new exactly when it was re-encoded and is not
+ * one of those. Record CIDs follow DataDiff's rules, applied in key order as
+ * its walk meets them.
+ *
+ * `head.root` is changed in place: on any failure after this call the caller
+ * must drop the head.
  */
 export const formatCommit = async (
   head: RepoHead,
-  writes: RecordWriteOp[],
+  writes: CommitWrite[],
   keypair: Keypair,
+  source: BlockSource,
 ): Promise<{ commit: CommitData; next: RepoHead }> => {
-  const leaves = new BlockMap()
-  let data = head.data
+  const visited = new Map<MstNode, CidRef | null>()
+  const walk = { source, visited }
+  let root = head.root
+  const leafChanges: { key: string; prev: CidRef | null; cid: CidRef | null }[] = []
+  const leafBytes = new Map<string, Uint8Array>()
   for (const write of writes) {
-    const key = `${write.collection}/${write.rkey}`
-    if (write.action === WriteOpAction.Create) {
-      data = await data.add(key, await leaves.add(write.record))
-    } else if (write.action === WriteOpAction.Update) {
-      data = await data.update(key, await leaves.add(write.record))
+    if (write.action === 'delete') {
+      const res = remove(root, write.key, walk)
+      root = res.root
+      leafChanges.push({ key: write.key, prev: res.prev, cid: null })
     } else {
-      data = await data.delete(key)
+      const cid = ref(write.cid)
+      const res = put(root, write.key, cid, walk)
+      root = res.root
+      leafChanges.push({ key: write.key, prev: res.prev, cid })
+      leafBytes.set(cid.key, write.bytes)
     }
   }
-  const dataCid = await data.getPointer()
-  const diff = await DataDiff.of(data, head.data)
-  const newBlocks = diff.newMstBlocks
-  const removedCids = diff.removedCids
+  const encoded: MstNode[] = []
+  const dataRef = rootCid(root, encoded)
+
+  // MST nodes: the old ones the new tree no longer has, and the new ones
+  const oldCids = new Set<string>()
+  for (const orig of visited.values()) if (orig) oldCids.add(orig.key)
+  const newCids = new Set<string>()
+  const reachable = new Set<MstNode>(encoded)
+  const collect = (n: MstNode): void => {
+    newCids.add(n.cid!.key)
+    if (!visited.has(n) && !reachable.has(n)) return // untouched: so is everything below it
+    for (const e of n.entries) if (e.child !== undefined) collect(e.child)
+  }
+  collect(root)
+  const removed = new Map<string, CidRef>()
+  for (const orig of visited.values()) if (orig && !newCids.has(orig.key)) removed.set(orig.key, orig)
+  const newBlocks = new BlockMap()
+  for (const n of encoded) if (!oldCids.has(n.cid!.key)) newBlocks.set(cidOf(n.cid!), n.bytes!)
+
+  // record CIDs, as DataDiff's leafAdd / leafUpdate / leafDelete
+  const newLeaves = new Map<string, CidRef>()
+  const sorted = [...leafChanges].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  for (const { prev, cid } of sorted) {
+    if (cid && !prev) {
+      if (removed.has(cid.key)) removed.delete(cid.key)
+      else newLeaves.set(cid.key, cid)
+    } else if (cid && prev) {
+      if (prev.equals(cid)) continue
+      removed.set(prev.key, prev)
+      newLeaves.set(cid.key, cid)
+    } else if (prev) {
+      if (newLeaves.has(prev.key)) newLeaves.delete(prev.key)
+      else removed.set(prev.key, prev)
+    }
+  }
+
+  // covering proofs of every written key, in the new tree
   const relevantBlocks = new BlockMap()
   for (const write of writes) {
-    relevantBlocks.addMap(await data.getCoveringProof(`${write.collection}/${write.rkey}`))
+    for (const n of coveringProof(root, write.key, { source })) relevantBlocks.set(cidOf(n.cid!), n.bytes!)
   }
-  const addedLeaves = leaves.getMany(diff.newLeafCids.toList())
-  if (addedLeaves.missing.length > 0) throw new Error(`Missing leaf blocks: ${addedLeaves.missing}`)
-  newBlocks.addMap(addedLeaves.blocks)
-  relevantBlocks.addMap(addedLeaves.blocks)
+  for (const leaf of newLeaves.values()) {
+    const bytes = leafBytes.get(leaf.key)
+    if (!bytes) throw new Error(`Missing leaf block: ${leaf.toString()}`)
+    const cid = cidOf(leaf)
+    newBlocks.set(cid, bytes)
+    relevantBlocks.set(cid, bytes)
+  }
 
+  const removedCids = new CidSet([...removed.values()].map(cidOf))
+  const dataCid = cidOf(dataRef)
   const rev = TID.nextStr(head.commit.rev)
   const signed = await signCommit({ did: head.commit.did, version: 3, rev, prev: null, data: dataCid }, keypair)
   const commitBytes = cborEncode(signed as never)
@@ -76,6 +135,6 @@ export const formatCommit = async (
   }
   return {
     commit: { cid: commitCid, rev, since: head.commit.rev, prev: head.cid, newBlocks, relevantBlocks, removedCids },
-    next: { cid: commitCid, commit: signed, data },
+    next: { cid: commitCid, commit: signed, root },
   }
 }

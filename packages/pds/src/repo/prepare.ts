@@ -1,6 +1,6 @@
 import { TID } from '@atproto/common'
-import { cidForRecord } from '@atproto/repo'
-import { parseCid, type Cid } from '@atproto/lex-data'
+import { encode as cborEncode } from '@atproto/lex-cbor'
+import { cidForCbor, parseCid, type Cid } from '@atproto/lex-data'
 import { BlobRef, jsonToLex, lexToIpld, type LexUserType } from '@atproto/lexicon'
 import {
   ensureValidNsid,
@@ -31,6 +31,8 @@ type PreparedRecordWrite = {
   uri: AtUriString
   record: Record<string, unknown> // ipld form, ready for CBOR
   cid: Cid
+  /** the record's DAG-CBOR block (what `cid` is the hash of) */
+  bytes: Uint8Array
   blobs: PreparedBlobRef[]
   validationStatus: ValidationStatus
   /** undefined: no check; null: must not exist; Cid: current must equal */
@@ -140,8 +142,10 @@ const prepareRecord = async (opts: RecordOpts): Promise<PreparedRecordWrite> => 
     : findBlobsUntyped(record)
   const ipld = lexToIpld(record) as Record<string, unknown>
   let cid: Cid
+  let bytes: Uint8Array
   try {
-    cid = await cidForRecord(ipld as never)
+    bytes = cborEncode(ipld as never)
+    cid = await cidForCbor(bytes)
   } catch (err) {
     throw new InvalidRecordError(`record cannot be encoded: ${(err as Error).message}`)
   }
@@ -151,6 +155,7 @@ const prepareRecord = async (opts: RecordOpts): Promise<PreparedRecordWrite> => 
     uri: atUri(did, collection, rkey),
     record: ipld,
     cid,
+    bytes,
     blobs,
     validationStatus,
     swapCid: opts.swapCid,

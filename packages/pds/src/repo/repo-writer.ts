@@ -1,4 +1,4 @@
-import { Repo, WriteOpAction, signCommit, verifyCommitSig, type Commit, type CommitData, type RecordWriteOp } from '@atproto/repo'
+import { Repo, signCommit, verifyCommitSig, type Commit, type CommitData } from '@atproto/repo'
 import { TID } from '@atproto/common'
 import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
 import { cidForCbor, parseCid, type Cid } from '@atproto/lex-data'
@@ -10,7 +10,8 @@ import type { BlobStore } from '../blobstore/blobstore.ts'
 import { InvalidRequest, InvalidSwapError, NotFoundErr } from '../errors.ts'
 import type { AtUriString } from '@atproto/syntax'
 import { mimeAccepted, type PreparedWrite, type ValidationStatus } from './prepare.ts'
-import { formatCommit, loadHead } from './commit.ts'
+import { formatCommit, loadHead, type CommitWrite } from './commit.ts'
+import type { BlockSource } from '@atsuite/common/mst'
 import type { CommitSequencer } from '../sequencer/commits.ts'
 import { commitEvent } from '../sequencer/events.ts'
 import { FIREHOSE_MAX_BLOCKS_BYTES } from '@atsuite/common'
@@ -93,7 +94,7 @@ export class RepoWriter {
       }
       this.commits.beforeCommit(db, did)
 
-      const ops: RecordWriteOp[] = []
+      const ops: CommitWrite[] = []
       const commitOps: CommitOp[] = []
       const seenPaths = new Set<string>()
       for (const w of writes) {
@@ -111,32 +112,32 @@ export class RepoWriter {
         const prev = current ? parseCidStr(current.cid) : null
         if (w.action === 'create') {
           if (current) throw new InvalidRequest(`Record already exists: ${w.uri}`, 'InvalidRequest')
-          ops.push({ action: WriteOpAction.Create, collection: w.collection, rkey: w.rkey, record: w.record } as RecordWriteOp)
+          ops.push({ action: 'create', key: path, cid: w.cid, bytes: w.bytes })
           commitOps.push({ action: 'create', path, cid: w.cid, prev: null })
         } else if (w.action === 'update') {
           // putRecord semantics: an update of a missing record creates it
           if (current) {
-            ops.push({ action: WriteOpAction.Update, collection: w.collection, rkey: w.rkey, record: w.record } as RecordWriteOp)
+            ops.push({ action: 'update', key: path, cid: w.cid, bytes: w.bytes })
             commitOps.push({ action: 'update', path, cid: w.cid, prev })
           } else {
-            ops.push({ action: WriteOpAction.Create, collection: w.collection, rkey: w.rkey, record: w.record } as RecordWriteOp)
+            ops.push({ action: 'create', key: path, cid: w.cid, bytes: w.bytes })
             commitOps.push({ action: 'create', path, cid: w.cid, prev: null })
           }
         } else {
           if (!current) throw new InvalidRequest(`Could not find record: ${w.uri}`, 'RecordNotFound')
-          ops.push({ action: WriteOpAction.Delete, collection: w.collection, rkey: w.rkey } as RecordWriteOp)
+          ops.push({ action: 'delete', key: path })
           commitOps.push({ action: 'delete', path, cid: null, prev })
         }
       }
 
       const blobTempKeys = this.checkBlobs(db, writes)
 
+      const source: BlockSource = (cid) => db.getBlock(cid.toString())
       const cached = this.actorStore.head(did)
-      const head =
-        cached && cached.cid.toString() === root.cid
-          ? cached
-          : await loadHead(new SqlRepoStorage(db, did), parseCidStr(root.cid))
-      const { commit, next } = await formatCommit(head, ops, keypair)
+      const head = cached && cached.cid.toString() === root.cid ? cached : loadHead(source, parseCidStr(root.cid))
+      // formatting changes the head's tree in place: it is cached again only once this commit is in
+      this.actorStore.setHead(did, undefined)
+      const { commit, next } = await formatCommit(head, ops, keypair, source)
       const evt: CommitEvent = { did, commit, ops: commitOps, prevData: head.commit.data }
       // the event as the firehose will carry it: refused here if a relay would drop it
       const event = commitEvent(evt)

@@ -1,6 +1,6 @@
 import { CarError, parseCar, sha256, type BlockMap } from '@atsuite/common/car'
 import { CborError, CidRef, decodeCbor, isMap, omitMapKey } from '@atsuite/common/dag-cbor'
-import { MstError, loadTree, put, remove, rootCid } from './mst.ts'
+import { MstError, loadTree, put, remove, rootCid } from '@atsuite/common/mst'
 import type { SignatureVerifier } from '@atsuite/common/signature'
 
 // Pure, synchronous checks of a repo commit carried by a #commit or #sync

@@ -1,11 +1,17 @@
-import { cidForCbor, sha256, type BlockMap } from '@atsuite/common/car'
-import { CborError, CidRef, decodeCbor, isMap } from '@atsuite/common/dag-cbor'
+import { cidForCbor, sha256, type BlockMap } from './car.ts'
+import { CborError, CidRef, decodeCbor, isMap } from './dag-cbor.ts'
 
-// A partial Merkle Search Tree, synchronous, for sync v1.1 inversion: the
-// nodes present in a commit's CAR slice are loaded, every other subtree is a
-// stub known only by its CID. Mutations that need a stub's contents throw
-// PartialTreeError (the slice is not a covering proof). Only dirty nodes are
-// re-encoded when the root CID is computed.
+// A Merkle Search Tree, synchronous, mutated in place, with subtrees loaded
+// only when an operation reaches them. Two uses:
+// - the relay's sync v1.1 inversion (loadTree): the nodes present in a
+//   commit's CAR slice are loaded, every other subtree is a stub known only by
+//   its CID; an operation that needs a stub's contents throws PartialTreeError
+//   (the slice is not a covering proof);
+// - the PDS's commit path (stubTree + a BlockSource): stubs are read from the
+//   account's store when reached, and an account's tree stays in memory
+//   between commits.
+// Only dirty nodes are re-encoded when the root CID is computed; every clean
+// node keeps its bytes (as loaded or as last encoded).
 //
 // Shape (as in the atproto repo spec): a node at height h holds the keys of
 // height h in its range, in order, with subtree pointers (nodes of height
@@ -23,12 +29,25 @@ type Entry = Leaf | Sub
 export type MstNode = {
   height: number
   entries: Entry[]
-  /** stub: not in the CAR slice; only `cid` is known */
+  /** stub: not loaded; only `cid` is known */
   stub: boolean
   /** valid when !dirty */
   cid: CidRef | null
+  /** the encoding of `cid`, when known (loaded or encoded; null for a stub) */
+  bytes: Uint8Array | null
   dirty: boolean
 }
+
+/** Where an operation reads a stub's block from (null/undefined: the block is not there). */
+export type BlockSource = (cid: CidRef) => Uint8Array | null | undefined
+
+/**
+ * How an operation treats the tree beyond what is loaded: `source` loads
+ * stubs (without it a stub throws PartialTreeError); `visited` records, for
+ * every node an operation reaches, the CID it had when first reached (null
+ * for a node created by the operation) — what a commit removed is among them.
+ */
+export type Walk = { source?: BlockSource; visited?: Map<MstNode, CidRef | null> }
 
 /** Key height: leading zero bits of sha256(key), counted in pairs (fanout 4). */
 export const keyHeight = (key: string): number => {
@@ -46,8 +65,23 @@ export const keyHeight = (key: string): number => {
   return Math.floor(zeros / 2)
 }
 
-const newNode = (height: number, entries: Entry[] = []): MstNode => ({ height, entries, stub: false, cid: null, dirty: true })
-const stubNode = (cid: CidRef, height: number): MstNode => ({ height, entries: [], stub: true, cid, dirty: false })
+const newNode = (height: number, entries: Entry[] = []): MstNode => ({ height, entries, stub: false, cid: null, bytes: null, dirty: true })
+const stubNode = (cid: CidRef, height: number): MstNode => ({ height, entries: [], stub: true, cid, bytes: null, dirty: false })
+
+/** A tree known only by its root CID; its nodes load from a BlockSource as operations reach them. */
+export const stubTree = (root: CidRef, source: BlockSource): MstNode => {
+  const bytes = source(root)
+  if (!bytes) throw new MstError(`MST root ${root.toString()} not in the store`)
+  const raw = decodeNode(bytes)
+  if (raw.e.length === 0 && raw.l) {
+    // a pointer-only root (not canonical; a repo imported from elsewhere may have one): one above its child
+    const child = stubTree(raw.l, source)
+    return { height: child.height + 1, entries: [{ child }], stub: false, cid: root, bytes, dirty: false }
+  }
+  const node = stubNode(root, 0)
+  fill(node, bytes, undefined)
+  return node
+}
 
 type RawEntry = { p: number; k: Uint8Array; v: CidRef; t: CidRef | null }
 type RawNode = { l: CidRef | null; e: RawEntry[] }
@@ -90,22 +124,14 @@ const loadNode = (cid: CidRef, blocks: BlockMap, expectedHeight: number | undefi
     return stubNode(cid, expectedHeight)
   }
   const raw = decodeNode(bytes)
-  const leaves: { key: string; value: CidRef; right: CidRef | null }[] = []
-  let prevKey = ''
-  for (const e of raw.e) {
-    if (e.p > prevKey.length) throw new MstError('bad MST key prefix')
-    const key = prevKey.slice(0, e.p) + Buffer.from(e.k.buffer, e.k.byteOffset, e.k.byteLength).toString('latin1')
-    if (leaves.length > 0 && key <= prevKey) throw new MstError('MST keys out of order')
-    leaves.push({ key, value: e.v, right: e.t })
-    prevKey = key
-  }
+  const leaves = leavesOf(raw)
   let height: number
   if (leaves.length > 0) height = keyHeight(leaves[0].key)
   else if (expectedHeight !== undefined) height = expectedHeight
   else if (raw.l) {
     // pointer-only root (not canonical, but the root comparison decides): take the child's height
     const child = loadNode(raw.l, blocks, undefined)
-    const node: MstNode = { height: child.height + 1, entries: [{ child }], stub: false, cid, dirty: false }
+    const node: MstNode = { height: child.height + 1, entries: [{ child }], stub: false, cid, bytes, dirty: false }
     return node
   } else height = 0
   if (expectedHeight !== undefined && height !== expectedHeight) throw new MstError('MST node at the wrong height')
@@ -115,7 +141,45 @@ const loadNode = (cid: CidRef, blocks: BlockMap, expectedHeight: number | undefi
     entries.push({ key: leaf.key, value: leaf.value })
     if (leaf.right) entries.push({ child: loadNode(leaf.right, blocks, height - 1) })
   }
-  return { height, entries, stub: false, cid, dirty: false }
+  return { height, entries, stub: false, cid, bytes, dirty: false }
+}
+
+const leavesOf = (raw: RawNode): { key: string; value: CidRef; right: CidRef | null }[] => {
+  const leaves: { key: string; value: CidRef; right: CidRef | null }[] = []
+  let prevKey = ''
+  for (const e of raw.e) {
+    if (e.p > prevKey.length) throw new MstError('bad MST key prefix')
+    const key = prevKey.slice(0, e.p) + Buffer.from(e.k.buffer, e.k.byteOffset, e.k.byteLength).toString('latin1')
+    if (leaves.length > 0 && key <= prevKey) throw new MstError('MST keys out of order')
+    leaves.push({ key, value: e.v, right: e.t })
+    prevKey = key
+  }
+  return leaves
+}
+
+/**
+ * Loads a stub in place from its block; its subtrees become stubs. The height
+ * comes from the first key, or is the expected one (the parent's height less
+ * one) for a node without keys.
+ */
+const fill = (node: MstNode, bytes: Uint8Array, expectedHeight: number | undefined): void => {
+  const raw = decodeNode(bytes)
+  const leaves = leavesOf(raw)
+  let height: number
+  if (leaves.length > 0) height = keyHeight(leaves[0]!.key)
+  else if (expectedHeight !== undefined) height = expectedHeight
+  else height = 0
+  if (expectedHeight !== undefined && height !== expectedHeight) throw new MstError('MST node at the wrong height')
+  const entries: Entry[] = []
+  if (raw.l) entries.push({ child: stubNode(raw.l, height - 1) })
+  for (const leaf of leaves) {
+    entries.push({ key: leaf.key, value: leaf.value })
+    if (leaf.right) entries.push({ child: stubNode(leaf.right, height - 1) })
+  }
+  node.height = height
+  node.entries = entries
+  node.stub = false
+  node.bytes = bytes
 }
 
 /** Index of the first leaf greater than key (entries before it are all < key). */
@@ -134,14 +198,23 @@ const leafIndex = (node: MstNode, key: string): number => {
   return e && e.key === key ? i : -1
 }
 
-const need = (node: MstNode): MstNode => {
-  if (node.stub) throw new PartialTreeError('MST slice does not cover the operation')
+const need = (node: MstNode, w: Walk | undefined): MstNode => {
+  if (node.stub) {
+    const bytes = w?.source?.(node.cid!)
+    if (!bytes) {
+      if (w?.source) throw new MstError(`MST node ${node.cid!.toString()} not in the store`)
+      throw new PartialTreeError('MST slice does not cover the operation')
+    }
+    fill(node, bytes, node.height)
+  }
+  if (w?.visited && !w.visited.has(node)) w.visited.set(node, node.dirty ? null : node.cid)
   return node
 }
 
 /** Value at key, or null. Throws PartialTreeError when the path runs into a stub. */
-export const get = (root: MstNode, key: string, height = keyHeight(key)): CidRef | null => {
-  let node = need(root)
+export const get = (root: MstNode, key: string, w?: Walk): CidRef | null => {
+  const height = keyHeight(key)
+  let node = need(root, w)
   for (;;) {
     if (height > node.height) return null
     const i = position(node, key)
@@ -151,34 +224,34 @@ export const get = (root: MstNode, key: string, height = keyHeight(key)): CidRef
     }
     const prev = node.entries[i - 1]
     if (!prev || prev.child === undefined) return null
-    node = need(prev.child)
+    node = need(prev.child, w)
   }
 }
 
 /** Sets key → value; returns the new root and the previous value (null if absent). */
-export const put = (root: MstNode, key: string, value: CidRef): { root: MstNode; prev: CidRef | null } => {
-  const res = insert(root, key, value, keyHeight(key))
+export const put = (root: MstNode, key: string, value: CidRef, w?: Walk): { root: MstNode; prev: CidRef | null } => {
+  const res = insert(root, key, value, keyHeight(key), w)
   return { root: res.node, prev: res.prev }
 }
 
-const insert = (n: MstNode, key: string, value: CidRef, height: number): { node: MstNode; prev: CidRef | null } => {
-  const node = need(n)
+const insert = (n: MstNode, key: string, value: CidRef, height: number, w: Walk | undefined): { node: MstNode; prev: CidRef | null } => {
+  const node = need(n, w)
   if (height > node.height) {
     const parent = node.entries.length === 0 ? newNode(height) : newNode(node.height + 1, [{ child: node }])
-    return insert(parent, key, value, height)
+    return insert(parent, key, value, height, w)
   }
   const i = position(node, key)
   if (height < node.height) {
     const prev = node.entries[i - 1]
     if (prev && prev.child !== undefined) {
-      const res = insert(prev.child, key, value, height)
+      const res = insert(prev.child, key, value, height, w)
       if (res.prev === null || !res.prev.equals(value)) {
         node.entries[i - 1] = { child: res.node }
         node.dirty = true
       }
       return { node, prev: res.prev }
     }
-    const child = insert(newNode(node.height - 1), key, value, height)
+    const child = insert(newNode(node.height - 1), key, value, height, w)
     node.entries.splice(i, 0, { child: child.node })
     node.dirty = true
     return { node, prev: null }
@@ -194,7 +267,7 @@ const insert = (n: MstNode, key: string, value: CidRef, height: number): { node:
   }
   const before = node.entries[i - 1]
   if (before && before.child !== undefined) {
-    const [left, right] = split(before.child, key)
+    const [left, right] = split(before.child, key, w)
     const replacement: Entry[] = []
     if (left) replacement.push({ child: left })
     replacement.push({ key, value })
@@ -208,15 +281,15 @@ const insert = (n: MstNode, key: string, value: CidRef, height: number): { node:
 }
 
 /** Splits a subtree around a key that is not in it: [keys < key, keys > key], null for an empty side. */
-const split = (n: MstNode, key: string): [MstNode | null, MstNode | null] => {
-  const node = need(n)
+const split = (n: MstNode, key: string, w: Walk | undefined): [MstNode | null, MstNode | null] => {
+  const node = need(n, w)
   const i = position(node, key)
   const left = node.entries.slice(0, i)
   const right = node.entries.slice(i)
   const last = left[left.length - 1]
   if (last && last.child !== undefined) {
     left.pop()
-    const [l, r] = split(last.child, key)
+    const [l, r] = split(last.child, key, w)
     if (l) left.push({ child: l })
     if (r) right.unshift({ child: r })
   }
@@ -224,23 +297,23 @@ const split = (n: MstNode, key: string): [MstNode | null, MstNode | null] => {
 }
 
 /** Removes key; returns the new root (trimmed) and the removed value (null if absent). */
-export const remove = (root: MstNode, key: string): { root: MstNode; prev: CidRef | null } => {
-  const res = del(root, key, keyHeight(key))
+export const remove = (root: MstNode, key: string, w?: Walk): { root: MstNode; prev: CidRef | null } => {
+  const res = del(root, key, keyHeight(key), w)
   let node = res.node
   // the root is never a pointer-only layer
-  while (node.entries.length === 1 && node.entries[0].child !== undefined) node = node.entries[0].child
+  while (node.entries.length === 1 && node.entries[0]!.child !== undefined) node = node.entries[0]!.child
   if (node.entries.length === 0 && !node.stub && node.height !== 0) node = newNode(0)
   return { root: node, prev: res.prev }
 }
 
-const del = (n: MstNode, key: string, height: number): { node: MstNode; prev: CidRef | null } => {
-  const node = need(n)
+const del = (n: MstNode, key: string, height: number, w: Walk | undefined): { node: MstNode; prev: CidRef | null } => {
+  const node = need(n, w)
   if (height > node.height) return { node, prev: null }
   const i = position(node, key)
   if (height < node.height) {
     const before = node.entries[i - 1]
     if (!before || before.child === undefined) return { node, prev: null }
-    const res = del(before.child, key, height)
+    const res = del(before.child, key, height, w)
     if (res.prev === null) return { node, prev: null }
     if (res.node.entries.length === 0) node.entries.splice(i - 1, 1)
     else node.entries[i - 1] = { child: res.node }
@@ -252,7 +325,7 @@ const del = (n: MstNode, key: string, height: number): { node: MstNode; prev: Ci
   const before = node.entries[i - 1]
   const after = node.entries[i + 1]
   if (before?.child !== undefined && after?.child !== undefined) {
-    node.entries.splice(i - 1, 3, { child: merge(before.child, after.child) })
+    node.entries.splice(i - 1, 3, { child: merge(before.child, after.child, w) })
   } else {
     node.entries.splice(i, 1)
   }
@@ -261,23 +334,77 @@ const del = (n: MstNode, key: string, height: number): { node: MstNode; prev: Ci
 }
 
 /** Joins two adjacent subtrees of the same height (left's keys all below right's). */
-const merge = (a: MstNode, b: MstNode): MstNode => {
-  const left = need(a)
-  const right = need(b)
+const merge = (a: MstNode, b: MstNode, w: Walk | undefined): MstNode => {
+  const left = need(a, w)
+  const right = need(b, w)
   const entries = [...left.entries, ...right.entries]
   const j = left.entries.length
   const l = entries[j - 1]
   const r = entries[j]
-  if (l?.child !== undefined && r?.child !== undefined) entries.splice(j - 1, 2, { child: merge(l.child, r.child) })
+  if (l?.child !== undefined && r?.child !== undefined) entries.splice(j - 1, 2, { child: merge(l.child, r.child, w) })
   return newNode(left.height, entries)
 }
 
-/** The root CID, re-encoding only dirty nodes. */
-export const rootCid = (node: MstNode): CidRef => {
+// -- covering proofs: @atproto/repo's MST.getCoveringProof, step for step ----
+
+/**
+ * The nodes that prove `key`'s value (or absence) and its neighbours on each
+ * side, as @atproto/repo's `getCoveringProof` collects them (proof of the
+ * key, of its left sibling, of its right sibling; each bottom-up). Call after
+ * rootCid: every node returned has its CID and bytes. May repeat a node.
+ */
+export const coveringProof = (root: MstNode, key: string, w?: Walk): MstNode[] => [
+  ...proofForKey(root, key, w),
+  ...proofForLeftSib(root, key, w),
+  ...proofForRightSib(root, key, w),
+]
+
+const proofForKey = (n: MstNode, key: string, w: Walk | undefined): MstNode[] => {
+  const node = need(n, w)
+  const i = position(node, key)
+  const found = node.entries[i]
+  let blocks: MstNode[]
+  if (found && found.key === key) blocks = []
+  else {
+    const prev = node.entries[i - 1]
+    if (!prev || prev.child === undefined) return []
+    blocks = proofForKey(prev.child, key, w)
+  }
+  blocks.push(node)
+  return blocks
+}
+
+const proofForLeftSib = (n: MstNode, key: string, w: Walk | undefined): MstNode[] => {
+  const node = need(n, w)
+  const prev = node.entries[position(node, key) - 1]
+  const blocks = !prev || prev.child === undefined ? [] : proofForLeftSib(prev.child, key, w)
+  blocks.push(node)
+  return blocks
+}
+
+const proofForRightSib = (n: MstNode, key: string, w: Walk | undefined): MstNode[] => {
+  const node = need(n, w)
+  const i = position(node, key)
+  const found = node.entries[i] ?? node.entries[i - 1]
+  let blocks: MstNode[]
+  if (!found) blocks = []
+  else if (found.child !== undefined) blocks = proofForRightSib(found.child, key, w)
+  else {
+    const next = found.key === key ? node.entries[i + 1] : node.entries[i - 1]
+    blocks = !next || next.child === undefined ? [] : proofForRightSib(next.child, key, w)
+  }
+  blocks.push(node)
+  return blocks
+}
+
+/** The root CID, re-encoding only dirty nodes (each one encoded is added to `encoded`, children first). */
+export const rootCid = (node: MstNode, encoded?: MstNode[]): CidRef => {
   if (!node.dirty && node.cid) return node.cid
-  const bytes = encodeNode(node)
+  const bytes = encodeNode(node, encoded)
   node.cid = cidForCbor(bytes)
+  node.bytes = bytes
   node.dirty = false
+  encoded?.push(node)
   return node.cid
 }
 
@@ -343,17 +470,18 @@ class Writer {
   }
 }
 
-const childCid = (e: Entry | undefined): CidRef | null => (e && e.child !== undefined ? rootCid(e.child) : null)
+const childCid = (e: Entry | undefined, encoded: MstNode[] | undefined): CidRef | null =>
+  e && e.child !== undefined ? rootCid(e.child, encoded) : null
 
 /** Encodes a node; child CIDs are computed (recursively) first. */
-export const encodeNode = (node: MstNode): Uint8Array => {
+export const encodeNode = (node: MstNode, encoded?: MstNode[]): Uint8Array => {
   const { entries } = node
   const leaves: { key: string; value: CidRef; right: CidRef | null }[] = []
-  const left = childCid(entries[0])
+  const left = childCid(entries[0], encoded)
   for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]
+    const e = entries[i]!
     if (e.key === undefined) continue
-    leaves.push({ key: e.key, value: e.value, right: childCid(entries[i + 1]) })
+    leaves.push({ key: e.key, value: e.value, right: childCid(entries[i + 1], encoded) })
   }
   const w = new Writer()
   w.head(5, 2)
@@ -377,7 +505,7 @@ export const encodeNode = (node: MstNode): Uint8Array => {
   }
   w.text('l')
   w.cid(left)
-  return w.buf.subarray(0, w.pos)
+  return Buffer.from(w.buf.subarray(0, w.pos))
 }
 
 let emptyTree: CidRef | null = null
