@@ -164,6 +164,39 @@ describe('getRepo', () => {
     record(late.data.uri, late.data.cid)
   })
 
+  test('records with identical content share one block, which stays while any of them does', async () => {
+    // identical records have one CID: deleting or changing one of them must not take the block
+    // from the others (a commit's "removed" CIDs name it), nor may a commit that both removes
+    // and adds it (two records swapping contents) lose it
+    const agent = bob.agent
+    const same = { $type: 'com.example.twin', text: 'same', n: 1 }
+    const put = (rkey: string, value: unknown) =>
+      agent.com.atproto.repo.putRecord({ repo: bob.did, collection: 'com.example.twin', rkey, record: value as Record<string, unknown> })
+    const a = await put('a', same)
+    const b = await put('b', same)
+    const c = await put('c', { $type: 'com.example.twin', text: 'other' })
+    expect(b.data.cid).toBe(a.data.cid)
+    await agent.com.atproto.repo.deleteRecord({ repo: bob.did, collection: 'com.example.twin', rkey: 'a' })
+    // b and c swap contents in one commit
+    await agent.com.atproto.repo.applyWrites({
+      repo: bob.did,
+      writes: [
+        { $type: 'com.atproto.repo.applyWrites#update', collection: 'com.example.twin', rkey: 'b', value: { $type: 'com.example.twin', text: 'other' } },
+        { $type: 'com.atproto.repo.applyWrites#update', collection: 'com.example.twin', rkey: 'c', value: same },
+      ],
+    })
+    const got = await agent.com.atproto.repo.getRecord({ repo: bob.did, collection: 'com.example.twin', rkey: 'c' })
+    expect(got.data.cid).toBe(a.data.cid)
+    expect(got.data.value).toEqual(same)
+    expect((await agent.com.atproto.repo.getRecord({ repo: bob.did, collection: 'com.example.twin', rkey: 'b' })).data.cid).toBe(c.data.cid)
+    // the whole repo still verifies: every block it needs is there
+    const car = await getRepoCar(bob.did)
+    const { root, blocks } = await readCarWithRoot(car)
+    const verified = await verifyRepo(blocks, root, bob.did, await signingKeyOf(bob.did))
+    const twins = verified.creates.filter((r) => r.collection === 'com.example.twin').map((r) => [r.rkey, r.cid.toString()])
+    expect(twins).toEqual([['b', c.data.cid], ['c', a.data.cid]])
+  })
+
   test('unknown DID is RepoNotFound', async () => {
     await expectXrpcError(net.agent().com.atproto.sync.getRepo({ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' }), 400, 'RepoNotFound')
   })

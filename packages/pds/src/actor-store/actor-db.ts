@@ -258,6 +258,11 @@ export class ActorDb extends ActorReader {
     ).run(cid, rev, bytes.length, bytes)
   }
 
+  /** True when some record of this repo is the block `cid` (identical records share one). */
+  recordUsesCid(cid: string): boolean {
+    return this.prep('SELECT 1 FROM record WHERE cid = ? LIMIT 1').get(cid) !== undefined
+  }
+
   deleteBlock(cid: string): void {
     this.prep('DELETE FROM repo_block WHERE cid = ?').run(cid)
   }

@@ -67,6 +67,11 @@ const MIGRATIONS: string[] = [
     body blob NOT NULL
   );
   `,
+  `
+  -- identical records share one block: a commit's removed CIDs may name a block another record
+  -- still uses, which must stay (applyCommitBlocks asks)
+  CREATE INDEX record_cid_idx ON record (cid);
+  `,
 ]
 
 export const migrateActorDb = (db: SqliteHandle): void => {

@@ -76,9 +76,23 @@ export class SqlRepoStorage extends SqlBlockReader implements RepoStorage {
   }
 }
 
-/** Blocks and root of a commit; call inside a transaction. */
+/**
+ * Blocks and root of a commit; call inside a transaction, after the commit's
+ * record rows are written. A removed CID is kept when the commit also adds
+ * it or a remaining record still is that block: identical records share one
+ * block, and a commit's removed CIDs (as @atproto/repo computes them, per
+ * key) can name a block that another record still uses.
+ */
 export const applyCommitBlocks = (db: ActorDb, did: string, commit: CommitData): void => {
-  for (const [cid, bytes] of commit.newBlocks) db.putBlock(cid.toString(), bytes, commit.rev)
-  for (const cid of commit.removedCids) db.deleteBlock(cid.toString())
+  const added = new Set<string>()
+  for (const [cid, bytes] of commit.newBlocks) {
+    const s = cid.toString()
+    added.add(s)
+    db.putBlock(s, bytes, commit.rev)
+  }
+  for (const cid of commit.removedCids) {
+    const s = cid.toString()
+    if (!added.has(s) && !db.recordUsesCid(s)) db.deleteBlock(s)
+  }
   db.setRoot(did, commit.cid.toString(), commit.rev, new Date().toISOString())
 }

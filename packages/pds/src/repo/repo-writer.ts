@@ -159,8 +159,8 @@ export class RepoWriter {
       // from here to committed(): synchronous, so the event's expected seq holds
       const prepared = this.commits.prepare(event)
       db.transaction(() => {
-        applyCommitBlocks(db, did, commit)
         db.putOutbox(commit.rev, prepared.seq, prepared.body)
+        // record rows before blocks: a removed block that a remaining record still uses stays
         for (const w of writes) {
           const orphans = db.removeRecordBlobs(w.uri)
           if (w.action === 'delete') {
@@ -178,6 +178,7 @@ export class RepoWriter {
           }
           orphanBlobs.push(...orphans)
         }
+        applyCommitBlocks(db, did, commit)
         for (const cid of blobTempKeys.keys()) db.markBlobPermanent(cid)
         orphanBlobs = orphanBlobs.filter((c) => db.removeUnreferencedBlob(c))
       })
