@@ -55,5 +55,6 @@ export const oauthRoutes = (ctx: AppContext): RequestHandler => {
       },
     }),
   )
-  return router
+  // none of it is under /xrpc/: XRPC calls skip the provider's per-request routing
+  return (req, res, next) => (req.url.startsWith('/xrpc/') ? next() : router(req, res, next))
 }
