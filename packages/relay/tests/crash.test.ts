@@ -105,7 +105,20 @@ test('kill -9 under load: what consumers saw stays, and no upstream commit is sk
   const replay = new RawConsumer(url(0))
   try {
     await replay.opened
-    await replay.waitUntil((c) => accounts.every((a) => c.commitCids(a.did).includes(heads.get(a.did)!)), 60_000, 'every head in the replay')
+    await replay
+      .waitUntil((c) => accounts.every((a) => c.commitCids(a.did).includes(heads.get(a.did)!)), 60_000, 'every head in the replay')
+      .catch(async (err: Error) => {
+        // what is missing, and what the relay says about itself and the host
+        const auth = { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` }
+        const admin = async (p: string) =>
+          fetch(`http://127.0.0.1:${port}${p}`, { headers: auth }).then((r) => r.text(), (e: Error) => e.message)
+        const perAccount = accounts.map((a) => {
+          const got = replay.commitCids(a.did)
+          const want = sent.get(a.did)!
+          return `${a.did}: ${got.length} of ${want.length} commits relayed, first missing #${want.findIndex((c) => !got.includes(c))}`
+        })
+        throw new Error(`${err.message}\n${perAccount.join('\n')}\nstatus ${await admin('/admin/status')}\nhosts ${await admin('/admin/hosts')}`)
+      })
 
     // (a) nothing a consumer saw disappeared, same seq, same bytes
     const bySeq = new Map(replay.events.map((f) => [f.body.seq as number, f]))
