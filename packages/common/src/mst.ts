@@ -483,7 +483,9 @@ export const encodeNode = (node: MstNode, encoded?: MstNode[]): Uint8Array => {
     if (e.key === undefined) continue
     leaves.push({ key: e.key, value: e.value, right: childCid(entries[i + 1], encoded) })
   }
-  const w = new Writer()
+  // children are encoded above, so one scratch writer serves every node
+  const w = scratch
+  w.pos = 0
   w.head(5, 2)
   w.text('e')
   w.head(4, leaves.length)
@@ -505,8 +507,12 @@ export const encodeNode = (node: MstNode, encoded?: MstNode[]): Uint8Array => {
   }
   w.text('l')
   w.cid(left)
-  return Buffer.from(w.buf.subarray(0, w.pos))
+  const out = Buffer.allocUnsafe(w.pos)
+  w.buf.copy(out, 0, 0, w.pos)
+  return out
 }
+
+const scratch = new Writer()
 
 let emptyTree: CidRef | null = null
 
