@@ -204,6 +204,7 @@ export class AppContext {
     this.commits.stop()
     this.sequencer.close()
     this.actorStore.close()
+    this.accounts.flushRoots()
     await this.accountDb.close()
   }
 }

@@ -89,6 +89,7 @@ test('a commit whose event never reached the log is sequenced at restart as its 
     expect(pds.ctx.sequencer.currentSeq).toBe(lastSeq)
     const [again] = pds.ctx.sequencer.after(lastSeq - 1, 1)
     expect(Buffer.compare(again.frame, lost.frame)).toBe(0)
+    pds.ctx.accounts.flushRoots() // repo_root is written behind
     const row = pds.ctx.accountDb.sqlite.prepare('SELECT rev, cid FROM repo_root WHERE did = ?').get(did) as { rev: string; cid: string }
     expect(row).toEqual({ rev: head.rev, cid: head.cid })
 

@@ -9,6 +9,7 @@ import { checkedDid } from '../identity/did.ts'
 import { AuthError, InvalidRequest } from '../errors.ts'
 import { AuthScope, type JwtIssuer } from '../auth/jwt.ts'
 import { generateAppPassword, generateEmailToken, generateInviteCode, hashPassword, verifyPassword } from './password.ts'
+import { seqLogger } from '../logger.ts'
 
 /** An account row as stored (identifiers as plain text). */
 export type Account = Selectable<AccountTable>
@@ -35,6 +36,8 @@ export const accountStatus = (acc: Account | undefined): AccountStatus => {
 export type EmailTokenPurpose = 'confirm_email' | 'update_email' | 'reset_password' | 'delete_account' | 'plc_operation' | 'sign_in'
 
 const EMAIL_TOKEN_TTL_MS = 15 * 60 * 1000
+/** how long a sequenced head may wait before it is written to repo_root */
+const ROOTS_FLUSH_MS = 100
 /** A rotated refresh token may be presented again this long (lost responses, racing tabs). */
 const REFRESH_GRACE_MS = 2 * 60 * 60 * 1000
 
@@ -173,6 +176,7 @@ export class AccountManager {
   }
 
   async deleteAccount(did: string): Promise<void> {
+    this.pendingRoots.delete(did)
     await this.q.transaction().execute(async (tx) => {
       for (const t of ['refresh_token', 'app_password', 'email_token', 'repo_root'] as const) {
         await tx.deleteFrom(t).where('did', '=', did).execute()
@@ -380,25 +384,59 @@ export class AccountManager {
   // repo heads (for listRepos / getLatestCommit without opening every store)
 
   private setRootStmt: Database.Statement | undefined
+  /** heads recorded since the last flush */
+  private readonly pendingRoots = new Map<string, { cid: string; rev: string; at: string }>()
+  private rootsTimer: NodeJS.Timeout | null = null
 
-  /** Synchronous: called in the same tick as the commit it records. */
+  /**
+   * Records the head last sequenced for `did`. Written behind: within 100 ms,
+   * in one transaction with every other account's (listRepos and shutdown
+   * flush first), so a commit does not pay for a transaction of its own here.
+   * A head a crash loses only makes the start-up recovery look the account's
+   * newest outbox event up in the log (sequencer/commits.ts).
+   */
   setRepoRoot(did: string, cid: string, rev: string): void {
+    this.pendingRoots.set(did, { cid, rev, at: new Date().toISOString() })
+    if (this.rootsTimer) return
+    this.rootsTimer = setTimeout(() => {
+      try {
+        this.flushRoots()
+      } catch (err) {
+        seqLogger.error({ err }, 'recording sequenced heads failed; retried with the next commit')
+      }
+    }, ROOTS_FLUSH_MS)
+    this.rootsTimer.unref()
+  }
+
+  /** Writes the heads recorded since the last flush. On failure they stay pending. */
+  flushRoots(): void {
+    if (this.rootsTimer) clearTimeout(this.rootsTimer)
+    this.rootsTimer = null
+    if (this.pendingRoots.size === 0) return
     this.setRootStmt ??= this.db.sqlite.prepare(
       `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
        ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
     )
-    this.setRootStmt.run(did, cid, rev, new Date().toISOString())
+    const rows = [...this.pendingRoots]
+    this.db.sqlite.transaction(() => {
+      for (const [did, r] of rows) this.setRootStmt!.run(did, r.cid, r.rev, r.at)
+    })()
+    // only what is still the latest: a head recorded during the flush stays pending
+    for (const [did, r] of rows) if (this.pendingRoots.get(did) === r) this.pendingRoots.delete(did)
   }
 
   private rootRevStmt: Database.Statement | undefined
 
   /** The rev of the head last recorded for `did` (the last one sequenced). */
   repoRootRev(did: string): string | undefined {
+    const pending = this.pendingRoots.get(did)
+    if (pending) return pending.rev
     this.rootRevStmt ??= this.db.sqlite.prepare('SELECT rev FROM repo_root WHERE did = ?')
     return (this.rootRevStmt.get(did) as { rev: string } | undefined)?.rev
   }
 
   async listRepos(limit: number, cursor?: string) {
+    this.flushRoots()
     let q = this.q
       .selectFrom('account')
       .innerJoin('repo_root', 'repo_root.did', 'account.did')

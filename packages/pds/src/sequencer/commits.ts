@@ -24,9 +24,10 @@ const RETRY_MS = 1000
  * The event is written into the account's own store in the commit's
  * transaction (`commit_outbox`, with the seq it is expected to get), then
  * appended to the firehose log in the same tick, then the account DB's copy
- * of the head (`repo_root`) is moved. So at any instant, the commits not yet
- * sequenced are exactly outbox rows newer than `repo_root` whose expected seq
- * in the log is not this account's `#commit` — which is what
+ * of the head (`repo_root`) is moved (written behind, within 100 ms: it may
+ * lag, never lead). So at any instant, the commits not yet sequenced are
+ * among the outbox rows newer than `repo_root` — exactly those whose expected
+ * seq in the log is not this account's `#commit` — which is what
  * `sequenceOutbox` appends, in rev order, with the bodies they were
  * committed with (so `since`/`prevData` chains stay unbroken). It runs at
  * start after an unclean shutdown, before an account's next commit when its
