@@ -78,9 +78,7 @@ export const stubTree = (root: CidRef, source: BlockSource): MstNode => {
     const child = stubTree(raw.l, source)
     return { height: child.height + 1, entries: [{ child }], stub: false, cid: root, bytes, dirty: false }
   }
-  const node = stubNode(root, 0)
-  fill(node, bytes, undefined)
-  return node
+  return { ...shapeOf(raw, undefined, stubNode), stub: false, cid: root, bytes, dirty: false }
 }
 
 type RawEntry = { p: number; k: Uint8Array; v: CidRef; t: CidRef | null }
@@ -124,24 +122,13 @@ const loadNode = (cid: CidRef, blocks: BlockMap, expectedHeight: number | undefi
     return stubNode(cid, expectedHeight)
   }
   const raw = decodeNode(bytes)
-  const leaves = leavesOf(raw)
-  let height: number
-  if (leaves.length > 0) height = keyHeight(leaves[0].key)
-  else if (expectedHeight !== undefined) height = expectedHeight
-  else if (raw.l) {
+  if (raw.e.length === 0 && raw.l && expectedHeight === undefined) {
     // pointer-only root (not canonical, but the root comparison decides): take the child's height
     const child = loadNode(raw.l, blocks, undefined)
-    const node: MstNode = { height: child.height + 1, entries: [{ child }], stub: false, cid, bytes, dirty: false }
-    return node
-  } else height = 0
-  if (expectedHeight !== undefined && height !== expectedHeight) throw new MstError('MST node at the wrong height')
-  const entries: Entry[] = []
-  if (raw.l) entries.push({ child: loadNode(raw.l, blocks, height - 1) })
-  for (const leaf of leaves) {
-    entries.push({ key: leaf.key, value: leaf.value })
-    if (leaf.right) entries.push({ child: loadNode(leaf.right, blocks, height - 1) })
+    return { height: child.height + 1, entries: [{ child }], stub: false, cid, bytes, dirty: false }
   }
-  return { height, entries, stub: false, cid, bytes, dirty: false }
+  const shape = shapeOf(raw, expectedHeight, (c, h) => loadNode(c, blocks, h))
+  return { ...shape, stub: false, cid, bytes, dirty: false }
 }
 
 const leavesOf = (raw: RawNode): { key: string; value: CidRef; right: CidRef | null }[] => {
@@ -158,28 +145,25 @@ const leavesOf = (raw: RawNode): { key: string; value: CidRef; right: CidRef | n
 }
 
 /**
- * Loads a stub in place from its block; its subtrees become stubs. The height
- * comes from the first key, or is the expected one (the parent's height less
- * one) for a node without keys.
+ * A node's height and entries from its decoded block, each subtree made by
+ * `child` (loaded, or a stub). The height comes from the first key, or is the
+ * expected one (the parent's height less one) for a node without keys.
  */
-const fill = (node: MstNode, bytes: Uint8Array, expectedHeight: number | undefined): void => {
-  const raw = decodeNode(bytes)
+const shapeOf = (
+  raw: RawNode,
+  expectedHeight: number | undefined,
+  child: (cid: CidRef, height: number) => MstNode,
+): { height: number; entries: Entry[] } => {
   const leaves = leavesOf(raw)
-  let height: number
-  if (leaves.length > 0) height = keyHeight(leaves[0]!.key)
-  else if (expectedHeight !== undefined) height = expectedHeight
-  else height = 0
+  const height = leaves.length > 0 ? keyHeight(leaves[0]!.key) : (expectedHeight ?? 0)
   if (expectedHeight !== undefined && height !== expectedHeight) throw new MstError('MST node at the wrong height')
   const entries: Entry[] = []
-  if (raw.l) entries.push({ child: stubNode(raw.l, height - 1) })
+  if (raw.l) entries.push({ child: child(raw.l, height - 1) })
   for (const leaf of leaves) {
     entries.push({ key: leaf.key, value: leaf.value })
-    if (leaf.right) entries.push({ child: stubNode(leaf.right, height - 1) })
+    if (leaf.right) entries.push({ child: child(leaf.right, height - 1) })
   }
-  node.height = height
-  node.entries = entries
-  node.stub = false
-  node.bytes = bytes
+  return { height, entries }
 }
 
 /** Index of the first leaf greater than key (entries before it are all < key). */
@@ -205,7 +189,10 @@ const need = (node: MstNode, w: Walk | undefined): MstNode => {
       if (w?.source) throw new MstError(`MST node ${node.cid!.toString()} not in the store`)
       throw new PartialTreeError('MST slice does not cover the operation')
     }
-    fill(node, bytes, node.height)
+    // loaded in place: its subtrees become stubs
+    node.entries = shapeOf(decodeNode(bytes), node.height, stubNode).entries
+    node.stub = false
+    node.bytes = bytes
   }
   if (w?.visited && !w.visited.has(node)) w.visited.set(node, node.dirty ? null : node.cid)
   return node
