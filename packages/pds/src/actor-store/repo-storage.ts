@@ -84,15 +84,10 @@ export class SqlRepoStorage extends SqlBlockReader implements RepoStorage {
  * key) can name a block that another record still uses.
  */
 export const applyCommitBlocks = (db: ActorDb, did: string, commit: CommitData): void => {
-  const added = new Set<string>()
-  for (const [cid, bytes] of commit.newBlocks) {
-    const s = cid.toString()
-    added.add(s)
-    db.putBlock(s, bytes, commit.rev)
-  }
+  for (const [cid, bytes] of commit.newBlocks) db.putBlock(cid.toString(), bytes, commit.rev)
   for (const cid of commit.removedCids) {
     const s = cid.toString()
-    if (!added.has(s) && !db.recordUsesCid(s)) db.deleteBlock(s)
+    if (!commit.newBlocks.has(cid) && !db.recordUsesCid(s)) db.deleteBlock(s)
   }
   db.setRoot(did, commit.cid.toString(), commit.rev, new Date().toISOString())
 }

@@ -29,7 +29,6 @@ type PreparedRecordWrite = {
   collection: NsidString
   rkey: string
   uri: AtUriString
-  record: Record<string, unknown> // ipld form, ready for CBOR
   cid: Cid
   /** the record's DAG-CBOR block (what `cid` is the hash of) */
   bytes: Uint8Array
@@ -153,7 +152,6 @@ const prepareRecord = async (opts: RecordOpts): Promise<PreparedRecordWrite> => 
     collection,
     rkey,
     uri: atUri(did, collection, rkey),
-    record: ipld,
     cid,
     bytes,
     blobs,
