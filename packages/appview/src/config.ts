@@ -47,6 +47,8 @@ export type AppViewConfig = {
   /** SQLite memory-mapped reads of the database file, MiB (APPVIEW_DB_MMAP_MB; 0 turns it off) */
   dbMmapMb: number
   dbSynchronous: 'normal' | 'off'
+  /** how often the checkpoint thread copies the WAL into the database file, ms (see db/index.ts) */
+  dbCheckpointMs: number
   /** index on a worker thread (default), leaving this thread to the HTTP server */
   indexerThread: boolean
   /** how long getFeed waits for a feed generator's getFeedSkeleton (and its DID document) */
@@ -87,6 +89,7 @@ export const envToConfig = (env: Env): AppViewConfig => {
     dbCacheMb: envInt(env, 'APPVIEW_DB_CACHE_MB') ?? 256,
     dbMmapMb: envInt(env, 'APPVIEW_DB_MMAP_MB') ?? 16384,
     dbSynchronous: envStr(env, 'APPVIEW_DB_SYNCHRONOUS') === 'off' ? 'off' : 'normal',
+    dbCheckpointMs: envInt(env, 'APPVIEW_DB_CHECKPOINT_MS') ?? 2000,
     indexerThread: envBool(env, 'APPVIEW_INDEXER_THREAD') ?? true,
     feedGenTimeoutMs: envInt(env, 'APPVIEW_FEEDGEN_TIMEOUT_MS') ?? 10_000,
     version: envStr(env, 'APPVIEW_VERSION') ?? '0.1.0',

@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import type { DidString } from '@atproto/syntax'
+import { WalCheckpointer } from '@atsuite/common'
 import type { AppViewConfig } from './config.ts'
 import { openAppViewDb, type AppViewDb } from './db/index.ts'
 import { AuthVerifier } from './auth/auth-verifier.ts'
@@ -26,10 +27,14 @@ export class AppContext {
   readonly blobs: BlobCache
   readonly feedGens: FeedGenClient
   readonly imageUrl: (preset: ImagePreset, did: DidString, cid: string) => ImageUrl
+  /** copies the database's WAL into its file on a thread of its own (not for an in-memory database) */
+  readonly checkpointer: WalCheckpointer | null
 
   private constructor(cfg: AppViewConfig, db: AppViewDb, identity: IdentityService, indexer: IndexerService) {
     this.cfg = cfg
     this.db = db
+    this.checkpointer =
+      cfg.dbLocation === ':memory:' ? null : new WalCheckpointer(cfg.dbLocation, { intervalMs: cfg.dbCheckpointMs, synchronous: cfg.dbSynchronous })
     this.identity = identity
     this.indexer = indexer
     this.auth = new AuthVerifier(cfg.did, this.identity)
@@ -58,6 +63,7 @@ export class AppContext {
 
   async destroy(): Promise<void> {
     await this.indexer.close()
+    await this.checkpointer?.close()
     await this.db.close()
   }
 }

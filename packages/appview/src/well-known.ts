@@ -24,7 +24,7 @@ export const wellKnownRouter = (ctx: AppContext): Router => {
   })
   router.get('/_appview/stats', (_req, res) => {
     const { cursor, idle, pendingEvents, connected, counters } = ctx.indexer.status
-    res.json({ cursor, idle, pendingEvents, connected, ...counters })
+    res.json({ cursor, idle, pendingEvents, connected, ...counters, checkpoint: ctx.checkpointer?.stats ?? null })
   })
   return router
 }

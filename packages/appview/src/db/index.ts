@@ -24,13 +24,17 @@ export type AppViewDbOptions = {
   mmapMb?: number
 }
 
+/** 4 KiB pages: ~1 GB of log */
+const WRITER_CHECKPOINT_PAGES = 250_000
+
 export const openAppViewDb = async (location: string, opts: AppViewDbOptions = { cacheMb: 256, synchronous: 'normal' }): Promise<AppViewDb> => {
   const db = new Db<AppViewSchema>(location)
   db.sqlite.pragma(`cache_size = -${opts.cacheMb * 1024}`)
   db.sqlite.pragma(`synchronous = ${opts.synchronous === 'off' ? 'OFF' : 'NORMAL'}`)
   db.sqlite.pragma(`mmap_size = ${(opts.mmapMb ?? 0) * 1024 * 1024}`)
-  // checkpoint (and fsync) every ~200 MB of log rather than every 4 MB: the indexer writes in bursts
-  db.sqlite.pragma('wal_autocheckpoint = 50000')
+  // The checkpoint thread (AppContext's WalCheckpointer) copies the log into the file; a writer
+  // checkpoints by itself only when the log passes ~1 GB, a bound in case that thread falls behind.
+  db.sqlite.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`)
   await db.migrateToLatest(migrations)
   return db
 }

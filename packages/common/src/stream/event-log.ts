@@ -2,6 +2,10 @@ import { EventEmitter } from 'node:events'
 import Database from 'better-sqlite3'
 import type { SqliteHandle } from '../db.ts'
 import { encodeFrame } from './frames.ts'
+import { WalCheckpointer } from '../wal-checkpointer.ts'
+
+/** The appending connection checkpoints by itself only past ~100 MB of log, if the thread falls behind. */
+const WRITER_CHECKPOINT_PAGES = 25_000
 
 export type LogEvent = {
   did: string
@@ -29,6 +33,8 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   private timeStmt: Database.Statement | undefined
   private readonly retentionMs: number
   private timer: NodeJS.Timeout | null = null
+  /** copies the log's WAL into its file every second, so no append waits for a checkpoint's fsyncs */
+  private readonly checkpointer: WalCheckpointer | null
 
   constructor(location: string, opts: { retentionMs: number }) {
     super()
@@ -38,6 +44,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
     this.db.pragma('busy_timeout = 5000')
+    this.db.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`)
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS event_log (
         seq integer PRIMARY KEY,
@@ -61,6 +68,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.afterStmt = this.db.prepare(
       'SELECT seq, did, type, frame, sequencedAt, timeUs FROM event_log WHERE seq > ? ORDER BY seq LIMIT ?',
     )
+    this.checkpointer = location === ':memory:' ? null : new WalCheckpointer(location, { intervalMs: 1000, synchronous: 'normal' })
   }
 
   get currentSeq(): number {
@@ -158,6 +166,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
     this.removeAllListeners()
+    void this.checkpointer?.close()
     if (this.db.open) this.db.close()
   }
 }

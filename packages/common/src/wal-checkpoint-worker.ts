@@ -1,0 +1,41 @@
+// The thread behind WalCheckpointer (wal-checkpointer.ts): its own connection
+// to the file, a PASSIVE checkpoint every interval, stats to the parent.
+import { parentPort, workerData } from 'node:worker_threads'
+import Database from 'better-sqlite3'
+
+const port = parentPort
+if (!port) throw new Error('wal-checkpoint-worker.ts runs as a worker thread')
+const { location, intervalMs, synchronous } = workerData as { location: string; intervalMs: number; synchronous: 'normal' | 'off' }
+
+const db = new Database(location)
+db.pragma('busy_timeout = 5000')
+db.pragma(`synchronous = ${synchronous === 'off' ? 'OFF' : 'NORMAL'}`)
+// this connection never writes; it must not checkpoint on its own either
+db.pragma('wal_autocheckpoint = 0')
+
+const stats = { checkpoints: 0, busyMs: 0, walFrames: 0, copiedFrames: 0 }
+
+const checkpoint = () => {
+  const started = performance.now()
+  try {
+    const [row] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[]
+    // nothing new since the last one: no message
+    if (row.log === stats.walFrames && row.checkpointed === stats.copiedFrames) return
+    stats.checkpoints++
+    stats.busyMs += performance.now() - started
+    stats.walFrames = row.log
+    stats.copiedFrames = row.checkpointed
+    port.postMessage({ type: 'stats', stats })
+  } catch (err) {
+    port.postMessage({ type: 'error', message: (err as Error).message })
+  }
+}
+
+const timer = setInterval(checkpoint, intervalMs)
+port.postMessage({ type: 'ready' })
+port.on('message', (msg: { type: string }) => {
+  if (msg.type !== 'close') return
+  clearInterval(timer)
+  db.close()
+  port.close()
+})

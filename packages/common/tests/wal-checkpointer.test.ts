@@ -1,0 +1,86 @@
+/**
+ * The checkpoint thread copies a WAL file's log into the database while the
+ * writer, which never checkpoints by itself here, goes on writing: the data
+ * reaches the database file, the log restarts from its beginning instead of
+ * growing, and a reader on another connection sees every committed row.
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { WalCheckpointer } from '../src/index.ts'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {
+  const until = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+test('a writer that never checkpoints keeps a short log while the thread copies it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-ckpt-'))
+  const file = path.join(dir, 'db.sqlite')
+  const writer = new Database(file)
+  writer.pragma('journal_mode = WAL')
+  writer.pragma('wal_autocheckpoint = 0')
+  writer.exec('CREATE TABLE t (id integer PRIMARY KEY, v blob NOT NULL)')
+  const insert = writer.prepare('INSERT INTO t (v) VALUES (?)')
+  const batch = writer.transaction((n: number) => {
+    for (let i = 0; i < n; i++) insert.run(Buffer.alloc(1000, i))
+  })
+
+  const ckpt = new WalCheckpointer(file, { intervalMs: 50, synchronous: 'normal' })
+  await ckpt.ready
+  const walBytes = () => fs.statSync(`${file}-wal`).size
+  // ~4 MB of rows in 40 transactions, with pauses the thread can checkpoint in
+  for (let round = 0; round < 40; round++) {
+    batch(100)
+    await sleep(15)
+  }
+  await waitFor('everything copied', () => ckpt.stats.walFrames > 0 && ckpt.stats.copiedFrames === ckpt.stats.walFrames)
+  expect(ckpt.stats.checkpoints).toBeGreaterThan(1)
+  expect(ckpt.stats.busyMs).toBeGreaterThan(0)
+  // the rows are in the database file itself (~4 MB), and the log was reused rather than grown to hold them all
+  expect(fs.statSync(file).size).toBeGreaterThan(3_500_000)
+  expect(walBytes()).toBeLessThan(3_000_000)
+
+  // the first write that begins after a checkpoint copied everything restarts the log from its
+  // start: its frame count drops back (a write racing the last checkpoint only appends)
+  const before = ckpt.stats.walFrames
+  let extra = 0
+  await waitFor('a checkpoint of the restarted log', () => {
+    if (ckpt.stats.walFrames < before) return true
+    batch(1)
+    extra++
+    return false
+  })
+
+  // another connection reads every row, with the writer closed and the log gone
+  await ckpt.close()
+  writer.close()
+  const reader = new Database(file, { readonly: true })
+  expect(reader.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 4000 + extra })
+  reader.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('closing a checkpointer whose file is busy or idle ends its thread', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-ckpt-'))
+  const file = path.join(dir, 'db.sqlite')
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.exec('CREATE TABLE t (id integer PRIMARY KEY)')
+  const ckpt = new WalCheckpointer(file, { intervalMs: 10, synchronous: 'off' })
+  await ckpt.ready
+  await sleep(100)
+  // nothing was written after the table: no checkpoint found anything new beyond it
+  expect(ckpt.stats.checkpoints).toBeLessThanOrEqual(1)
+  const started = Date.now()
+  await ckpt.close()
+  expect(Date.now() - started).toBeLessThan(2_000)
+  db.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
