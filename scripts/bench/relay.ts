@@ -26,7 +26,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ChildProcess } from 'node:child_process'
-import { Histogram } from './relay-lib/histogram.ts'
+import { Histogram } from '@atsuite/common'
 import { helpAndExit, numFlag } from './lib/flags.ts'
 import { nowMicros } from './relay-lib/fast-repo.ts'
 import { cpuSeconds, freePort, killAllSync, logTail, nextMessage, repoRoot, rssMiB, startRelay, startServer, startWorker, stop, stopAll } from './relay-lib/proc.ts'
@@ -212,6 +212,16 @@ try {
     consumers: cpuSeconds(consumers.pid!) ?? 0,
   })
   const startWorkerCpu = workerCpu()
+  const relayLatency = async (): Promise<Histogram | null> => {
+    try {
+      const r = (await getJson(`${relay.url}/admin/latency`, adminHeaders)) as { buckets: [number, number][]; maxMs: number | null }
+      return Histogram.fromSparse(r.buckets, (r.maxMs ?? 0) * 1000)
+    } catch (err) {
+      progress(`could not read /admin/latency: ${(err as Error).message}`)
+      return null
+    }
+  }
+  const startLatency = await relayLatency()
   const startWall = Date.now()
   const samples: Sample[] = []
   const sampleEvery = Math.max(1, Math.min(30, Math.round(duration / 20)))
@@ -237,6 +247,8 @@ try {
   const endCpu = cpuSeconds(relay.pid) ?? Number.NaN
   const endWorkerCpu = workerCpu()
   const sent = sentAt() - startSent
+  const endLatency = await relayLatency()
+  const ownLatency = startLatency && endLatency ? endLatency.since(startLatency) : null
   const reportMsg = nextMessage<{ type: string; frames: number[]; bytes: number[]; cut: (string | null)[]; errors: string[]; hist: { counts: Float64Array; max: number } }>(consumers, 'report', 30_000)
   consumers.send({ type: 'report' })
   const report = await reportMsg
@@ -265,6 +277,7 @@ try {
       cut: report.cut,
       errors: report.errors,
       hist,
+      ownLatency,
       relayCpuSeconds: endCpu - startCpu,
       hostsCpuSeconds: endWorkerCpu.hosts - startWorkerCpu.hosts,
       consumersCpuSeconds: endWorkerCpu.consumers - startWorkerCpu.consumers,

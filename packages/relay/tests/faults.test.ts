@@ -70,6 +70,8 @@ test('a log that refuses appends (disk full): error state, no cursor past the lo
 
     const during = [await commit(), await commit(), await commit()]
     await eventually(async () => (await health()).status === 503, '_health to report the error')
+    // the event that met the full disk was received by now
+    const failingSince = performance.now()
     const h = await health()
     expect(h.body).toMatchObject({ error: 'EventLogUnavailable' })
     expect(String(h.body.message)).toMatch(/full/i)
@@ -83,6 +85,7 @@ test('a log that refuses appends (disk full): error state, no cursor past the lo
     // written upstream while the relay is not reading: the host re-sends it from the cursor
     const whilePaused = await commit()
 
+    const restored = performance.now()
     log.pragma('max_page_count = 1073741823')
     await eventually(async () => (await health()).status === 200, '_health to recover')
     await waitForHostCursor(relay, fake.hostname, whilePaused.seq)
@@ -98,6 +101,17 @@ test('a log that refuses appends (disk full): error state, no cursor past the lo
     const after = (await (await fetch(`${relay.url}/admin/status`, { headers: relayAdminHeaders() })).json()) as { eventLog: { failures: number } }
     expect(after).toMatchObject({ eventLog: { state: 'ok', queued: 0 }, ingestPaused: false })
     expect(after.eventLog.failures).toBeGreaterThan(0)
+    // the relay's own latency (receipt → handed to subscribers) counts each relayed event once, and
+    // the event held while the log refused appends waited at least as long as the fault lasted
+    type Latency = { events: number; p50Ms: number; p99Ms: number; maxMs: number; buckets: [number, number][] }
+    const latency = (await (await fetch(`${relay.url}/admin/latency`, { headers: relayAdminHeaders() })).json()) as Latency
+    const relayed = relay.ctx.hosts.list().reduce((sum, host) => sum + host.eventsRelayed, 0)
+    expect(latency.events).toBe(relayed)
+    expect(latency.events).toBeGreaterThanOrEqual(all.length)
+    expect(latency.buckets.reduce((sum, [, count]) => sum + count, 0)).toBe(latency.events)
+    expect(latency.p50Ms).toBeGreaterThan(0)
+    expect(latency.p50Ms).toBeLessThanOrEqual(latency.p99Ms)
+    expect(latency.maxMs).toBeGreaterThanOrEqual(restored - failingSince)
     // and a replay from cursor 0 holds each commit once
     const replay = await consume(relay, 0)
     try {

@@ -14,7 +14,7 @@
 // IPC out: connected · count {frames[], p99Ms (latency p99 since the last count)} · report {frames[], bytes[], cut[], errors[], hist}
 import { parseArgs } from 'node:util'
 import { WebSocket } from 'ws'
-import { Histogram } from './histogram.ts'
+import { Histogram } from '@atsuite/common'
 import { nowMicros, revMicros } from './fast-repo.ts'
 
 const { values: args } = parseArgs({ options: { url: { type: 'string' }, n: { type: 'string' }, jetstream: { type: 'boolean', default: false } } })

@@ -1,5 +1,5 @@
 // The relay benchmark's closing table.
-import type { Histogram } from './histogram.ts'
+import type { Histogram } from '@atsuite/common'
 
 /** `p99Ms`: end-to-end latency p99 of the events received in the interval that ends at `t` */
 export type Sample = { t: number; rssMiB: number; eventsPerSec: number; cpuCores: number; p99Ms: number }
@@ -17,6 +17,8 @@ export type Report = {
   cut: (string | null)[]
   errors: string[]
   hist: Histogram
+  /** the relay's own latency (its /admin/latency over the measured interval: receipt → handed to subscribers), max of the whole run */
+  ownLatency: Histogram | null
   relayCpuSeconds: number
   /** the load generators, for judging how much of the machine was left to the relay */
   hostsCpuSeconds: number
@@ -73,6 +75,12 @@ export const formatReport = (r: Report): string => {
     ['consumers cut', cut.length === 0 ? `none of ${r.consumers}` : `${cut.length} of ${r.consumers} (${[...new Set(cut)].join(', ')})`],
     ['dropped by the relay (whole run)', droppedText],
     ['end-to-end latency, host send → consumer', `p50 ${ms(r.hist.quantile(0.5))} · p90 ${ms(r.hist.quantile(0.9))} · p99 ${ms(r.hist.quantile(0.99))} · max ${ms(r.hist.max)}  (${int(r.hist.count)} samples)`],
+    [
+      "the relay's own latency, receipt → fan-out",
+      r.ownLatency
+        ? `p50 ${ms(r.ownLatency.quantile(0.5))} · p90 ${ms(r.ownLatency.quantile(0.9))} · p99 ${ms(r.ownLatency.quantile(0.99))} · max ${ms(r.ownLatency.max)} (whole run)  (${int(r.ownLatency.count)} events)`
+        : 'n/a',
+    ],
     ['fake hosts behind schedule (max)', `${r.maxHostLagMs.toFixed(0)} ms`],
     ['relay CPU', `${(r.relayCpuSeconds / r.duration).toFixed(2)} cores · ${relayedPerSec > 0 ? ((r.relayCpuSeconds * 1e6) / (relayedPerSec * r.duration)).toFixed(0) : 'n/a'} µs per relayed event`],
     ['fake hosts / consumers CPU', `${(r.hostsCpuSeconds / r.duration).toFixed(2)} / ${(r.consumersCpuSeconds / r.duration).toFixed(2)} cores`],

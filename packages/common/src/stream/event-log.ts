@@ -13,6 +13,8 @@ export type LogEvent = {
   body: Record<string, unknown>
   /** the whole frame for a seq, when the producer has it already encoded (a relay splicing its seq into upstream bytes); used instead of encoding `body` */
   encoded?: (seq: number) => Uint8Array
+  /** performance.now() when the producer received it (a relay measures its own latency from there); not stored */
+  receivedAt?: number
 }
 /** `timeUs`: when it was sequenced, in microseconds, strictly increasing with seq (null on rows older than the column) */
 export type LogRow = { seq: number; did: string; type: string; frame: Buffer; sequencedAt: string; timeUs: number | null }

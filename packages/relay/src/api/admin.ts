@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import express, { type RequestHandler, type Router } from 'express'
+import type { Histogram } from '@atsuite/common'
 import type { RelayContext } from '../context.ts'
 import { AuthRequiredError, InvalidRequestError } from '../errors.ts'
 
@@ -44,6 +45,12 @@ const wrap =
     }
   }
 
+/** Percentiles of the relay's own latency (receipt from the host → handed to subscribers), ms. */
+const latencySummary = (h: Histogram) => {
+  const ms = (us: number) => (Number.isNaN(us) ? null : Math.round(us) / 1000)
+  return { events: h.count, p50Ms: ms(h.quantile(0.5)), p90Ms: ms(h.quantile(0.9)), p99Ms: ms(h.quantile(0.99)), maxMs: ms(h.count ? h.max : Number.NaN) }
+}
+
 /**
  * Admin endpoints (JSON, Basic auth): the relay's own state (event log,
  * ingestion paused, internal errors), list hosts with status and counters,
@@ -62,7 +69,13 @@ export const adminRouter = (ctx: RelayContext): Router => {
       ingestPaused: ctx.ingestPaused,
       internalErrors: ctx.internal.errors,
       resyncsPending: ctx.resync.pending,
+      latency: latencySummary(ctx.out.latency),
     })),
+  )
+  // the whole histogram (non-empty buckets), for tools that diff two readings (bench:relay)
+  router.get(
+    '/admin/latency',
+    wrap(() => ({ ...latencySummary(ctx.out.latency), buckets: ctx.out.latency.toSparse() })),
   )
   router.get(
     '/admin/hosts',

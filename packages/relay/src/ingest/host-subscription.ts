@@ -213,7 +213,7 @@ export class HostSubscription {
 
   private receive(data: Buffer): void {
     this.lastAlive = Date.now()
-    const item = this.decode(data)
+    const item = this.decode(data, performance.now())
     if ((item.kind === 'event' || item.kind === 'drop') && item.seq !== null) this.lastReceivedSeq = Math.max(this.lastReceivedSeq, item.seq)
     this.queue.push(item)
     if (this.queued > QUEUE_HIGH && !this.paused) {
@@ -223,7 +223,7 @@ export class HostSubscription {
     if (!this.draining) void this.drain()
   }
 
-  private decode(data: Buffer): Item {
+  private decode(data: Buffer, receivedAt: number): Item {
     const tooBig = data.length > this.d.maxFrameBytes
     let frame
     try {
@@ -244,7 +244,7 @@ export class HostSubscription {
     const did = eventDid(frame.type, frame.body)
     // start resolving unknown DIDs now, so a queue of new accounts resolves in parallel
     if (did && !this.d.identity.peek(did) && !this.d.identity.knownUnresolvable(did)) void this.d.identity.resolve(did)
-    const evt: UpstreamEvent = { type: frame.type, body: frame.body, bytes: data, bodyStart: frame.bodyStart, seqStart: frame.seqStart, seqEnd: frame.seqEnd }
+    const evt: UpstreamEvent = { type: frame.type, body: frame.body, bytes: data, bodyStart: frame.bodyStart, seqStart: frame.seqStart, seqEnd: frame.seqEnd, receivedAt }
     // an event already processed (replayed after a reconnect) is not worth verifying
     const prepared = validSeq > this.cursor ? this.d.processor.prepare(this.source, evt) : undefined
     return { kind: 'event', evt, seq: validSeq, prepared }

@@ -34,6 +34,8 @@ export type UpstreamEvent = {
   bodyStart: number
   seqStart: number
   seqEnd: number
+  /** performance.now() when the frame came off the host's socket (the relay's own latency starts here) */
+  receivedAt: number
 }
 
 const headers = new Map<string, Uint8Array>()
@@ -162,7 +164,7 @@ export class EventProcessor {
 
   private emit(src: Source, did: string, evt: UpstreamEvent): void {
     src.counters.eventsRelayed++
-    this.d.out.push({ did, type: evt.type, body: evt.body, encoded: resequence(evt) })
+    this.d.out.push({ did, type: evt.type, body: evt.body, encoded: resequence(evt), receivedAt: evt.receivedAt })
   }
 
   /** Runs `fn` with the DID's identity once it is known to be hosted by `src`. */

@@ -1,4 +1,4 @@
-import type { EventLog, LogEvent } from '@atsuite/common'
+import { Histogram, type EventLog, type LogEvent } from '@atsuite/common'
 import { outboxLogger as log } from '../logger.ts'
 
 /**
@@ -23,6 +23,12 @@ export class MergedLog {
   failing: Error | null = null
   /** appends that failed since start */
   failures = 0
+  /**
+   * The relay's own latency, µs, of every relayed upstream event: from the
+   * frame coming off the host's socket to its append, which hands it to every
+   * live subscriber's socket (`/admin/status`, `/admin/latency`).
+   */
+  readonly latency = new Histogram()
   private readonly onState: (failing: boolean) => void
 
   /** `onState` is told when appends start failing and when they succeed again. */
@@ -67,6 +73,8 @@ export class MergedLog {
       }
       return false
     }
+    const now = performance.now()
+    for (const evt of batch) if (evt.receivedAt !== undefined) this.latency.record((now - evt.receivedAt) * 1000)
     if (this.failing) {
       log.info({ appended: batch.length }, 'the event log takes appends again')
       this.failing = null

@@ -8,7 +8,7 @@ const COARSE_US = 1_000
 const COARSE_MAX_US = 60_000_000
 const FINE = FINE_MAX_US / FINE_US
 const COARSE = (COARSE_MAX_US - FINE_MAX_US) / COARSE_US
-export const BUCKETS = FINE + COARSE + 1
+const BUCKETS = FINE + COARSE + 1
 
 export class Histogram {
   readonly counts: Float64Array
@@ -44,6 +44,40 @@ export class Histogram {
     this.counts.fill(0)
     this.count = 0
     this.max = 0
+  }
+
+  /** The non-empty buckets as [index, count] pairs: what a process reports of its histogram. */
+  toSparse(): [number, number][] {
+    const out: [number, number][] = []
+    for (let i = 0; i < BUCKETS; i++) if (this.counts[i] > 0) out.push([i, this.counts[i]])
+    return out
+  }
+
+  /** A histogram from `toSparse()` pairs (indexes out of range are ignored). */
+  static fromSparse(pairs: readonly (readonly [number, number])[], max = 0): Histogram {
+    const h = new Histogram()
+    for (const [i, n] of pairs) {
+      if (Number.isInteger(i) && i >= 0 && i < BUCKETS && n > 0) {
+        h.counts[i] += n
+        h.count += n
+      }
+    }
+    h.max = max
+    return h
+  }
+
+  /** What this histogram holds beyond `earlier` (a snapshot of it); max stays this one's. */
+  since(earlier: Histogram): Histogram {
+    const h = new Histogram()
+    for (let i = 0; i < BUCKETS; i++) {
+      const n = this.counts[i] - earlier.counts[i]
+      if (n > 0) {
+        h.counts[i] = n
+        h.count += n
+      }
+    }
+    h.max = this.max
+    return h
   }
 
   /** Upper edge of the bucket holding quantile q (0..1), in µs; NaN when empty. */
