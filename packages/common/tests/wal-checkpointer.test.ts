@@ -20,13 +20,19 @@ const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {
   }
 }
 
-test('a writer that never checkpoints keeps a short log while the thread copies it', async () => {
+/** A WAL-mode file in a temp dir with one table, the writer's own checkpoints off. */
+const walDb = (columns: string) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-ckpt-'))
   const file = path.join(dir, 'db.sqlite')
-  const writer = new Database(file)
-  writer.pragma('journal_mode = WAL')
-  writer.pragma('wal_autocheckpoint = 0')
-  writer.exec('CREATE TABLE t (id integer PRIMARY KEY, v blob NOT NULL)')
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma('wal_autocheckpoint = 0')
+  db.exec(`CREATE TABLE t (${columns})`)
+  return { dir, file, db }
+}
+
+test('a writer that never checkpoints keeps a short log while the thread copies it', async () => {
+  const { dir, file, db: writer } = walDb('id integer PRIMARY KEY, v blob NOT NULL')
   const insert = writer.prepare('INSERT INTO t (v) VALUES (?)')
   const batch = writer.transaction((n: number) => {
     for (let i = 0; i < n; i++) insert.run(Buffer.alloc(1000, i))
@@ -67,12 +73,8 @@ test('a writer that never checkpoints keeps a short log while the thread copies 
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
-test('closing a checkpointer whose file is busy or idle ends its thread', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wal-ckpt-'))
-  const file = path.join(dir, 'db.sqlite')
-  const db = new Database(file)
-  db.pragma('journal_mode = WAL')
-  db.exec('CREATE TABLE t (id integer PRIMARY KEY)')
+test('on an idle file the thread finds nothing new to copy, and closing it ends it promptly', async () => {
+  const { dir, file, db } = walDb('id integer PRIMARY KEY')
   const ckpt = new WalCheckpointer(file, { intervalMs: 10, synchronous: 'off' })
   await ckpt.ready
   await sleep(100)
