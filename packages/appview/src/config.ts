@@ -51,6 +51,8 @@ export type AppViewConfig = {
   dbCheckpointMs: number
   /** index on a worker thread (default), leaving this thread to the HTTP server */
   indexerThread: boolean
+  /** read and decode the stream on a thread of its own (default), leaving the indexer's thread to apply events */
+  streamThread: boolean
   /** how long getFeed waits for a feed generator's getFeedSkeleton (and its DID document) */
   feedGenTimeoutMs: number
   version: string
@@ -91,6 +93,7 @@ export const envToConfig = (env: Env): AppViewConfig => {
     dbSynchronous: envStr(env, 'APPVIEW_DB_SYNCHRONOUS') === 'off' ? 'off' : 'normal',
     dbCheckpointMs: envInt(env, 'APPVIEW_DB_CHECKPOINT_MS') ?? 2000,
     indexerThread: envBool(env, 'APPVIEW_INDEXER_THREAD') ?? true,
+    streamThread: envBool(env, 'APPVIEW_STREAM_THREAD') ?? true,
     feedGenTimeoutMs: envInt(env, 'APPVIEW_FEEDGEN_TIMEOUT_MS') ?? 10_000,
     version: envStr(env, 'APPVIEW_VERSION') ?? '0.1.0',
   }

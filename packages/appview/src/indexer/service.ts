@@ -60,6 +60,7 @@ export class LocalIndexer extends EventEmitter<{ progress: [] }> implements Inde
           counters: this.counters,
           maxPending: cfg.maxPendingEvents,
           startLive: cfg.streamStart === 'live',
+          decodeThread: cfg.streamThread,
           onChange: () => this.emit('progress'),
         })
       : null

@@ -1,34 +1,39 @@
-import { WebSocket } from 'ws'
+import { Worker } from 'node:worker_threads'
 import { subsystemLogger } from '@atsuite/common'
 import type { IndexerCounters } from './counters.ts'
-import { decodeFrame } from './frames.ts'
 import type { Indexer } from './indexer.ts'
+import { StreamClient, type StreamItem } from './stream-client.ts'
 
 const log = subsystemLogger('appview:subscription')
 
-const BACKOFF_MIN_MS = 250
-const BACKOFF_MAX_MS = 30_000
+type FromStreamThread = { type: 'items'; items: StreamItem[] } | { type: 'state'; connected: boolean }
 
 /**
  * A subscribeRepos client feeding the indexer: resumes from the indexer's
- * persisted cursor on every (re)connect, reconnects forever with backoff,
- * and stops reading (TCP backpressure reaches the upstream) while the
- * indexer has more than `maxPending` events it has not applied.
+ * persisted cursor, reconnects forever with backoff (StreamClient), and stops
+ * reading (TCP backpressure reaches the upstream) while the indexer has more
+ * than `maxPending` events it has not applied.
+ *
+ * With `decodeThread`, the WebSocket and the decoding of every frame run on a
+ * thread of their own (stream-worker.ts), which hands decoded events over in
+ * batches: the indexer's thread only applies them, and the stream is read
+ * while a transaction runs. A stream thread that dies is started again from
+ * the indexer's resume point.
  */
 export class RepoSubscription {
   private readonly url: string
   private readonly indexer: Indexer
   private readonly counters: IndexerCounters
   private readonly maxPending: number
-  private ws: WebSocket | null = null
-  private stopped = false
-  private backoff = BACKOFF_MIN_MS
-  private reconnectTimer: NodeJS.Timeout | null = null
-  private paused = false
-  private connectedOnce = false
-
   private readonly startLive: boolean
   private readonly onChange: () => void
+  private readonly decodeThread: boolean
+  private client: StreamClient | null = null
+  private worker: Worker | null = null
+  private workerConnected = false
+  private restartTimer: NodeJS.Timeout | null = null
+  private stopped = false
+  private paused = false
 
   constructor(opts: {
     url: string
@@ -36,100 +41,125 @@ export class RepoSubscription {
     counters: IndexerCounters
     maxPending: number
     startLive: boolean
+    /** decode on a thread of its own (see above) */
+    decodeThread?: boolean
     /** called when the connection opens or closes */
     onChange?: () => void
   }) {
     this.onChange = opts.onChange ?? (() => undefined)
-    this.url = opts.url.replace(/\/+$/, '')
+    this.url = opts.url
     this.startLive = opts.startLive
     this.indexer = opts.indexer
     this.counters = opts.counters
     this.maxPending = opts.maxPending
+    this.decodeThread = opts.decodeThread ?? false
     this.indexer.on('progress', () => this.maybeResume())
+  }
+
+  /** Where a (re)connect starts: a fresh index told to start live omits the cursor (the upstream sends from now on). */
+  private cursor(): number | null {
+    return this.indexer.fresh && this.startLive ? null : this.indexer.resumeSeq
   }
 
   start(): void {
     this.stopped = false
-    this.connect()
+    if (this.decodeThread) {
+      this.spawn()
+      return
+    }
+    this.client = new StreamClient({
+      url: this.url,
+      cursor: () => this.cursor(),
+      onItem: (item) => {
+        this.deliver(item)
+        this.maybePause()
+      },
+      onChange: this.onChange,
+    })
+    this.client.start()
   }
 
   get connected(): boolean {
-    return this.ws?.readyState === WebSocket.OPEN
+    return this.decodeThread ? this.workerConnected : (this.client?.connected ?? false)
   }
 
-  private connect(): void {
-    if (this.stopped) return
-    // a fresh index told to start live omits the cursor: the upstream sends from now on
-    const cursor = this.indexer.fresh && this.startLive ? null : this.indexer.resumeSeq
-    const query = cursor === null ? '' : `?cursor=${cursor}`
-    const ws = new WebSocket(`${this.url}/xrpc/com.atproto.sync.subscribeRepos${query}`, { maxPayload: 8 * 1024 * 1024 })
-    this.ws = ws
-    ws.on('open', () => {
-      this.backoff = BACKOFF_MIN_MS
-      this.connectedOnce = true
-      log.info({ url: this.url, cursor }, 'subscribed')
-      this.onChange()
+  private spawn(): void {
+    // items handed over but not yet taken in: no more than the indexer will hold pending
+    const window = Math.min(4096, Math.max(64, this.maxPending))
+    const worker = new Worker(new URL('./stream-worker.ts', import.meta.url), { workerData: { url: this.url, cursor: this.cursor(), window } })
+    this.worker = worker
+    this.paused = false
+    worker.on('message', (msg: FromStreamThread) => {
+      if (msg.type === 'items') {
+        for (const item of msg.items) this.deliver(item)
+        worker.postMessage({ type: 'ack', n: msg.items.length })
+        this.maybePause()
+      } else {
+        this.workerConnected = msg.connected
+        this.onChange()
+      }
     })
-    ws.on('message', (data: Buffer) => this.onMessage(data))
-    ws.on('error', (err) => log.warn({ err: err.message, url: this.url }, 'stream error'))
-    ws.on('close', () => {
-      if (this.ws === ws) this.ws = null
+    worker.on('error', (err) => log.error({ err }, 'stream thread failed'))
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = null
+      this.workerConnected = false
       this.onChange()
-      this.scheduleReconnect()
+      if (this.stopped) return
+      log.error({ code }, 'stream thread exited; restarting')
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = null
+        if (!this.stopped) this.spawn()
+      }, 1000)
     })
   }
 
-  private onMessage(data: Buffer): void {
-    let frame
-    try {
-      frame = decodeFrame(data)
-    } catch (err) {
-      this.counters.skip('bad_frame')
-      log.warn({ err: (err as Error).message }, 'undecodable frame')
-      return
-    }
-    switch (frame.kind) {
+  private deliver(item: StreamItem): void {
+    switch (item.kind) {
       case 'event':
-        this.indexer.push(frame.event)
+        this.indexer.push(item.event)
         break
       case 'skip':
-        if (frame.seq !== null) this.indexer.pushSeq(frame.seq)
+        if (item.seq !== null) this.indexer.pushSeq(item.seq)
+        break
+      case 'bad':
+        this.counters.skip('bad_frame')
+        log.warn({ err: item.message }, 'undecodable frame')
         break
       case 'info':
-        log.info({ name: frame.name, message: frame.message }, 'stream info')
+        log.info({ name: item.name, message: item.message }, 'stream info')
         break
       case 'error':
-        log.warn({ error: frame.error, message: frame.message }, 'stream error frame')
+        log.warn({ error: item.error, message: item.message }, 'stream error frame')
         break
     }
-    if (!this.paused && this.indexer.pendingEvents > this.maxPending) {
-      this.paused = true
-      this.ws?.pause()
-    }
+  }
+
+  private maybePause(): void {
+    if (this.paused || this.indexer.pendingEvents <= this.maxPending) return
+    this.paused = true
+    this.client?.pause()
+    this.worker?.postMessage({ type: 'pause' })
   }
 
   private maybeResume(): void {
-    if (this.paused && this.indexer.pendingEvents < this.maxPending / 2) {
-      this.paused = false
-      this.ws?.resume()
-    }
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return
-    const delay = this.connectedOnce ? this.backoff : Math.min(this.backoff, 1000)
-    this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS)
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null
-      this.connect()
-    }, delay)
+    if (!this.paused || this.indexer.pendingEvents >= this.maxPending / 2) return
+    this.paused = false
+    this.client?.resume()
+    this.worker?.postMessage({ type: 'resume' })
   }
 
   stop(): void {
     this.stopped = true
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
-    this.reconnectTimer = null
-    this.ws?.terminate()
-    this.ws = null
+    if (this.restartTimer) clearTimeout(this.restartTimer)
+    this.restartTimer = null
+    this.client?.stop()
+    this.client = null
+    const worker = this.worker
+    this.worker = null
+    if (worker) {
+      worker.postMessage({ type: 'stop' })
+      // it ends by itself once its socket is closed; never wait on it
+      setTimeout(() => void worker.terminate(), 2000).unref()
+    }
   }
 }

@@ -1,0 +1,83 @@
+// The stream's own thread (RepoSubscription with `decodeThread`): the
+// WebSocket, its reconnects and every frame's decoding happen here, so the
+// indexer's thread only applies events, and reading goes on while it runs a
+// transaction. Decoded items go to the indexer's thread in batches (one per
+// turn of this thread's event loop, at most 512), record blocks copied out of
+// the socket buffers and transferred. Flow control: at most `window` items
+// (the indexer's maxPending, within 64..4,096) are unacknowledged by the
+// indexer's thread (it acknowledges a batch once it has
+// taken it in, which may include applying a batch of its own); past that the
+// socket is paused, as it is while the indexer asks for it.
+import { parentPort, workerData } from 'node:worker_threads'
+import { StreamClient, itemSeq, type StreamItem } from './stream-client.ts'
+
+const port = parentPort
+if (!port) throw new Error('stream-worker.ts runs as a worker thread')
+const { url, cursor, window } = workerData as { url: string; cursor: number | null; window: number }
+
+const MAX_IN_FLIGHT = window
+const BATCH = Math.min(512, window)
+let inFlight = 0
+let creditPaused = false
+let indexerPaused = false
+/** the last seq handed to the indexer: a reconnect resumes after it (the indexer holds everything before) */
+let lastSeq = 0
+let items: StreamItem[] = []
+let transfer: ArrayBuffer[] = []
+let scheduled = false
+
+const send = () => {
+  scheduled = false
+  if (items.length === 0) return
+  port.postMessage({ type: 'items', items }, transfer)
+  inFlight += items.length
+  items = []
+  transfer = []
+  flow()
+}
+
+/** Reads while the indexer wants more and fewer than MAX_IN_FLIGHT items wait (resuming below half of it). */
+const flow = () => {
+  if (inFlight >= MAX_IN_FLIGHT) creditPaused = true
+  else if (inFlight < MAX_IN_FLIGHT / 2) creditPaused = false
+  if (indexerPaused || creditPaused) client.pause()
+  else client.resume()
+}
+
+const client = new StreamClient({
+  url,
+  cursor: () => (lastSeq > 0 ? lastSeq : cursor),
+  onItem: (item) => {
+    const seq = itemSeq(item)
+    if (seq !== null && seq > lastSeq) lastSeq = seq
+    if (item.kind === 'event' && item.event.type === 'commit') {
+      for (const op of item.event.ops) {
+        if (op.action === 'delete' || !op.block) continue
+        // a view into the socket's read buffer: an exact copy of its own, moved rather than cloned
+        op.block = new Uint8Array(op.block)
+        transfer.push(op.block.buffer as ArrayBuffer)
+      }
+    }
+    items.push(item)
+    if (items.length >= BATCH) send()
+    else if (!scheduled) {
+      scheduled = true
+      setImmediate(send)
+    }
+  },
+  onChange: () => port.postMessage({ type: 'state', connected: client.connected }),
+})
+
+port.on('message', (msg: { type: 'pause' | 'resume' | 'stop' } | { type: 'ack'; n: number }) => {
+  if (msg.type === 'ack') {
+    inFlight -= msg.n
+    flow()
+  } else if (msg.type === 'pause' || msg.type === 'resume') {
+    indexerPaused = msg.type === 'pause'
+    flow()
+  } else {
+    client.stop()
+    port.close()
+  }
+})
+client.start()
