@@ -14,6 +14,7 @@ import type { Worker } from 'node:worker_threads'
 import { AppView } from '@atsuite/appview'
 import { FakeAccount, FakePds, POST, freePort, post, testAppViewConfig, waitUntil } from '@atsuite/dev-env'
 import { PlcServer } from '@atsuite/plc'
+import { genesisAccount } from './_fake-upstream.ts'
 
 let dir: string
 let plc: PlcServer
@@ -64,13 +65,7 @@ const postsCount = async (a: AppView, did: string): Promise<number> => {
   return ((await res.json()) as { postsCount: number }).postsCount
 }
 
-const newAccount = async (): Promise<FakeAccount> => {
-  const acc = await FakeAccount.create(plc.url, pds.url)
-  pds.repos.set(acc.did, acc)
-  const genesis = await acc.commit([{ action: 'create', collection: POST, rkey: 'aaaaaaaaaaaaa', record: post('first') }])
-  pds.emit('#commit', { ...genesis.body, since: null, prevData: null })
-  return acc
-}
+const newAccount = (): Promise<FakeAccount> => genesisAccount(plc.url, pds)
 
 const burst = async (acc: FakeAccount, tag: string, n: number) => {
   const commits = []

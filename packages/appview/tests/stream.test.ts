@@ -17,6 +17,7 @@ import { PlcServer } from '@atsuite/plc'
 import { RecordProcessor } from '../src/indexer/processor.ts'
 import { IndexWriter } from '../src/indexer/writer.ts'
 import { IndexerCounters } from '../src/indexer/counters.ts'
+import { genesisAccount } from './_fake-upstream.ts'
 import { plugins } from '../src/indexer/plugins/index.ts'
 
 let dir: string
@@ -61,14 +62,7 @@ const postUris = async (did: string): Promise<string[]> => {
   return body.feed.map((f) => f.post.uri).sort()
 }
 
-const newAccount = async (): Promise<FakeAccount> => {
-  const acc = await FakeAccount.create(plc.url, pds.url)
-  pds.repos.set(acc.did, acc)
-  // a genesis commit: the account is indexed from its beginning
-  const genesis = await acc.commit([{ action: 'create', collection: POST, rkey: 'aaaaaaaaaaaaa', record: post('first') }])
-  pds.emit('#commit', { ...genesis.body, since: null, prevData: null })
-  return acc
-}
+const newAccount = (): Promise<FakeAccount> => genesisAccount(plc.url, pds)
 
 test('an undecodable frame is counted and the next event is indexed', async () => {
   const acc = await newAccount()
