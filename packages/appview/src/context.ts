@@ -33,8 +33,7 @@ export class AppContext {
   private constructor(cfg: AppViewConfig, db: AppViewDb, identity: IdentityService, indexer: IndexerService) {
     this.cfg = cfg
     this.db = db
-    this.checkpointer =
-      cfg.dbLocation === ':memory:' ? null : new WalCheckpointer(cfg.dbLocation, { intervalMs: cfg.dbCheckpointMs, synchronous: cfg.dbSynchronous })
+    this.checkpointer = WalCheckpointer.forFile(cfg.dbLocation, { intervalMs: cfg.dbCheckpointMs, synchronous: cfg.dbSynchronous })
     this.identity = identity
     this.indexer = indexer
     this.auth = new AuthVerifier(cfg.did, this.identity)

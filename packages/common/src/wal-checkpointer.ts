@@ -65,6 +65,11 @@ export class WalCheckpointer {
     )
   }
 
+  /** A checkpointer for the database at `location`, or null for an in-memory one (no file, no log to copy). */
+  static forFile(location: string, opts: WalCheckpointerOptions): WalCheckpointer | null {
+    return location === ':memory:' ? null : new WalCheckpointer(location, opts)
+  }
+
   get stats(): CheckpointStats {
     return this.latest
   }

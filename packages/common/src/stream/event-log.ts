@@ -70,7 +70,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.afterStmt = this.db.prepare(
       'SELECT seq, did, type, frame, sequencedAt, timeUs FROM event_log WHERE seq > ? ORDER BY seq LIMIT ?',
     )
-    this.checkpointer = location === ':memory:' ? null : new WalCheckpointer(location, { intervalMs: 1000, synchronous: 'normal' })
+    this.checkpointer = WalCheckpointer.forFile(location, { intervalMs: 1000, synchronous: 'normal' })
   }
 
   get currentSeq(): number {
