@@ -10,7 +10,8 @@ import { isUtf8 } from 'node:buffer'
 
 export class CborError extends Error {}
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+const BASE32 = Buffer.from('abcdefghijklmnopqrstuvwxyz234567', 'latin1')
+const CID_SCRATCH = Buffer.allocUnsafe(128)
 
 /** A CID as its binary form (CIDv1 bytes, without the DAG-CBOR 0x00 prefix). */
 export class CidRef {
@@ -41,21 +42,25 @@ export class CidRef {
   toString(): string {
     if (this.str !== undefined) return this.str
     const bytes = this.bytes
-    let out = 'b'
+    // written into one scratch buffer and read out as a single string: one allocation, not one per character
+    const len = 1 + Math.ceil((bytes.length * 8) / 5)
+    const out = len <= CID_SCRATCH.length ? CID_SCRATCH : Buffer.allocUnsafe(len)
+    out[0] = 0x62 // 'b'
+    let o = 1
     let bits = 0
     let value = 0
     for (let i = 0; i < bytes.length; i++) {
       value = (value << 8) | bytes[i]
       bits += 8
       while (bits >= 5) {
-        out += BASE32[(value >>> (bits - 5)) & 31]
+        out[o++] = BASE32[(value >>> (bits - 5)) & 31]
         bits -= 5
       }
       value &= (1 << bits) - 1
     }
-    if (bits > 0) out += BASE32[(value << (5 - bits)) & 31]
-    this.str = out
-    return out
+    if (bits > 0) out[o++] = BASE32[(value << (5 - bits)) & 31]
+    this.str = out.toString('latin1', 0, o)
+    return this.str
   }
 
   toJSON(): { $link: string } {
@@ -67,6 +72,8 @@ export type CborValue = null | boolean | number | string | Uint8Array | CidRef |
 export type CborMap = { [key: string]: CborValue }
 
 const MAX_DEPTH = 32
+const MAX_CACHED_KEY = 24
+const KEY_CACHE: (string | undefined)[] = new Array(1024).fill(undefined)
 
 class Reader {
   readonly buf: Buffer
@@ -84,13 +91,17 @@ class Reader {
     if (this.pos + n > this.buf.length) throw new CborError('truncated CBOR')
   }
 
-  /** Reads an item head; returns [major type, argument]. */
-  head(): [number, number] {
+  /** the major type of the last head read (`head()`); a field, not a tuple, so reading a head allocates nothing */
+  major = 0
+
+  /** Reads an item head: sets `major`, returns its argument. */
+  head(): number {
     this.need(1)
     const b = this.buf[this.pos++]
     const major = b >> 5
     const ai = b & 0x1f
-    if (ai < 24) return [major, ai]
+    this.major = major
+    if (ai < 24) return ai
     const buf = this.buf
     let v: number
     if (ai === 24) {
@@ -119,7 +130,7 @@ class Reader {
       throw new CborError(major === 7 ? 'CBOR floats and simple values are not allowed here' : 'indefinite or reserved CBOR length')
     }
     if (major === 7) throw new CborError('CBOR floats are not allowed')
-    return [major, v]
+    return v
   }
 
   value(depth: number, topLevelMap = false): CborValue {
@@ -133,8 +144,8 @@ class Reader {
       if (b === 0xf5) return true
       throw new CborError('unsupported CBOR simple value or float')
     }
-    const [major, arg] = this.head()
-    switch (major) {
+    const arg = this.head()
+    switch (this.major) {
       case 0:
         return arg
       case 1:
@@ -157,7 +168,8 @@ class Reader {
         return this.map(arg, depth, topLevelMap)
       case 6: {
         if (arg !== 42) throw new CborError(`unsupported CBOR tag ${arg}`)
-        const [m, len] = this.head()
+        const len = this.head()
+        const m: number = this.major
         if (m !== 2 || len < 2) throw new CborError('CID tag must wrap bytes')
         this.need(len)
         if (this.buf[this.pos] !== 0 || this.buf[this.pos + 1] !== 1) throw new CborError('CID must be a 0x00-prefixed CIDv1')
@@ -188,16 +200,54 @@ class Reader {
     return buf.toString('utf8', start, end)
   }
 
+  /**
+   * A map key: the same few keys (`repo`, `ops`, `$type`, `createdAt`) come in
+   * every frame and record, so short ASCII keys are taken from a small
+   * direct-mapped cache of strings instead of being made anew each time.
+   */
+  private key(len: number): string {
+    if (len > MAX_CACHED_KEY) return this.text(len)
+    this.need(len)
+    const buf = this.buf
+    const start = this.pos
+    const end = start + len
+    let h = len
+    for (let i = start; i < end; i++) {
+      const c = buf[i]
+      if (c > 0x7f) return this.text(len)
+      h = (Math.imul(h, 31) + c) | 0
+    }
+    const slot = h & (KEY_CACHE.length - 1)
+    const hit = KEY_CACHE[slot]
+    if (hit !== undefined && hit.length === len) {
+      let same = true
+      for (let j = 0; j < len; j++) {
+        if (hit.charCodeAt(j) !== buf[start + j]) {
+          same = false
+          break
+        }
+      }
+      if (same) {
+        this.pos = end
+        return hit
+      }
+    }
+    this.pos = end
+    const key = buf.toString('latin1', start, end)
+    KEY_CACHE[slot] = key
+    return key
+  }
+
   private map(count: number, depth: number, topLevel: boolean): CborMap {
     if (count > this.buf.length - this.pos) throw new CborError('truncated CBOR map')
     const out: CborMap = {}
     let prevStart = -1
     let prevEnd = -1
     for (let i = 0; i < count; i++) {
-      const [m, len] = this.head()
-      if (m !== 3) throw new CborError('CBOR map keys must be text')
+      const len = this.head()
+      if (this.major !== 3) throw new CborError('CBOR map keys must be text')
       const keyStart = this.pos
-      const key = this.text(len)
+      const key = this.key(len)
       const keyEnd = this.pos
       if (prevStart >= 0) {
         let order = len - (prevEnd - prevStart)
@@ -296,8 +346,8 @@ const mapHead = (count: number): Buffer => {
  */
 export const omitMapKey = (bytes: Uint8Array, key: string): Buffer | null => {
   const r = new Reader(bytes)
-  const [major, count] = r.head()
-  if (major !== 5) throw new CborError('not a CBOR map')
+  const count = r.head()
+  if (r.major !== 5) throw new CborError('not a CBOR map')
   const headLen = r.pos
   for (let i = 0; i < count; i++) {
     const start = r.pos
