@@ -23,6 +23,57 @@ export type OutboxOptions = {
   errorFrames?: boolean
 }
 
+type RawSocket = { write(b: Uint8Array): boolean }
+type WsInternals = { readyState: number; _socket?: RawSocket; _sender?: { _bufferedBytes: number; _queue: unknown[] } }
+
+/**
+ * The subscriber's socket, when a message written to it directly lands in
+ * order: the WebSocket is open and its sender holds nothing back (it queues
+ * only while compressing or reading a Blob, neither of which happens here).
+ */
+const rawSocket = (ws: WebSocket): RawSocket | null => {
+  const w = ws as unknown as WsInternals
+  if (w.readyState !== 1 || !w._socket || !w._sender || w._sender._bufferedBytes !== 0 || w._sender._queue.length !== 0) return null
+  return w._socket
+}
+
+const wire = new WeakMap<LogRow[], Buffer>()
+
+/**
+ * A batch of rows as unmasked, unfragmented binary WebSocket messages (RFC
+ * 6455 §5.2), in one buffer: what `ws.send(frame)` writes for each, built once
+ * per batch instead of once per row and subscriber.
+ */
+export const wireFrames = (rows: LogRow[]): Buffer => {
+  const cached = wire.get(rows)
+  if (cached) return cached
+  let size = 0
+  for (const row of rows) size += wsHeaderLength(row.frame.length) + row.frame.length
+  const out = Buffer.allocUnsafe(size)
+  let o = 0
+  for (const row of rows) {
+    const n = row.frame.length
+    out[o++] = 0x82 // FIN, binary
+    if (n < 126) out[o++] = n
+    else if (n < 0x10000) {
+      out[o++] = 126
+      out.writeUInt16BE(n, o)
+      o += 2
+    } else {
+      out[o++] = 127
+      out.writeUInt32BE(Math.floor(n / 0x100000000), o)
+      out.writeUInt32BE(n >>> 0, o + 4)
+      o += 8
+    }
+    out.set(row.frame, o)
+    o += n
+  }
+  wire.set(rows, out)
+  return out
+}
+
+const wsHeaderLength = (n: number): number => (n < 126 ? 2 : n < 0x10000 ? 4 : 10)
+
 /**
  * One subscriber of a log-backed stream: replays from a point (backfill),
  * then switches to live with no gap and no duplicate — the switch happens in
@@ -97,7 +148,15 @@ export class Outbox {
   }
 
   private pushLive(rows: LogRow[]): void {
-    if (!this.live || this.closed) return
+    if (!this.live || this.closed || rows.length === 0) return
+    const raw = this.messages ? null : rawSocket(this.ws)
+    if (raw && rows[0].seq > this.lastSent) {
+      // the whole batch as the WebSocket messages it makes, built once and shared by every subscriber
+      if (this.ws.bufferedAmount > this.maxBufferBytes) return this.fail('ConsumerTooSlow', 'Stream consumer too slow')
+      raw.write(wireFrames(rows))
+      this.lastSent = rows[rows.length - 1].seq
+      return
+    }
     // one write syscall for the whole batch instead of one per frame
     const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
     socket?.cork()
