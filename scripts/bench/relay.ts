@@ -5,6 +5,8 @@
 //                          [--rate 20000] [--warmup 5] [--keep] [--profile]
 //
 // --profile writes a V8 CPU profile of the relay to <work dir>/profile (implies --keep).
+// --relay-node-args="flags" passes V8/Node flags to the relay's process (e.g. --relay-node-args=--trace-gc-nvp: the
+// relay's log then has every GC with its pause, survivors and promotions).
 // --jetstream attaches the consumers to the relay's Jetstream endpoint (/subscribe, JSON, each
 // filtered: half wantedCollections=app.bsky.feed.*, half =app.bsky.feed.post) instead of subscribeRepos.
 // Every process is separate, so the relay's RSS and CPU are its own: the PLC
@@ -43,11 +45,12 @@ const { values: flags } = parseArgs({
     keep: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     jetstream: { type: 'boolean', default: false },
+    'relay-node-args': { type: 'string', default: '' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 const usage =
-  'usage: npm run bench:relay -- [--duration s] [--warmup s] [--hosts n] [--dids per-host] [--consumers n] [--rate events/s] [--keep] [--profile] [--jetstream]'
+  'usage: npm run bench:relay -- [--duration s] [--warmup s] [--hosts n] [--dids per-host] [--consumers n] [--rate events/s] [--keep] [--profile] [--jetstream] [--relay-node-args "flags"]'
 helpAndExit(flags.help, usage)
 const num = (name: keyof typeof flags, min: number): number => numFlag(flags, name, min, usage)
 const duration = num('duration', 1)
@@ -102,7 +105,10 @@ try {
     plcUrl: plc.url,
     adminPassword: ADMIN,
     env: { RELAY_HOST_RATE_LIMIT: String(Math.max(100_000, rate * 2)), RELAY_MAX_BUFFER_BYTES: String(256 * 1024 * 1024) },
-    nodeArgs: flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(workDir, 'profile')}`] : [],
+    nodeArgs: [
+      ...flags['relay-node-args'].split(' ').filter(Boolean),
+      ...(flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(workDir, 'profile')}`] : []),
+    ],
   })
   progress(`plc ${plc.url}, relay ${relay.url} (pid ${relay.pid}), work dir ${workDir}`)
 
