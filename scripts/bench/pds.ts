@@ -1,12 +1,19 @@
 // PDS benchmark: our PDS against the reference @atproto/pds, each in its own
 // process on loopback, one after the other, both on one local PLC directory.
 //
-//   npm run bench:pds [-- --only ours|reference] [--quick] [--rounds N] [--keep]
+//   npm run bench:pds [-- --only ours|reference] [--quick] [--rounds N] [--keep] [--big-repo N]
 //
 // Figures: sequential and concurrent createRecord throughput, getRecord and
 // getRepo latency, server RSS and CPU. Each round starts every server afresh
 // on an empty data directory; the table shows the median over rounds (3 by
 // default, 1 with --quick). Temp data is removed at the end unless --keep.
+//
+// --big-repo N (e.g. 100000) adds one more run per server after the rounds: a
+// fresh account filled with N records (applyWrites, 200 a call), then getRepo
+// of it three times, each read to the end as it streams in (never held whole
+// by the client), with the server's RSS sampled every 20 ms: time to the first
+// byte and to the last, CAR size, and how far the server's RSS rose while it
+// sent (a streamed export stays flat in the size of the repo).
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -16,7 +23,7 @@ import { errorMessage, isInterrupted, progress, runBench, stepRunner } from './l
 import { REFERENCE_VERSION, ensureReferenceInstalled } from './lib/reference.ts'
 import { startOurPds, startPlc, startReferencePds, type Target } from './lib/servers.ts'
 import { cpuWindow, processCpuSeconds, type CpuWindow } from './lib/cpu.ts'
-import { timer } from './lib/stats.ts'
+import { median, timer } from './lib/stats.ts'
 import { formatRounds, formatTable, type TargetResult } from './lib/table.ts'
 import {
   FULL,
@@ -37,11 +44,12 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     rounds: { type: 'string' },
+    'big-repo': { type: 'string', default: '0' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 if (flags.help) {
-  console.log('usage: npm run bench:pds -- [--only ours|reference] [--quick] [--rounds N] [--keep]')
+  console.log('usage: npm run bench:pds -- [--only ours|reference] [--quick] [--rounds N] [--keep] [--big-repo N]')
   process.exit(0)
 }
 if (flags.only !== undefined && flags.only !== 'ours' && flags.only !== 'reference') {
@@ -53,6 +61,12 @@ const counts: Counts = flags.quick ? QUICK : FULL
 const rounds = flags.rounds === undefined ? (flags.quick ? 1 : 3) : Number(flags.rounds)
 if (!Number.isInteger(rounds) || rounds < 1) {
   console.error(`--rounds must be a positive integer, got "${flags.rounds}"`)
+  process.exit(2)
+}
+
+const bigRepo = Number(flags['big-repo'])
+if (!Number.isInteger(bigRepo) || bigRepo < 0) {
+  console.error(`--big-repo must be a whole number of records, got "${flags['big-repo']}"`)
   process.exit(2)
 }
 
@@ -130,6 +144,101 @@ const runTarget = async (target: Target, roundDir: string, plcUrl: string, cache
   return result
 }
 
+type BigRepoResult = {
+  fillSeconds: number
+  carBytes: number
+  totalMs: number[]
+  firstByteMs: number[]
+  rssBeforeMiB: number
+  rssPeakMiB: number
+  error?: string
+}
+
+/** One getRepo read to the end as it arrives, with the server's RSS sampled meanwhile. */
+const streamedGetRepo = async (server: ServerProcess, did: string) => {
+  let peak = memoryMiB(server.pid)
+  const sampler = setInterval(() => {
+    if (isRunning(server)) peak = Math.max(peak, memoryMiB(server.pid))
+  }, 20)
+  try {
+    const elapsed = timer()
+    const res = await fetch(`${server.url}/xrpc/com.atproto.sync.getRepo?did=${encodeURIComponent(did)}`, { signal: AbortSignal.timeout(600_000) })
+    if (!res.ok || !res.body) throw new Error(`getRepo answered ${res.status}: ${await res.text()}`)
+    let firstByteMs = -1
+    let bytes = 0
+    for await (const chunk of res.body) {
+      if (firstByteMs < 0) firstByteMs = elapsed()
+      bytes += (chunk as Uint8Array).byteLength
+    }
+    return { totalMs: elapsed(), firstByteMs, bytes, peakMiB: peak }
+  } finally {
+    clearInterval(sampler)
+  }
+}
+
+/** A fresh server, one account filled with `records` records, then three streamed getRepos of it. */
+const runBigRepo = async (target: Target, dir: string, plcUrl: string, cacheDir: string | undefined): Promise<BigRepoResult> => {
+  const result: BigRepoResult = { fillSeconds: 0, carBytes: 0, totalMs: [], firstByteMs: [], rssBeforeMiB: 0, rssPeakMiB: 0 }
+  let server: ServerProcess
+  try {
+    server = target === 'ours' ? await startOurPds(dir, plcUrl) : await startReferencePds(dir, plcUrl, cacheDir!)
+  } catch (err) {
+    return { ...result, error: `start: ${errorMessage(err)}` }
+  }
+  try {
+    const client = new XrpcClient(server.url)
+    const account = await client.createAccount('bench-huge')
+    const fillElapsed = timer()
+    const CHUNK = 10_000
+    for (let done = 0; done < bigRepo; done += CHUNK) {
+      if (isInterrupted()) return { ...result, error: 'interrupted' }
+      await fillRepo(client, account, Math.min(CHUNK, bigRepo - done))
+      progress(`${server.name}: ${Math.min(done + CHUNK, bigRepo).toLocaleString('en-US')} / ${bigRepo.toLocaleString('en-US')} records`)
+    }
+    result.fillSeconds = fillElapsed() / 1000
+    // settle: what the writes left behind is not the export's
+    await new Promise((r) => setTimeout(r, 2_000))
+    result.rssBeforeMiB = memoryMiB(server.pid)
+    for (let i = 0; i < 3; i++) {
+      const run = await streamedGetRepo(server, account.did)
+      progress(`${server.name}: getRepo ${(run.bytes / 1048576).toFixed(1)} MiB in ${run.totalMs.toFixed(0)} ms (first byte ${run.firstByteMs.toFixed(1)} ms)`)
+      result.totalMs.push(run.totalMs)
+      result.firstByteMs.push(run.firstByteMs)
+      result.carBytes = run.bytes
+      result.rssPeakMiB = Math.max(result.rssPeakMiB, run.peakMiB)
+    }
+  } catch (err) {
+    result.error = errorMessage(err)
+  } finally {
+    await stopServer(server)
+  }
+  return result
+}
+
+const formatBigRepo = (ours: BigRepoResult | undefined, reference: BigRepoResult | undefined): string => {
+  const rows: [string, string, (r: BigRepoResult) => number, number, string][] = [
+    ['getRepo, median of 3', 'ms', (r) => median(r.totalMs), 0, '≤ 0.2×'],
+    ['  first byte, median', 'ms', (r) => median(r.firstByteMs), 1, ''],
+    ['  CAR size', 'MiB', (r) => r.carBytes / 1048576, 1, ''],
+    ['server RSS before', 'MiB', (r) => r.rssBeforeMiB, 0, ''],
+    ['server RSS rise while sending', 'MiB', (r) => r.rssPeakMiB - r.rssBeforeMiB, 0, ''],
+    [`filling it (applyWrites ×${Math.ceil(bigRepo / 200)})`, 's', (r) => r.fillSeconds, 1, ''],
+  ]
+  const ok = (r: BigRepoResult | undefined): r is BigRepoResult => r !== undefined && r.error === undefined && r.totalMs.length > 0
+  const cell = (r: BigRepoResult | undefined, f: (r: BigRepoResult) => number, digits: number) => (ok(r) ? f(r).toFixed(digits) : '—')
+  const lines = [['metric', 'unit', 'ours', 'reference', 'ours/ref', 'target', 'met']]
+  for (const [name, unit, f, digits, target] of rows) {
+    const ratio = ok(ours) && ok(reference) && f(reference) > 0 ? f(ours) / f(reference) : null
+    const met = target && ratio !== null ? (ratio <= 0.2 ? 'yes' : 'NO') : ''
+    lines.push([name, unit, cell(ours, f, digits), cell(reference, f, digits), ratio === null ? '—' : `${ratio.toFixed(2)}×`, target, met])
+  }
+  const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)))
+  const fmt = (l: string[]) => l.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
+  const out = [fmt(lines[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.slice(1).map(fmt)]
+  for (const [name, r] of [['ours', ours], ['reference', reference]] as const) if (r?.error) out.push(`${name}: ✗ ${r.error}`)
+  return out.join('\n')
+}
+
 const main = async (workDir: string): Promise<void> => {
   const cacheDir = targets.includes('reference') ? ensureReferenceInstalled() : undefined
   const cpu = cpuWindow()
@@ -149,6 +258,15 @@ const main = async (workDir: string): Promise<void> => {
       results[target].push(await runTarget(target, roundDir, plc.url, cacheDir, cpu))
     }
     if (!flags.keep) fs.rmSync(roundDir, { recursive: true, force: true })
+  }
+  const big: Partial<Record<Target, BigRepoResult>> = {}
+  if (bigRepo > 0) {
+    for (const target of targets) {
+      if (isInterrupted()) return
+      progress(`getRepo of ${bigRepo.toLocaleString('en-US')} records: ${target}`)
+      big[target] = await runBigRepo(target, path.join(workDir, `big-${target}`), plc.url, cacheDir)
+      if (!flags.keep) fs.rmSync(path.join(workDir, `big-${target}`), { recursive: true, force: true })
+    }
   }
   if (isRunning(plc)) cpu.addChild(processCpuSeconds(plc.pid))
   await stopServer(plc)
@@ -174,6 +292,11 @@ const main = async (workDir: string): Promise<void> => {
     console.log(formatRounds(results.ours, results.reference))
     console.log()
   }
+  if (bigRepo > 0) {
+    console.log(`getRepo of one account with ${bigRepo.toLocaleString('en-US')} records (a fresh server each, read as it streams):`)
+    console.log(formatBigRepo(big.ours, big.reference))
+    console.log()
+  }
   for (const target of targets) {
     results[target].forEach((r, i) => {
       if (r.errors.length === 0) return
@@ -190,7 +313,7 @@ const main = async (workDir: string): Promise<void> => {
   if (otherShare > 0.1) {
     console.log(`⚠ other processes kept the machine busy during the run: the figures are noisy, run again on a quiet machine`)
   }
-  if (targets.some((t) => results[t].some((r) => r.errors.length > 0))) process.exitCode = 1
+  if (targets.some((t) => results[t].some((r) => r.errors.length > 0) || big[t]?.error)) process.exitCode = 1
 }
 
 await runBench('atsuite-bench-', Boolean(flags.keep), main)
