@@ -7,6 +7,7 @@ import { crc32, deflateSync } from 'node:zlib'
 import { IdResolver } from '@atproto/identity'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { parseCid } from '@atproto/lex-data'
+import { decode as cborDecode } from '@atproto/lex-cbor'
 import {
   MemoryBlockstore,
   readCar,
@@ -69,6 +70,7 @@ let net: TestNetwork
 let idResolver: IdResolver
 let alice: User
 let bob: User
+let carol: User
 const written: Written = new Map()
 
 /** The atproto signing key (did:key) from the DID document our PLC serves. */
@@ -92,6 +94,7 @@ beforeAll(async () => {
   idResolver = new IdResolver({ plcUrl: net.plc.url, fetch: globalThis.fetch })
   alice = await net.createUser('alice')
   bob = await net.createUser('bob')
+  carol = await net.createUser('carol')
 
   for (let i = 0; i < 5; i++) {
     const p = await alice.agent.post({ text: `post ${i}`, createdAt: now() })
@@ -197,6 +200,38 @@ describe('getRepo', () => {
     expect(twins).toEqual([['b', c.data.cid], ['c', a.data.cid]])
   })
 
+  test('blocks of any bytes, over several pages of the export, come back exactly', async () => {
+    // the export joins a page of blocks' bytes in SQLite: every byte value (NULs, invalid UTF-8),
+    // multibyte text, and more blocks than one page (1,000) must come back as they were written
+    const every = Uint8Array.from({ length: 512 }, (_, i) => (i * 7) % 256)
+    const wrote = new Map<string, string>()
+    for (let start = 0; start < 1200; start += 200) {
+      const res = await carol.agent.com.atproto.repo.applyWrites({
+        repo: carol.did,
+        writes: Array.from({ length: 200 }, (_, j) => {
+          const n = start + j
+          return {
+            $type: 'com.atproto.repo.applyWrites#create' as const,
+            collection: 'com.example.bytes',
+            rkey: `b${String(n).padStart(5, '0')}`,
+            value: { $type: 'com.example.bytes', n, raw: every.slice(n % 256), text: `ünïcødé ✓ \u0000 ${n}` },
+          }
+        }),
+      })
+      for (const r of res.data.results as { uri: string; cid: string }[]) wrote.set(splitUri(r.uri).rkey, r.cid)
+    }
+    const { root, blocks } = await readCarWithRoot(await getRepoCar(carol.did))
+    const verified = await verifyRepo(blocks, root, carol.did, await signingKeyOf(carol.did))
+    const got = new Map(verified.creates.filter((c) => c.collection === 'com.example.bytes').map((c) => [c.rkey, c]))
+    expect(got.size).toBe(1200)
+    for (const [rkey, cid] of wrote) {
+      const c = got.get(rkey)!
+      expect(c.cid.toString()).toBe(cid)
+      const n = Number(rkey.slice(1))
+      expect(cborDecode(blocks.get(c.cid)!)).toEqual({ $type: 'com.example.bytes', n, raw: every.slice(n % 256), text: `ünïcødé ✓ \u0000 ${n}` })
+    }
+  })
+
   test('unknown DID is RepoNotFound', async () => {
     await expectXrpcError(net.agent().com.atproto.sync.getRepo({ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' }), 400, 'RepoNotFound')
   })
@@ -250,7 +285,7 @@ describe('repo status and listings', () => {
     await expectXrpcError(net.agent().com.atproto.sync.getRepoStatus({ did: 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa' }), 400, 'RepoNotFound')
   })
 
-  test('listRepos lists both accounts with their head and rev, and pages', async () => {
+  test('listRepos lists every account with its head and rev, and pages', async () => {
     const res = await net.agent().com.atproto.sync.listRepos({})
     for (const user of [alice, bob]) {
       const head = (await net.agent().com.atproto.sync.getLatestCommit({ did: user.did })).data
@@ -266,7 +301,7 @@ describe('repo status and listings', () => {
       cursor = page.data.cursor
       if (!cursor) break
     }
-    expect(seen.sort()).toEqual([alice.did, bob.did].sort())
+    expect(seen.sort()).toEqual([alice.did, bob.did, carol.did].sort())
   })
 
   test('getBlocks returns the requested blocks; a missing CID is an error', async () => {

@@ -5,6 +5,8 @@ import { migrateActorDb, type BlobRow, type OutboxRow, type RecordRow, type Repo
 type Stmt = Database.Statement
 
 export type BlockRow = { cid: string; content: Buffer }
+/** Blocks in stored order: `content` is every block's bytes back to back, `lengths[i]` long each. */
+export type StoredBlockPage = { last: number; cids: string[]; lengths: number[]; content: Buffer }
 
 const open = (location: string): SqliteHandle => {
   const db = new Database(location)
@@ -69,19 +71,44 @@ export class ActorReader {
   }
 
   /**
-   * One keyset page of blocks in CID order, after `afterCid` ('' for the
-   * first page); with `sinceRev`, only blocks written after that rev.
+   * One keyset page of the blocks written after `sinceRev`, in CID order,
+   * after `afterCid` ('' for the first page).
    */
-  blockPage(afterCid: string, limit: number, sinceRev?: string): BlockRow[] {
-    if (sinceRev) {
-      return this.prep(
-        'SELECT cid, content FROM repo_block WHERE repoRev > ? AND cid > ? ORDER BY cid LIMIT ?',
-      ).all(sinceRev, afterCid, limit) as BlockRow[]
-    }
-    return this.prep('SELECT cid, content FROM repo_block WHERE cid > ? ORDER BY cid LIMIT ?').all(
+  blockPageSince(sinceRev: string, afterCid: string, limit: number): BlockRow[] {
+    return this.prep('SELECT cid, content FROM repo_block WHERE repoRev > ? AND cid > ? ORDER BY cid LIMIT ?').all(
+      sinceRev,
       afterCid,
       limit,
     ) as BlockRow[]
+  }
+
+  /**
+   * One keyset page of all blocks in the order they are stored (rowid), after
+   * `afterRowid` (0 for the first page), as ONE buffer of their contents back
+   * to back with each block's CID and length: null past the last block.
+   *
+   * The table is read front to back (in CID order each row was a lookup from
+   * the CID index into the table at a random place), and SQLite joins the
+   * contents (`group_concat` copies a blob's bytes as they are in a UTF-8
+   * database; CAST gives them back as a blob): a buffer per block cost ~3.6 µs
+   * each in allocation and GC, most of getRepo's time (100,000 records:
+   * 1.15 s in CID order, 0.79 s in rowid order, ~0.25 s joined).
+   */
+  blockPageStored(afterRowid: number, limit: number): StoredBlockPage | null {
+    const row = this.prep(
+      `SELECT max(r) AS last, group_concat(cid, ' ' ORDER BY r) AS cids, group_concat(len, ',' ORDER BY r) AS lens,
+              CAST(group_concat(content, '' ORDER BY r) AS BLOB) AS content
+       FROM (SELECT rowid AS r, cid, length(content) AS len, content FROM repo_block WHERE rowid > ? ORDER BY rowid LIMIT ?)`,
+    ).get(afterRowid, limit) as { last: number | null; cids: string; lens: string; content: Buffer | null }
+    if (row.last === null) return null
+    const cids = row.cids.split(' ')
+    const lengths = row.lens.split(',').map(Number)
+    const content = row.content ?? Buffer.alloc(0)
+    let total = 0
+    for (const n of lengths) total += n
+    // a database in another text encoding would have converted the bytes: refuse rather than corrupt
+    if (cids.length !== lengths.length || total !== content.length) throw new Error('block page: contents do not add up')
+    return { last: row.last, cids, lengths, content }
   }
 
   // records

@@ -82,21 +82,42 @@ export class RepoReader {
       yield carHeader(parseCid(root.cid))
       let parts: Uint8Array[] = []
       let size = 0
-      let cursor = ''
-      for (;;) {
-        const rows = db.blockPage(cursor, PAGE, since)
-        for (const r of rows) {
-          const cid = cidBytes(r.cid)
-          pushCarBlock(parts, cid, r.content)
-          size += cid.length + r.content.length
-          if (size >= CHUNK_BYTES) {
-            yield Buffer.concat(parts)
-            parts = []
-            size = 0
+      /** adds a block; a full chunk, when there is one, to send */
+      const add = (cid: Uint8Array, content: Uint8Array): Buffer | null => {
+        pushCarBlock(parts, cid, content)
+        size += cid.length + content.length
+        if (size < CHUNK_BYTES) return null
+        const chunk = Buffer.concat(parts)
+        parts = []
+        size = 0
+        return chunk
+      }
+      if (since) {
+        let afterCid = ''
+        for (;;) {
+          const rows = db.blockPageSince(since, afterCid, PAGE)
+          for (const r of rows) {
+            const chunk = add(cidBytes(r.cid), r.content)
+            if (chunk) yield chunk
           }
+          if (rows.length < PAGE) break
+          afterCid = rows[rows.length - 1].cid
         }
-        if (rows.length < PAGE) break
-        cursor = rows[rows.length - 1].cid
+      } else {
+        let afterRowid = 0
+        for (;;) {
+          const page = db.blockPageStored(afterRowid, PAGE)
+          if (!page) break
+          let offset = 0
+          for (let i = 0; i < page.cids.length; i++) {
+            const n = page.lengths[i]
+            const chunk = add(cidBytes(page.cids[i]), page.content.subarray(offset, offset + n))
+            offset += n
+            if (chunk) yield chunk
+          }
+          if (page.cids.length < PAGE) break
+          afterRowid = page.last
+        }
       }
       if (parts.length > 0) yield Buffer.concat(parts)
     })
