@@ -80,8 +80,18 @@ export const sha256 = (bytes: Uint8Array): Buffer => crypto.hash('sha256', bytes
 
 const CID_PREFIX = Buffer.from([0x01, DAG_CBOR, SHA256, 0x20])
 
-/** The CID of DAG-CBOR bytes (CIDv1, sha-256), synchronously. */
-export const cidForCbor = (bytes: Uint8Array): CidRef => new CidRef(Buffer.concat([CID_PREFIX, sha256(bytes)]))
+/**
+ * The CID of DAG-CBOR bytes (CIDv1, sha-256), synchronously. Its bytes have a
+ * backing store of their own: a CID often lives as long as the tree it names,
+ * and a slice of Node's shared 64 KiB allocation pool would keep the whole
+ * pool alive with it.
+ */
+export const cidForCbor = (bytes: Uint8Array): CidRef => {
+  const out = Buffer.allocUnsafeSlow(36)
+  CID_PREFIX.copy(out, 0)
+  sha256(bytes).copy(out, 4)
+  return new CidRef(out)
+}
 
 const readVarint = (bytes: Uint8Array, pos: number): [number, number] => {
   let value = 0

@@ -494,7 +494,10 @@ export const encodeNode = (node: MstNode, encoded?: MstNode[]): Uint8Array => {
   }
   w.text('l')
   w.cid(left)
-  const out = Buffer.allocUnsafe(w.pos)
+  // a store of its own, not a slice of Node's 64 KiB pool: a node's bytes live as long as the
+  // node does (between commits, in the account's cached tree), and a pool slice kept every
+  // pool it touched alive (100,000 records: ~40 MB of pools pinned by a few bytes each)
+  const out = Buffer.allocUnsafeSlow(w.pos)
   w.buf.copy(out, 0, 0, w.pos)
   return out
 }
