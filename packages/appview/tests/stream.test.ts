@@ -174,7 +174,9 @@ test('a backlog is applied in a few large transactions, and the next live event 
   const after = stats().activity
   expect(after.events - before.events).toBe(1500)
   expect(after.records_indexed - before.records_indexed).toBe(1500)
-  expect(after.transactions - before.transactions).toBeLessThan(1500 / 100)
+  // large transactions, not one per event (before backlog pacing: ~90). Alone this takes 6–8; on a
+  // machine busy with other work the stream arrives in smaller pieces and it took 40 once
+  expect(after.transactions - before.transactions).toBeLessThan(1500 / 25)
   const profile = (await fetch(`${appview.url}/xrpc/app.bsky.actor.getProfile?actor=${acc.did}`).then((r) => r.json())) as { postsCount: number }
   expect(profile.postsCount).toBe(1501)
   // live again: one more commit, arriving after a pause (not on the heels of the backlog, where it
