@@ -23,6 +23,8 @@ export type PdsConfig = {
   actorStoreDirectory: string
   /** open actor stores kept in the LRU (stores in use are never closed, so it may run over) */
   actorStoreCacheSize: number
+  /** how often written actor stores are checkpointed by a thread of their own, ms (`PDS_ACTOR_STORE_CHECKPOINT_MS`; 0: each store's writer checkpoints itself) */
+  actorStoreCheckpointMs: number
   blobstoreLocation: string
   blobUploadLimit: number
   /** importRepo: the largest CAR accepted (`PDS_IMPORT_REPO_LIMIT`, bytes) */
@@ -119,6 +121,12 @@ const actorStoreCacheSize = (env: Env): number => {
   return n
 }
 
+const actorStoreCheckpointMs = (env: Env): number => {
+  const n = envInt(env, 'PDS_ACTOR_STORE_CHECKPOINT_MS') ?? 1000
+  if (n < 0) throw new ConfigError(`PDS_ACTOR_STORE_CHECKPOINT_MS must not be negative: ${n}`)
+  return n
+}
+
 export const envToConfig = (env: Env): PdsConfig => {
   const hostname = envStr(env, 'PDS_HOSTNAME') ?? 'localhost'
   const port = envInt(env, 'PDS_PORT') ?? 2583
@@ -150,6 +158,7 @@ export const envToConfig = (env: Env): PdsConfig => {
     accountDbLocation: envStr(env, 'PDS_ACCOUNT_DB_LOCATION') ?? path.join(dataDirectory, 'account.sqlite'),
     actorStoreDirectory: envStr(env, 'PDS_ACTOR_STORE_DIRECTORY') ?? path.join(dataDirectory, 'actors'),
     actorStoreCacheSize: actorStoreCacheSize(env),
+    actorStoreCheckpointMs: actorStoreCheckpointMs(env),
     blobstoreLocation: envStr(env, 'PDS_BLOBSTORE_DISK_LOCATION') ?? path.join(dataDirectory, 'blocks'),
     blobUploadLimit: envInt(env, 'PDS_BLOB_UPLOAD_LIMIT') ?? 100 * 1024 * 1024,
     importRepoLimit: envInt(env, 'PDS_IMPORT_REPO_LIMIT') ?? 1024 * 1024 * 1024,

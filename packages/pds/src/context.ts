@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Secp256k1Keypair } from '@atproto/crypto'
-import { EventLog } from '@atsuite/common'
+import { EventLog, StoreCheckpointer } from '@atsuite/common'
 import { IdResolver } from '@atproto/identity'
 import { AccountManager } from './account/account-manager.ts'
 import { AccountAdmin } from './account/account-admin.ts'
@@ -145,7 +145,10 @@ export class AppContext {
     const accountDb = await openAccountDb(cfg.accountDbLocation)
     const jwt = new JwtIssuer(secrets.jwtSecret, cfg.service.did)
     const accounts = new AccountManager(accountDb, jwt)
-    const actorStore = new ActorStore(cfg.actorStoreDirectory, { cacheSize: cfg.actorStoreCacheSize })
+    const actorStore = new ActorStore(cfg.actorStoreDirectory, {
+      cacheSize: cfg.actorStoreCacheSize,
+      checkpointer: cfg.actorStoreCheckpointMs > 0 ? new StoreCheckpointer({ intervalMs: cfg.actorStoreCheckpointMs, synchronous: 'normal' }) : undefined,
+    })
     const blobstore = overrides.blobstore ?? new DiskBlobStore(cfg.blobstoreLocation)
     const sequencer = new EventLog(cfg.firehose.dbLocation, { retentionMs: cfg.firehose.retentionMs })
     const commits = new CommitSequencer(sequencer, accounts, actorStore)
@@ -203,7 +206,7 @@ export class AppContext {
     this.blobs.stop()
     this.commits.stop()
     this.sequencer.close()
-    this.actorStore.close()
+    await this.actorStore.close()
     this.accounts.flushRoots()
     await this.accountDb.close()
   }

@@ -4,6 +4,7 @@
  * closed by eviction; an aborted stream gives its store back; writes of one
  * account stay serialised while other accounts churn the cache.
  */
+import fs from 'node:fs'
 import http from 'node:http'
 import { verifyRepoCar } from '@atproto/repo'
 import { TestNetwork, waitUntil, type TestUser } from '@atsuite/dev-env'
@@ -211,4 +212,22 @@ test('an account deleted while its repo streams: the stream completes, the accou
   expect(verified.creates.filter((c) => c.collection === FILLER)).toHaveLength(BIG_RECORDS)
   await churn(others, 1)
   expect(store().openCount).toBe(CACHE_SIZE)
+  // the deleted store is gone for good: the checkpoint thread (told to forget it first) never made it again
+  expect(fs.existsSync(store().location(big.did).dir)).toBe(false)
 }, 60_000)
+
+test("the stores' logs are copied into their files by the checkpoint thread", async () => {
+  // every write above touched its store; the thread checkpointed them, with evicted stores' connections closed
+  await waitUntil(() => (store().checkpointStats?.checkpoints ?? 0) > 0, {
+    timeoutMs: 5_000,
+    describe: () => `checkpoint stats: ${JSON.stringify(store().checkpointStats)}`,
+  })
+  const stats = store().checkpointStats!
+  expect(stats.failures).toBe(0)
+  expect(stats.open).toBeLessThanOrEqual(others.length + 1)
+  // a store written now is checkpointed within the interval: its rows reach the database file
+  const [o] = others
+  const before = stats.checkpoints
+  await o.agent.com.atproto.repo.createRecord({ repo: o.did, collection: FILLER, record: { $type: FILLER, text: 'x'.repeat(20_000), n: -1 } })
+  await waitUntil(() => store().checkpointStats!.checkpoints > before, { timeoutMs: 5_000, describe: () => 'a checkpoint after the write' })
+})

@@ -8,11 +8,12 @@ export type BlockRow = { cid: string; content: Buffer }
 /** Blocks in stored order: `content` is every block's bytes back to back, `lengths[i]` long each. */
 export type StoredBlockPage = { last: number; cids: string[]; lengths: number[]; content: Buffer }
 
-const open = (location: string): SqliteHandle => {
+const open = (location: string, autocheckpointPages?: number): SqliteHandle => {
   const db = new Database(location)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
   db.pragma('busy_timeout = 5000')
+  if (autocheckpointPages !== undefined) db.pragma(`wal_autocheckpoint = ${autocheckpointPages}`)
   migrateActorDb(db)
   return db
 }
@@ -243,12 +244,22 @@ export class ActorReader {
  * `transaction()`.
  */
 export class ActorDb extends ActorReader {
-  constructor(location: string) {
-    super(open(location))
+  private readonly onCommit: (() => void) | undefined
+
+  /**
+   * `onCommit` is told after each transaction that committed;
+   * `autocheckpointPages` is the writer's own checkpoint bound (SQLite's
+   * default, 1,000 pages, when unset).
+   */
+  constructor(location: string, opts: { onCommit?: () => void; autocheckpointPages?: number } = {}) {
+    super(open(location, opts.autocheckpointPages))
+    this.onCommit = opts.onCommit
   }
 
   transaction<T>(fn: () => T): T {
-    return this.sqlite.transaction(fn).immediate()
+    const out = this.sqlite.transaction(fn).immediate()
+    this.onCommit?.()
+    return out
   }
 
   close(): void {

@@ -5,6 +5,7 @@ import path from 'node:path'
 import type { Secp256k1Keypair } from '@atproto/crypto'
 import { RepoSigningKey } from './signing-key.ts'
 import type { RepoHead } from '../repo/commit.ts'
+import type { StoreCheckpointer } from '@atsuite/common'
 import { ActorDb, type ActorReader } from './actor-db.ts'
 
 export type { ActorDb, ActorReader } from './actor-db.ts'
@@ -43,10 +44,22 @@ export class ActorStore {
   private locks = new Map<string, Promise<unknown>>()
   /** accounts whose files are being removed: not to be reopened meanwhile */
   private destroying = new Set<string>()
+  private readonly checkpointer: StoreCheckpointer | undefined
 
-  constructor(directory: string, opts: { cacheSize?: number } = {}) {
+  /**
+   * With a `checkpointer`, a store's writes never wait for its log to be copied
+   * into the file: the checkpointer's thread does that for every store written
+   * (the writer's own automatic checkpoint stays only as a bound).
+   */
+  constructor(directory: string, opts: { cacheSize?: number; checkpointer?: StoreCheckpointer } = {}) {
     this.directory = directory
     this.cacheSize = opts.cacheSize ?? 500
+    this.checkpointer = opts.checkpointer
+  }
+
+  /** The checkpoint thread's figures (undefined when stores checkpoint themselves). */
+  get checkpointStats() {
+    return this.checkpointer?.stats
   }
 
   location(did: string): { dir: string; dbPath: string; keyPath: string } {
@@ -185,15 +198,17 @@ export class ActorStore {
       if (!(err instanceof ActorStoreNotFoundError)) throw err
     })
     try {
+      await this.checkpointer?.forget(this.location(did).dbPath)
       await fs.rm(this.location(did).dir, { recursive: true, force: true })
     } finally {
       this.destroying.delete(did)
     }
   }
 
-  /** Closes every store; one still in use closes when its user is done. */
-  close(): void {
+  /** Closes every store (one still in use closes when its user is done) and the checkpoint thread. */
+  async close(): Promise<void> {
     for (const entry of [...this.open.values()]) this.detach(entry)
+    await this.checkpointer?.close()
   }
 
   private acquire(did: string, allowCreate = false): Entry {
@@ -209,7 +224,9 @@ export class ActorStore {
     if (this.destroying.has(did) || (!allowCreate && !existsSync(dbPath))) {
       throw new ActorStoreNotFoundError(`no repo stored for ${did}`)
     }
-    entry = { did, db: new ActorDb(dbPath), users: 1, detached: false }
+    const checkpointer = this.checkpointer
+    const db = checkpointer ? new ActorDb(dbPath, { onCommit: () => checkpointer.touch(dbPath), autocheckpointPages: 10_000 }) : new ActorDb(dbPath)
+    entry = { did, db, users: 1, detached: false }
     this.open.set(did, entry)
     this.evict()
     return entry
@@ -226,6 +243,8 @@ export class ActorStore {
     if (this.open.get(entry.did) === entry) this.open.delete(entry.did)
     entry.detached = true
     if (entry.users === 0) entry.db.close()
+    // the thread's connection goes too (it reopens the store if it is written again)
+    void this.checkpointer?.forget(this.location(entry.did).dbPath)
   }
 
   /** Closes least recently used stores nobody is using until the cache fits. */
