@@ -11,16 +11,8 @@ import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { StoreCheckpointer } from '../src/index.ts'
+import { sleep, waitFor } from './_wait.ts'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {
-  const until = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 let dir: string
 const started: StoreCheckpointer[] = []
