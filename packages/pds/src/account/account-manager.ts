@@ -58,6 +58,11 @@ const assertInviteAvailable = async (q: Kysely<AccountDbSchema>, code: string): 
  * Accounts, sessions, app passwords, invites and email tokens in the service
  * database. Never touches repos.
  */
+/** What an authenticated request needs to know about its account. */
+export type AuthStatus = { takendown: boolean; deactivated: boolean }
+
+const STATUS_CACHE_MAX = 10_000
+
 export class AccountManager {
   private readonly db: AccountDb
   private readonly jwt: JwtIssuer
@@ -69,6 +74,34 @@ export class AccountManager {
 
   private get q() {
     return this.db.kysely
+  }
+
+  /**
+   * What every authenticated request checks (the account exists, is not
+   * taken down, is active), read once per account and kept: every change to
+   * it goes through this class (createAccount, setDeactivated, setTakedown,
+   * deleteAccount), which forgets the account's entry. A read that an
+   * invalidation overtook is not kept.
+   */
+  private readonly statuses = new Map<string, AuthStatus | null>()
+  private statusEpoch = 0
+
+  async authStatus(did: string): Promise<AuthStatus | null> {
+    const hit = this.statuses.get(did)
+    if (hit !== undefined) return hit
+    const epoch = this.statusEpoch
+    const row = await this.q.selectFrom('account').select(['takedownRef', 'deactivatedAt']).where('did', '=', did).executeTakeFirst()
+    const status = row ? { takendown: row.takedownRef !== null, deactivated: row.deactivatedAt !== null } : null
+    if (epoch === this.statusEpoch) {
+      if (this.statuses.size >= STATUS_CACHE_MAX) this.statuses.clear()
+      this.statuses.set(did, status)
+    }
+    return status
+  }
+
+  private statusChanged(did: string): void {
+    this.statusEpoch++
+    this.statuses.delete(did)
   }
 
   async getAccount(handleOrDid: string): Promise<HostedAccount | undefined> {
@@ -121,6 +154,8 @@ export class AccountManager {
         })
         .execute()
     })
+    // after the write: a read it overtook is not kept (see authStatus)
+    this.statusChanged(opts.did)
   }
 
   async checkInviteCode(code: string): Promise<void> {
@@ -164,25 +199,37 @@ export class AccountManager {
   }
 
   async setDeactivated(did: string, deactivated: boolean, deleteAfter?: string): Promise<void> {
-    await this.q
-      .updateTable('account')
-      .set(deactivated ? { deactivatedAt: new Date().toISOString(), deleteAfter: deleteAfter ?? null } : { deactivatedAt: null, deleteAfter: null })
-      .where('did', '=', did)
-      .execute()
+    try {
+      await this.q
+        .updateTable('account')
+        .set(deactivated ? { deactivatedAt: new Date().toISOString(), deleteAfter: deleteAfter ?? null } : { deactivatedAt: null, deleteAfter: null })
+        .where('did', '=', did)
+        .execute()
+    } finally {
+      this.statusChanged(did)
+    }
   }
 
   async setTakedown(did: string, ref: string | null): Promise<void> {
-    await this.q.updateTable('account').set({ takedownRef: ref }).where('did', '=', did).execute()
+    try {
+      await this.q.updateTable('account').set({ takedownRef: ref }).where('did', '=', did).execute()
+    } finally {
+      this.statusChanged(did)
+    }
   }
 
   async deleteAccount(did: string): Promise<void> {
     this.pendingRoots.delete(did)
-    await this.q.transaction().execute(async (tx) => {
-      for (const t of ['refresh_token', 'app_password', 'email_token', 'repo_root'] as const) {
-        await tx.deleteFrom(t).where('did', '=', did).execute()
-      }
-      await tx.deleteFrom('account').where('did', '=', did).execute()
-    })
+    try {
+      await this.q.transaction().execute(async (tx) => {
+        for (const t of ['refresh_token', 'app_password', 'email_token', 'repo_root'] as const) {
+          await tx.deleteFrom(t).where('did', '=', did).execute()
+        }
+        await tx.deleteFrom('account').where('did', '=', did).execute()
+      })
+    } finally {
+      this.statusChanged(did)
+    }
   }
 
   // credentials

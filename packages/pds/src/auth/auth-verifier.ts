@@ -73,10 +73,11 @@ export class AuthVerifier {
   }
 
   private async checkAccount(did: string, opts: AccessOptions): Promise<void> {
-    const acc = await this.accounts.getAccount(did)
+    // kept by the account manager: no database read per request once an account is known
+    const acc = await this.accounts.authStatus(did)
     if (!acc) throw new AuthError('Account not found', 'AccountNotFound')
-    if (acc.takedownRef) throw new AuthError('Account has been taken down', 'AccountTakedown')
-    if (acc.deactivatedAt && !opts.allowDeactivated) {
+    if (acc.takendown) throw new AuthError('Account has been taken down', 'AccountTakedown')
+    if (acc.deactivated && !opts.allowDeactivated) {
       throw new AuthError('Account is deactivated', 'AccountDeactivated')
     }
   }
