@@ -54,15 +54,15 @@ const assertInviteAvailable = async (q: Kysely<AccountDbSchema>, code: string): 
   }
 }
 
-/**
- * Accounts, sessions, app passwords, invites and email tokens in the service
- * database. Never touches repos.
- */
 /** What an authenticated request needs to know about its account. */
 export type AuthStatus = { takendown: boolean; deactivated: boolean }
 
 const STATUS_CACHE_MAX = 10_000
 
+/**
+ * Accounts, sessions, app passwords, invites and email tokens in the service
+ * database. Never touches repos.
+ */
 export class AccountManager {
   private readonly db: AccountDb
   private readonly jwt: JwtIssuer
