@@ -24,7 +24,7 @@ import { REFERENCE_VERSION, ensureReferenceInstalled } from './lib/reference.ts'
 import { startOurPds, startPlc, startReferencePds, type Target } from './lib/servers.ts'
 import { cpuWindow, processCpuSeconds, type CpuWindow } from './lib/cpu.ts'
 import { median, timer } from './lib/stats.ts'
-import { formatRounds, formatTable, type TargetResult } from './lib/table.ts'
+import { formatComparison, formatRounds, formatTable, type Row, type TargetResult } from './lib/table.ts'
 import {
   FULL,
   QUICK,
@@ -216,25 +216,16 @@ const runBigRepo = async (target: Target, dir: string, plcUrl: string, cacheDir:
 }
 
 const formatBigRepo = (ours: BigRepoResult | undefined, reference: BigRepoResult | undefined): string => {
-  const rows: [string, string, (r: BigRepoResult) => number, number, string][] = [
-    ['getRepo, median of 3', 'ms', (r) => median(r.totalMs), 0, '≤ 0.2×'],
-    ['  first byte, median', 'ms', (r) => median(r.firstByteMs), 1, ''],
-    ['  CAR size', 'MiB', (r) => r.carBytes / 1048576, 1, ''],
-    ['server RSS before', 'MiB', (r) => r.rssBeforeMiB, 0, ''],
-    ['server RSS rise while sending', 'MiB', (r) => r.rssPeakMiB - r.rssBeforeMiB, 0, ''],
-    [`filling it (applyWrites ×${Math.ceil(bigRepo / 200)})`, 's', (r) => r.fillSeconds, 1, ''],
+  const rows: Row<BigRepoResult>[] = [
+    { label: 'getRepo, median of 3', unit: 'ms', digits: 0, value: (r) => median(r.totalMs), goal: { max: 0.2 } },
+    { label: '  first byte, median', unit: 'ms', digits: 1, value: (r) => median(r.firstByteMs) },
+    { label: '  CAR size', unit: 'MiB', digits: 1, value: (r) => r.carBytes / 1048576 },
+    { label: 'server RSS before', unit: 'MiB', digits: 0, value: (r) => r.rssBeforeMiB },
+    { label: 'server RSS rise while sending', unit: 'MiB', digits: 0, value: (r) => r.rssPeakMiB - r.rssBeforeMiB },
+    { label: `filling it (applyWrites ×${Math.ceil(bigRepo / 200)})`, unit: 's', digits: 1, value: (r) => r.fillSeconds },
   ]
-  const ok = (r: BigRepoResult | undefined): r is BigRepoResult => r !== undefined && r.error === undefined && r.totalMs.length > 0
-  const cell = (r: BigRepoResult | undefined, f: (r: BigRepoResult) => number, digits: number) => (ok(r) ? f(r).toFixed(digits) : '—')
-  const lines = [['metric', 'unit', 'ours', 'reference', 'ours/ref', 'target', 'met']]
-  for (const [name, unit, f, digits, target] of rows) {
-    const ratio = ok(ours) && ok(reference) && f(reference) > 0 ? f(ours) / f(reference) : null
-    const met = target && ratio !== null ? (ratio <= 0.2 ? 'yes' : 'NO') : ''
-    lines.push([name, unit, cell(ours, f, digits), cell(reference, f, digits), ratio === null ? '—' : `${ratio.toFixed(2)}×`, target, met])
-  }
-  const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)))
-  const fmt = (l: string[]) => l.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
-  const out = [fmt(lines[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.slice(1).map(fmt)]
+  const measured = (r: BigRepoResult | undefined): BigRepoResult[] => (r && r.error === undefined && r.totalMs.length > 0 ? [r] : [])
+  const out = [formatComparison(rows, measured(ours), measured(reference))]
   for (const [name, r] of [['ours', ours], ['reference', reference]] as const) if (r?.error) out.push(`${name}: ✗ ${r.error}`)
   return out.join('\n')
 }

@@ -19,20 +19,21 @@ export type TargetResult = {
 }
 
 /** A target on the ratio ours ÷ reference: at least `min`, or at most `max`. */
-type Goal = { min: number } | { max: number }
+export type Goal = { min: number } | { max: number }
 
-type Row = {
+/** One figure of a comparison table, read from each server's result. */
+export type Row<T> = {
   label: string
   unit: string
   digits: number
-  value: (r: TargetResult) => number | undefined
+  value: (r: T) => number | undefined
   goal?: Goal
 }
 
 const WRITES_5X: Goal = { min: 5 }
 const HALF: Goal = { max: 0.5 }
 
-const ROWS: Row[] = [
+const ROWS: Row<TargetResult>[] = [
   { label: 'sequential createRecord', unit: 'writes/s', digits: 0, value: (r) => r.sequential?.writesPerSec, goal: WRITES_5X },
   { label: '  latency p50', unit: 'ms', digits: 2, value: (r) => r.sequential?.latency.p50 },
   { label: '  latency p99', unit: 'ms', digits: 2, value: (r) => r.sequential?.latency.p99 },
@@ -68,13 +69,17 @@ const render = (header: string[], body: string[][], rightAligned: Set<number>): 
 }
 
 /** The median of a figure over the rounds that produced it. */
-const medianOf = (rounds: TargetResult[], row: Row): number | undefined => {
+const medianOf = <T>(rounds: T[], row: Row<T>): number | undefined => {
   const values = rounds.map(row.value).filter((v): v is number => v !== undefined)
   return values.length ? median(values) : undefined
 }
 
-export const formatTable = (ours: TargetResult[], reference: TargetResult[]): string => {
-  const body = ROWS.map((row) => {
+/**
+ * Figures side by side: each the median over the given results of ours and of
+ * the reference, their ratio and the row's goal for it.
+ */
+export const formatComparison = <T>(rows: Row<T>[], ours: T[], reference: T[]): string => {
+  const body = rows.map((row) => {
     const a = medianOf(ours, row)
     const b = medianOf(reference, row)
     const ratio = a !== undefined && b !== undefined && b !== 0 ? a / b : undefined
@@ -90,6 +95,8 @@ export const formatTable = (ours: TargetResult[], reference: TargetResult[]): st
   })
   return render(['metric', 'unit', 'ours', 'reference', 'ours/ref', 'target', 'met'], body, new Set([2, 3, 4]))
 }
+
+export const formatTable = (ours: TargetResult[], reference: TargetResult[]): string => formatComparison(ROWS, ours, reference)
 
 /** One line per round with the headline figures, to show how much they moved between rounds. */
 export const formatRounds = (ours: TargetResult[], reference: TargetResult[]): string => {
