@@ -2,7 +2,8 @@
 // per store it is asked to checkpoint (the most recently used `maxOpen` kept
 // open), a PASSIVE checkpoint of each store in a round, stats to the parent.
 import { parentPort, workerData } from 'node:worker_threads'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import { openCheckpointConnection } from './checkpoint-connection.ts'
 
 const port = parentPort
 if (!port) throw new Error('store-checkpoint-worker.ts runs as a worker thread')
@@ -20,16 +21,7 @@ const connect = (location: string): Database.Database => {
     return db
   }
   // never creates a file: a store removed since it was written is an error, not a new empty store
-  db = new Database(location, { fileMustExist: true })
-  try {
-    db.pragma('busy_timeout = 1000')
-    db.pragma(`synchronous = ${synchronous === 'off' ? 'OFF' : 'NORMAL'}`)
-    // this connection never writes; it must not checkpoint on its own either
-    db.pragma('wal_autocheckpoint = 0')
-  } catch (err) {
-    db.close()
-    throw err
-  }
+  db = openCheckpointConnection(location, { synchronous, busyTimeoutMs: 1000, fileMustExist: true })
   open.set(location, db)
   for (const [oldest, conn] of open) {
     if (open.size <= maxOpen) break

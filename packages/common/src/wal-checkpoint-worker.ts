@@ -1,17 +1,13 @@
 // The thread behind WalCheckpointer (wal-checkpointer.ts): its own connection
 // to the file, a PASSIVE checkpoint every interval, stats to the parent.
 import { parentPort, workerData } from 'node:worker_threads'
-import Database from 'better-sqlite3'
+import { openCheckpointConnection } from './checkpoint-connection.ts'
 
 const port = parentPort
 if (!port) throw new Error('wal-checkpoint-worker.ts runs as a worker thread')
 const { location, intervalMs, synchronous } = workerData as { location: string; intervalMs: number; synchronous: 'normal' | 'off' }
 
-const db = new Database(location)
-db.pragma('busy_timeout = 5000')
-db.pragma(`synchronous = ${synchronous === 'off' ? 'OFF' : 'NORMAL'}`)
-// this connection never writes; it must not checkpoint on its own either
-db.pragma('wal_autocheckpoint = 0')
+const db = openCheckpointConnection(location, { synchronous, busyTimeoutMs: 5000 })
 
 const stats = { checkpoints: 0, busyMs: 0, walFrames: 0, copiedFrames: 0 }
 
