@@ -14,6 +14,7 @@ export class ActorStoreNotFoundError extends Error {}
 
 type Entry = {
   did: string
+  dbPath: string
   db: ActorDb
   /** read/transact callbacks and streams using the handle right now */
   users: number
@@ -226,7 +227,7 @@ export class ActorStore {
     }
     const checkpointer = this.checkpointer
     const db = checkpointer ? new ActorDb(dbPath, { onCommit: () => checkpointer.touch(dbPath), autocheckpointPages: 10_000 }) : new ActorDb(dbPath)
-    entry = { did, db, users: 1, detached: false }
+    entry = { did, dbPath, db, users: 1, detached: false }
     this.open.set(did, entry)
     this.evict()
     return entry
@@ -244,7 +245,7 @@ export class ActorStore {
     entry.detached = true
     if (entry.users === 0) entry.db.close()
     // the thread's connection goes too (it reopens the store if it is written again)
-    void this.checkpointer?.forget(this.location(entry.did).dbPath)
+    void this.checkpointer?.forget(entry.dbPath)
   }
 
   /** Closes least recently used stores nobody is using until the cache fits. */
