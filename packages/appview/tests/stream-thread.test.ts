@@ -5,7 +5,9 @@
  * Both index the same burst exactly once. A stream thread that dies mid-burst
  * is started again from the indexer's resume point: nothing lost, nothing
  * counted twice, and it reconnects with the cursor of the last event it had
- * handed over.
+ * handed over. With both threads (the default), a backlog is applied in
+ * batches that fill up to the limit the pending-event bound sets, and the
+ * indexer's thread reports its status between them.
  */
 import fs from 'node:fs/promises'
 import os from 'node:os'
@@ -23,6 +25,8 @@ let pds: FakePds
 let inThread: AppView
 /** indexer on this thread, stream on a thread of its own; few pending events allowed */
 let streamThread: AppView
+/** the default: indexer and stream each on a thread of their own; few pending events allowed */
+let threaded: AppView
 
 const start = async (name: string, env: Record<string, string>): Promise<AppView> => {
   const port = await freePort()
@@ -38,12 +42,14 @@ beforeAll(async () => {
   pds = await FakePds.start()
   inThread = await start('in-thread', { APPVIEW_INDEXER_THREAD: 'false', APPVIEW_STREAM_THREAD: 'false' })
   streamThread = await start('stream-thread', { APPVIEW_INDEXER_THREAD: 'false', APPVIEW_STREAM_THREAD: 'true', APPVIEW_MAX_PENDING_EVENTS: '200' })
-  await pds.waitForSubscribers(2)
+  threaded = await start('threaded', { APPVIEW_INDEXER_THREAD: 'true', APPVIEW_STREAM_THREAD: 'true', APPVIEW_MAX_PENDING_EVENTS: '200' })
+  await pds.waitForSubscribers(3)
 })
 
 afterAll(async () => {
   await inThread?.destroy()
   await streamThread?.destroy()
+  await threaded?.destroy()
   await pds?.close()
   await plc?.destroy()
   await fs.rm(dir, { recursive: true, force: true })
@@ -120,4 +126,29 @@ test('a stream thread that dies mid-burst is started again from where the indexe
   expect(reconnect).toHaveLength(1)
   expect(reconnect[0]).toBeGreaterThanOrEqual(resumeAtKill)
   expect(reconnect[0]).toBeLessThan(pds.seq)
+}, 60_000)
+
+test('a backlog is applied in batches that fill to the limit, with the status reported between them', async () => {
+  const acc = await newAccount()
+  await caughtUp(threaded)
+  const commits = await burst(acc, 'backlog', 2_000)
+  const before = activity(threaded)
+  // every status the indexer's thread reports while the burst is applied
+  const seen = new Set<number>()
+  const onProgress = () => void seen.add(threaded.ctx.indexer.status.cursor)
+  threaded.ctx.indexer.on('progress', onProgress)
+  const burstStart = pds.seq
+  for (const c of commits) pds.emit('#commit', c.body)
+  await caughtUp(threaded)
+  threaded.ctx.indexer.off('progress', onProgress)
+  const events = activity(threaded).events - before.events
+  const transactions = activity(threaded).transactions - before.transactions
+  expect(events).toBe(2_000)
+  expect(await postsCount(threaded, acc.did)).toBe(2_001)
+  // 200 pending events allowed: batches of at most 160, and they fill (not one per handed-over message)
+  expect(transactions).toBeGreaterThanOrEqual(Math.ceil(2_000 / 160))
+  expect(transactions).toBeLessThan(60)
+  // the cursor was reported on the way, not only once the backlog was gone
+  const between = [...seen].filter((c) => c > burstStart && c < pds.seq)
+  expect(between.length).toBeGreaterThanOrEqual(5)
 }, 60_000)

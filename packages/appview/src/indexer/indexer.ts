@@ -20,11 +20,12 @@ const SYNC_BACKOFF_MS = [500, 2_000, 10_000]
  * How long a batch collects. Live, a batch is what arrived while the last
  * one was applied (flushed on the next turn of the event loop): a new post is
  * indexed within milliseconds. Behind (a backfill, a replay from an old
- * cursor, a burst), the next batch collects for `catchUpWaitMs` (or up to
- * BATCH_MAX events): every commit writes each page it dirtied once to the
- * WAL, so ten times fewer commits write a fraction of the bytes (on the
- * benchmark's network, 37.6 → 15.6 KiB per event) for a few hundred
- * milliseconds on events that are already late.
+ * cursor, a burst), the next batch collects for `catchUpWaitMs` or until it
+ * holds the indexer's `maxBatch` events: every commit writes each page it
+ * dirtied once to the WAL, and on a large index most inserts dirty a page of
+ * their own, so fewer, larger commits write a fraction of the bytes (on the
+ * benchmark's network, 37.6 KiB per event with a commit per read, 13 with
+ * batches of 40,000) for a second or so on events that are already late.
  *
  * "Behind" needs the next event to be already waiting when a batch is done
  * (it arrives within `backlogGapMs`) and one of:
@@ -76,14 +77,23 @@ export interface PacerOptions {
 
 const DEFAULT_PACING: PacerOptions = {
   catchUpBatch: 500,
-  catchUpWaitMs: 250,
+  catchUpWaitMs: 1000,
   backlogGapMs: 10,
   busyBatches: 3,
   busyUtilisation: 0.9,
   stayUtilisation: 0.5,
 }
 
-const BATCH_MAX = 10_000
+/** The most events one transaction applies (the indexer's `maxBatch` is at most this). */
+const BATCH_MAX = 40_000
+
+/**
+ * The longest batch for a stream that pauses past `maxPending` pending events,
+ * which is also how many decoded events the stream's thread may hand over
+ * ahead of the indexer: a batch can always fill, and while one is applied the
+ * next one is read and decoded.
+ */
+export const batchLimit = (maxPending: number): number => Math.max(64, Math.min(BATCH_MAX, Math.floor(maxPending * 0.8)))
 
 type Outcome = 'done' | 'sync'
 
@@ -99,7 +109,7 @@ type Outcome = 'done' | 'sync'
  * events wait in its own queue while every other account's events proceed.
  * The persisted cursor never passes the oldest waiting event.
  */
-export class Indexer extends EventEmitter<{ progress: [] }> {
+export class Indexer extends EventEmitter<{ progress: []; applying: [] }> {
   private readonly db: AppViewDb
   private readonly w: IndexWriter
   private readonly processor: RecordProcessor
@@ -108,9 +118,12 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
   private readonly fetcher: RepoFetcher
   private readonly service: string
   private readonly fetchConcurrency: number
+  private readonly maxBatch: number
 
   private batch: StreamEvent[] = []
   private flushScheduled = false
+  /** counts flushes: a scheduled flush that a full batch overtook does nothing */
+  private flushes = 0
   private readonly pacer = new BatchPacer()
   /** event-loop utilisation when the last batch was applied */
   private lastElu = performance.eventLoopUtilization()
@@ -136,6 +149,8 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     service: string
     fetchConcurrency: number
     maxRecordBytes: number
+    /** a batch this long is applied at once, without waiting out the pacer (default BATCH_MAX) */
+    maxBatch?: number
   }) {
     super()
     this.db = opts.db
@@ -153,6 +168,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     })
     this.service = opts.service
     this.fetchConcurrency = opts.fetchConcurrency
+    this.maxBatch = Math.max(1, Math.min(BATCH_MAX, opts.maxBatch ?? BATCH_MAX))
     const row = this.w.get<{ cursor: number }>('SELECT cursor FROM stream_cursor WHERE service = ?', this.service)
     this.persisted = row?.cursor ?? 0
     this.hasSavedCursor = row !== undefined
@@ -190,7 +206,7 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
     if (this.closed) return
     if (event.seq > this.receivedSeq) this.receivedSeq = event.seq
     this.batch.push(event)
-    if (this.batch.length >= BATCH_MAX) this.flush()
+    if (this.batch.length >= this.maxBatch) this.flush()
     else this.scheduleFlush()
   }
 
@@ -204,7 +220,10 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
   private scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
+    const scheduledAt = this.flushes
     const flush = () => {
+      // the batch this was scheduled for was applied when it filled; the next one has its own wait
+      if (this.flushes !== scheduledAt) return
       this.flushScheduled = false
       this.flush()
     }
@@ -216,6 +235,9 @@ export class Indexer extends EventEmitter<{ progress: [] }> {
   /** Applies the batch in one transaction, cursor included. */
   flush(): void {
     if (this.closed) return
+    this.flushes++
+    this.flushScheduled = false
+    this.emit('applying')
     const events = this.batch
     this.batch = []
     const now = toDatetimeString(new Date())

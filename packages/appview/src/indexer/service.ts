@@ -5,7 +5,7 @@ import type { AppViewConfig } from '../config.ts'
 import { openAppViewDb, type AppViewDb } from '../db/index.ts'
 import { IndexerCounters, type CountersJson } from './counters.ts'
 import { NetworkIdentity, type IdentityService } from './identity.ts'
-import { Indexer } from './indexer.ts'
+import { batchLimit, Indexer } from './indexer.ts'
 import { RepoFetcher } from './repo-fetch.ts'
 import { RepoSubscription } from './subscription.ts'
 
@@ -52,6 +52,8 @@ export class LocalIndexer extends EventEmitter<{ progress: [] }> implements Inde
       service: cfg.repoStreamUrl ?? 'none',
       fetchConcurrency: cfg.backfillConcurrency,
       maxRecordBytes: cfg.maxRecordBytes,
+      // pending events pause the stream past maxPendingEvents (and resume below half of it)
+      maxBatch: cfg.repoStreamUrl ? Math.floor(cfg.maxPendingEvents * 0.8) : undefined,
     })
     this.subscription = cfg.repoStreamUrl
       ? new RepoSubscription({

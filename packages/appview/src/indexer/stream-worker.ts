@@ -4,10 +4,10 @@
 // transaction. Decoded items go to the indexer's thread in batches (one per
 // turn of this thread's event loop, at most 512), record blocks copied out of
 // the socket buffers and transferred. Flow control: at most `window` items
-// (the indexer's maxPending, within 64..4,096) are unacknowledged by the
-// indexer's thread (it acknowledges a batch once it has
-// taken it in, which may include applying a batch of its own); past that the
-// socket is paused, as it is while the indexer asks for it.
+// (one batch of the indexer's: `batchLimit(maxPending)`) are unacknowledged by
+// the indexer's thread, which acknowledges what it took in when it starts
+// applying a batch and at the end of its turn (see subscription.ts); past that
+// the socket is paused, as it is while the indexer asks for it.
 import { parentPort, workerData } from 'node:worker_threads'
 import { StreamClient, itemSeq, type StreamItem } from './stream-client.ts'
 

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { subsystemLogger } from '@atsuite/common'
 import type { IndexerCounters } from './counters.ts'
-import type { Indexer } from './indexer.ts'
+import { batchLimit, type Indexer } from './indexer.ts'
 import { StreamClient, type StreamItem } from './stream-client.ts'
 
 const log = subsystemLogger('appview:subscription')
@@ -34,6 +34,8 @@ export class RepoSubscription {
   private restartTimer: NodeJS.Timeout | null = null
   private stopped = false
   private paused = false
+  /** called when the indexer starts applying a batch (the stream thread's flow control) */
+  private onApplying: () => void = () => undefined
 
   constructor(opts: {
     url: string
@@ -54,6 +56,7 @@ export class RepoSubscription {
     this.maxPending = opts.maxPending
     this.decodeThread = opts.decodeThread ?? false
     this.indexer.on('progress', () => this.maybeResume())
+    this.indexer.on('applying', () => this.onApplying())
   }
 
   /** Where a (re)connect starts: a fresh index told to start live omits the cursor (the upstream sends from now on). */
@@ -84,15 +87,51 @@ export class RepoSubscription {
   }
 
   private spawn(): void {
-    // items handed over but not yet taken in: no more than the indexer will hold pending
-    const window = Math.min(4096, Math.max(64, this.maxPending))
+    // items handed over but not yet taken in: a whole batch, decoded while the one before is applied
+    const window = batchLimit(this.maxPending)
     const worker = new Worker(new URL('./stream-worker.ts', import.meta.url), { workerData: { url: this.url, cursor: this.cursor(), window } })
     this.worker = worker
     this.paused = false
+    // Flow control with the stream thread. It hands over at most a window of items that this
+    // thread has not acknowledged. A port delivers everything queued on it in one go, so an
+    // acknowledgement sent while that go lasts lets the stream thread refill the queue within
+    // it: acknowledging each message at once made timers, I/O and status reports wait behind
+    // hundreds of thousands of events. So items are acknowledged when a batch starts to be
+    // applied (the stream thread decodes the next one meanwhile) and at the end of the turn;
+    // and once a batch was applied in this go, what arrives after it is held until the go
+    // ends. One go then applies at most one batch, and the turn after it the next one.
+    let unacked = 0
+    let held: StreamItem[] = []
+    let applied = false
+    let turnEnding = false
+    const ack = () => {
+      if (unacked > 0 && this.worker === worker) worker.postMessage({ type: 'ack', n: unacked })
+      unacked = 0
+    }
+    const endTurn = () => {
+      turnEnding = false
+      applied = false
+      ack()
+      const items = held
+      held = []
+      for (const item of items) this.deliver(item)
+      this.maybePause()
+    }
+    this.onApplying = () => {
+      applied = true
+      ack()
+    }
     worker.on('message', (msg: FromStreamThread) => {
       if (msg.type === 'items') {
-        for (const item of msg.items) this.deliver(item)
-        worker.postMessage({ type: 'ack', n: msg.items.length })
+        if (!turnEnding) {
+          turnEnding = true
+          setImmediate(endTurn)
+        }
+        for (const item of msg.items) {
+          unacked++
+          if (applied || held.length > 0) held.push(item)
+          else this.deliver(item)
+        }
         this.maybePause()
       } else {
         this.workerConnected = msg.connected
