@@ -1,8 +1,14 @@
 import type { DidString } from '@atproto/syntax'
 
+/**
+ * What the stream's thread concluded about a record before handing it over
+ * (`prepare.ts`): its JSON, or why it is refused.
+ */
+export type RecordCheck = { json: string } | { refusal: 'invalid_record' | 'self_reference' | 'bad_rkey' | 'too_big' | 'bad_record_cbor' }
+
 /** A record operation of a commit, with the record's block when it carries one. */
 export type RecordOp =
-  | { action: 'create' | 'update'; collection: string; rkey: string; cid: string; block: Uint8Array | null }
+  | { action: 'create' | 'update'; collection: string; rkey: string; cid: string; block: Uint8Array | null; check?: RecordCheck }
   | { action: 'delete'; collection: string; rkey: string }
 
 export type CommitEvent = {

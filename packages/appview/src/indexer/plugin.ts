@@ -52,7 +52,9 @@ export type OwnTable = 'like' | 'repost' | 'follow' | 'block' | 'list_item'
 export type AnyPlugin = {
   collection: NsidString
   table?: OwnTable
-  /** validates, then indexes; throws RecordRefusal before writing anything */
+  /** lexicon validation and the collection's own rules; throws RecordRefusal */
+  check(value: LexValue, uri: AtUriString): void
+  /** indexes a value that passed `check` (on this thread or the stream's) */
   insert(w: IndexWriter, meta: RecordMeta, value: LexValue): void
   delete(w: IndexWriter, uri: AtUriString, did: DidString): void
 }
@@ -60,7 +62,9 @@ export type AnyPlugin = {
 export const definePlugin = <T>(p: IndexerPlugin<T>): AnyPlugin => ({
   collection: p.collection,
   ...(p.table ? { table: p.table } : {}),
-  insert: (w, meta, value) => p.insert(w, { ...meta, record: p.parse(value, meta.uri) }),
+  check: (value, uri) => void p.parse(value, uri),
+  // parse validates without transforming (the lexicon's validate mode): the checked value is the record
+  insert: (w, meta, value) => p.insert(w, { ...meta, record: value as T }),
   delete: (w, uri, did) => p.delete(w, uri, did),
 })
 

@@ -1,12 +1,9 @@
-import { lexToJson } from '@atproto/lex-json'
-import type { LexValue } from '@atproto/lex-data'
 import type { DatetimeString, DidString } from '@atproto/syntax'
-import { CborError, decodeCbor } from '@atsuite/common/dag-cbor'
-import type { IndexerCounters, SkipReason } from './counters.ts'
-import type { RecordOp } from './events.ts'
-import { toLex } from './lex.ts'
-import { RecordRefusal, type AnyPlugin, type OwnTable } from './plugin.ts'
+import type { IndexerCounters } from './counters.ts'
+import type { RecordCheck, RecordOp } from './events.ts'
+import type { AnyPlugin, OwnTable } from './plugin.ts'
 import { plugins } from './plugins/index.ts'
+import { preparedFromCheck, prepareRecord } from './prepare.ts'
 import type { IndexWriter } from './writer.ts'
 
 type StoredRecord = { cid: string; collection: string; rkey: string }
@@ -47,7 +44,7 @@ export class RecordProcessor {
       this.counters.skip('missing_block')
       return false
     }
-    this.putRecord(plugin, did, op.rkey, op.cid, op.block, indexedAt, op.action === 'create')
+    this.putRecord(plugin, did, op.rkey, op.cid, op.block, indexedAt, op.action === 'create', op.check)
     return true
   }
 
@@ -65,7 +62,16 @@ export class RecordProcessor {
    * `create` in a commit that follows the indexed rev cannot find an earlier
    * version, so it skips the lookup (its inserts ignore a conflict anyway).
    */
-  putRecord(plugin: AnyPlugin, did: DidString, rkey: string, cid: string, bytes: Uint8Array, indexedAt: DatetimeString, isCreate = false): void {
+  putRecord(
+    plugin: AnyPlugin,
+    did: DidString,
+    rkey: string,
+    cid: string,
+    bytes: Uint8Array,
+    indexedAt: DatetimeString,
+    isCreate = false,
+    check?: RecordCheck,
+  ): void {
     const collection = plugin.collection
     const uri = `at://${did}/${collection}/${rkey}` as const
     if (!isCreate) {
@@ -73,32 +79,21 @@ export class RecordProcessor {
       if (existing?.cid === cid) return
       if (existing) this.deleteRecord(plugin, did, rkey)
     }
-    const refuse = (reason: SkipReason): void => {
-      this.counters.skip(reason)
+    const prepared = check ? preparedFromCheck(check, bytes) : prepareRecord(plugin, uri, bytes, this.maxRecordBytes)
+    if ('refusal' in prepared) {
+      this.counters.skip(prepared.refusal)
       this.w.run(
         'INSERT INTO record (uri, cid, json, refusal, indexedAt) VALUES (?, ?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING',
         uri,
         cid,
         '{}',
-        reason,
+        prepared.refusal,
         indexedAt,
       )
+      return
     }
-    if (bytes.length > this.maxRecordBytes) return refuse('too_big')
-    let value: LexValue
-    try {
-      value = toLex(decodeCbor(bytes))
-    } catch (err) {
-      if (!(err instanceof CborError)) throw err
-      return refuse('bad_record_cbor')
-    }
-    const json = JSON.stringify(lexToJson(value))
-    try {
-      plugin.insert(this.w, { uri, cid, did, rkey, indexedAt, json }, value)
-    } catch (err) {
-      if (!(err instanceof RecordRefusal)) throw err
-      return refuse(err.reason)
-    }
+    const json = prepared.json
+    plugin.insert(this.w, { uri, cid, did, rkey, indexedAt, json }, prepared.value)
     if (!plugin.table) {
       this.w.run('INSERT INTO record (uri, cid, json, refusal, indexedAt) VALUES (?, ?, ?, NULL, ?) ON CONFLICT (uri) DO NOTHING', uri, cid, json, indexedAt)
     }

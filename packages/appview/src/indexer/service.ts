@@ -61,6 +61,7 @@ export class LocalIndexer extends EventEmitter<{ progress: [] }> implements Inde
           indexer: this.indexer,
           counters: this.counters,
           maxPending: cfg.maxPendingEvents,
+          maxRecordBytes: cfg.maxRecordBytes,
           startLive: cfg.streamStart === 'live',
           decodeThread: cfg.streamThread,
           onChange: () => this.emit('progress'),

@@ -3,17 +3,19 @@
 // indexer's thread only applies events, and reading goes on while it runs a
 // transaction. Decoded items go to the indexer's thread in batches (one per
 // turn of this thread's event loop, at most 512), record blocks copied out of
-// the socket buffers and transferred. Flow control: at most `window` items
+// the socket buffers and transferred; each record is checked here too (lexicon, size,
+// DAG-CBOR: `prepare.ts`), so the indexer's thread only writes. Flow control: at most `window` items
 // (one batch of the indexer's: `batchLimit(maxPending)`) are unacknowledged by
 // the indexer's thread, which acknowledges what it took in when it starts
 // applying a batch and at the end of its turn (see subscription.ts); past that
 // the socket is paused, as it is while the indexer asks for it.
 import { parentPort, workerData } from 'node:worker_threads'
+import { checkCommitOps } from './prepare.ts'
 import { StreamClient, itemSeq, type StreamItem } from './stream-client.ts'
 
 const port = parentPort
 if (!port) throw new Error('stream-worker.ts runs as a worker thread')
-const { url, cursor, window } = workerData as { url: string; cursor: number | null; window: number }
+const { url, cursor, window, maxRecordBytes } = workerData as { url: string; cursor: number | null; window: number; maxRecordBytes: number }
 
 const MAX_IN_FLIGHT = window
 const BATCH = Math.min(512, window)
@@ -51,6 +53,7 @@ const client = new StreamClient({
     const seq = itemSeq(item)
     if (seq !== null && seq > lastSeq) lastSeq = seq
     if (item.kind === 'event' && item.event.type === 'commit') {
+      checkCommitOps(item.event, maxRecordBytes)
       for (const op of item.event.ops) {
         if (op.action === 'delete' || !op.block) continue
         // a view into the socket's read buffer: an exact copy of its own, moved rather than cloned

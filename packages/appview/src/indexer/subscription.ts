@@ -25,6 +25,8 @@ export class RepoSubscription {
   private readonly indexer: Indexer
   private readonly counters: IndexerCounters
   private readonly maxPending: number
+  /** records over this are refused (checked on the stream thread) */
+  private readonly maxRecordBytes: number
   private readonly startLive: boolean
   private readonly onChange: () => void
   private readonly decodeThread: boolean
@@ -42,6 +44,7 @@ export class RepoSubscription {
     indexer: Indexer
     counters: IndexerCounters
     maxPending: number
+    maxRecordBytes: number
     startLive: boolean
     /** decode on a thread of its own (see above) */
     decodeThread?: boolean
@@ -54,6 +57,7 @@ export class RepoSubscription {
     this.indexer = opts.indexer
     this.counters = opts.counters
     this.maxPending = opts.maxPending
+    this.maxRecordBytes = opts.maxRecordBytes
     this.decodeThread = opts.decodeThread ?? false
     this.indexer.on('progress', () => this.maybeResume())
     this.indexer.on('applying', () => this.onApplying())
@@ -89,7 +93,7 @@ export class RepoSubscription {
   private spawn(): void {
     // items handed over but not yet taken in: a whole batch, decoded while the one before is applied
     const window = batchLimit(this.maxPending)
-    const worker = new Worker(new URL('./stream-worker.ts', import.meta.url), { workerData: { url: this.url, cursor: this.cursor(), window } })
+    const worker = new Worker(new URL('./stream-worker.ts', import.meta.url), { workerData: { url: this.url, cursor: this.cursor(), window, maxRecordBytes: this.maxRecordBytes } })
     this.worker = worker
     this.paused = false
     // Flow control with the stream thread. It hands over at most a window of items that this
