@@ -287,8 +287,9 @@ const split = (n: MstNode, key: string, w: Walk | undefined): [MstNode | null, M
 export const remove = (root: MstNode, key: string, w?: Walk): { root: MstNode; prev: CidRef | null } => {
   const res = del(root, key, keyHeight(key), w)
   let node = res.node
-  // the root is never a pointer-only layer
-  while (node.entries.length === 1 && node.entries[0]!.child !== undefined) node = node.entries[0]!.child
+  // The root is never a pointer-only layer. Each layer let go of here is loaded (a stub's entries are
+  // unknown until then) and noted as reached, so a commit counts it among the nodes the tree lost.
+  while (node.entries.length === 1 && node.entries[0]!.child !== undefined) node = need(node.entries[0]!.child, w)
   if (node.entries.length === 0 && !node.stub && node.height !== 0) node = newNode(0)
   return { root: node, prev: res.prev }
 }
