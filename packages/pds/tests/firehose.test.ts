@@ -2,6 +2,7 @@ import { WebSocket } from 'ws'
 import { Firehose, type Event } from '@atproto/sync'
 import { IdResolver } from '@atproto/identity'
 import { decodeAll } from '@atproto/lex-cbor'
+import { readCarWithRoot } from '@atproto/repo'
 import { TestNetwork } from '@atsuite/dev-env'
 
 type Frame = { header: { op: number; t?: string }; body: Record<string, unknown> }
@@ -131,6 +132,29 @@ test('raw frames: sync v1.1 commit fields, cursor replay without gaps or duplica
   expect(ops).toHaveLength(1)
   expect(ops[0].action).toBe('update')
   expect(String(ops[0].prev)).toBe(post.cid)
+})
+
+test('a commit that deletes a record and writes an identical one elsewhere carries that record', async () => {
+  const u = await net.createUser('fhsame')
+  const other = await net.createUser('fhsame2')
+  // a follow, then in one commit: that follow deleted and the same record (same subject, same date) created at another key
+  const record = { $type: 'app.bsky.graph.follow', subject: other.did, createdAt: '2026-01-01T00:00:00.000Z' }
+  const first = await u.agent.com.atproto.repo.createRecord({ repo: u.did, collection: 'app.bsky.graph.follow', record })
+  const start = net.pds.ctx.sequencer.currentSeq
+  const res = await u.agent.com.atproto.repo.applyWrites({
+    repo: u.did,
+    writes: [
+      { $type: 'com.atproto.repo.applyWrites#delete', collection: 'app.bsky.graph.follow', rkey: first.data.uri.split('/').pop()! },
+      { $type: 'com.atproto.repo.applyWrites#create', collection: 'app.bsky.graph.follow', rkey: '3zzzzzzzzzzzz', value: record },
+    ],
+  })
+  expect((res.data.results![1] as { cid: string }).cid).toBe(first.data.cid)
+  const { frames } = await collectFrames(wsUrl(net, start), (f) => f.some((x) => x.header.t === '#commit' && x.body.repo === u.did))
+  const commit = frames.find((x) => x.header.t === '#commit' && x.body.repo === u.did)!.body
+  const car = await readCarWithRoot(commit.blocks as Uint8Array)
+  // the block was already in the store (nothing new to write), yet a consumer needs it to index the create
+  expect(String((commit.ops as { cid: unknown }[])[1]!.cid)).toBe(first.data.cid)
+  expect([...car.blocks.entries()].some((e) => e.cid.toString() === first.data.cid)).toBe(true)
 })
 
 test('future cursor gets FutureCursor; an empty cursor means live; plain GET is refused', async () => {

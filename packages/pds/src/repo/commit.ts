@@ -33,12 +33,17 @@ export const loadHead = (source: BlockSource, cid: Cid): RepoHead => {
 }
 
 /**
- * Builds the next signed commit from `head` and `writes`: exactly what
- * @atproto/repo's `Repo.formatCommit` builds (the same data root, new
- * blocks, removed CIDs and covering proofs for sync v1.1 — held to it by
+ * Builds the next signed commit from `head` and `writes`: what @atproto/repo's
+ * `Repo.formatCommit` builds (the same data root, new blocks, removed CIDs and
+ * covering proofs for sync v1.1 — held to it by
  * tests/commit-differential.test.ts), from the nodes already in memory. Only
  * the nodes a write reaches are loaded, only the nodes it changes are
- * re-encoded.
+ * re-encoded. Two differences, both where records are identical: the event's
+ * blocks carry every written record (the library's can lack one whose block
+ * the store already has), and where the library's walk takes unchanged
+ * identical records for deleted and added again (when the tree changes
+ * height), its new and removed CIDs differ from these; the store ends up with
+ * exactly the blocks the head reaches either way.
  *
  * What the library finds with a walk of the old and the new tree (DataDiff),
  * this finds from the operations: every node the old tree loses was reached
@@ -120,6 +125,14 @@ export const formatCommit = async (
     const cid = cidOf(leaf)
     newBlocks.set(cid, bytes)
     relevantBlocks.set(cid, bytes)
+  }
+  // Every record the commit creates or updates travels with its event, even when the store already
+  // has its block: a record identical to one this commit deletes (or, in @atproto/repo's own walk,
+  // to one it passes over) is not a new block, and the library's event then lacks the record.
+  for (const change of leafChanges) {
+    if (!change.cid) continue
+    const cid = cidOf(change.cid)
+    if (!relevantBlocks.has(cid)) relevantBlocks.set(cid, leafBytes.get(change.cid.key)!)
   }
 
   const removedCids = new CidSet([...removed.values()].map(cidOf))
