@@ -10,12 +10,19 @@
 // applying a batch and at the end of its turn (see subscription.ts); past that
 // the socket is paused, as it is while the indexer asks for it.
 import { parentPort, workerData } from 'node:worker_threads'
-import { checkCommitOps } from './prepare.ts'
+import type { checkCommitOps as CheckCommitOps } from './prepare.ts'
 import { StreamClient, itemSeq, type StreamItem } from './stream-client.ts'
 
 const port = parentPort
 if (!port) throw new Error('stream-worker.ts runs as a worker thread')
 const { url, cursor, window, maxRecordBytes } = workerData as { url: string; cursor: number | null; window: number; maxRecordBytes: number }
+
+// The record checks need the lexicons (~0.4 s to load): loaded after the connection is under way, so
+// they never delay it. Until they are in, records go over unchecked and the indexer checks them.
+let checkCommitOps: typeof CheckCommitOps | null = null
+void import('./prepare.ts').then((m) => {
+  checkCommitOps = m.checkCommitOps
+})
 
 const MAX_IN_FLIGHT = window
 const BATCH = Math.min(512, window)
@@ -53,7 +60,7 @@ const client = new StreamClient({
     const seq = itemSeq(item)
     if (seq !== null && seq > lastSeq) lastSeq = seq
     if (item.kind === 'event' && item.event.type === 'commit') {
-      checkCommitOps(item.event, maxRecordBytes)
+      checkCommitOps?.(item.event, maxRecordBytes)
       for (const op of item.event.ops) {
         if (op.action === 'delete' || !op.block) continue
         // a view into the socket's read buffer: an exact copy of its own, moved rather than cloned
