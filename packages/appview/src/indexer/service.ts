@@ -52,8 +52,7 @@ export class LocalIndexer extends EventEmitter<{ progress: [] }> implements Inde
       service: cfg.repoStreamUrl ?? 'none',
       fetchConcurrency: cfg.backfillConcurrency,
       maxRecordBytes: cfg.maxRecordBytes,
-      // pending events pause the stream past maxPendingEvents (and resume below half of it)
-      maxBatch: cfg.repoStreamUrl ? Math.floor(cfg.maxPendingEvents * 0.8) : undefined,
+      maxBatch: cfg.repoStreamUrl ? batchLimit(cfg.maxPendingEvents) : undefined,
     })
     this.subscription = cfg.repoStreamUrl
       ? new RepoSubscription({

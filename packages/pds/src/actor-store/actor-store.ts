@@ -198,9 +198,10 @@ export class ActorStore {
     }).catch((err) => {
       if (!(err instanceof ActorStoreNotFoundError)) throw err
     })
+    const { dir, dbPath } = this.location(did)
     try {
-      await this.checkpointer?.forget(this.location(did).dbPath)
-      await fs.rm(this.location(did).dir, { recursive: true, force: true })
+      await this.checkpointer?.forget(dbPath)
+      await fs.rm(dir, { recursive: true, force: true })
     } finally {
       this.destroying.delete(did)
     }
