@@ -1,4 +1,4 @@
-import { Firehose, MemoryRunner, type Event } from '@atproto/sync'
+import { Firehose, type Event } from '@atproto/sync'
 import { Announce, Block, Create, Delete, Follow, Like, Note, PUBLIC_COLLECTION, Tombstone, Undo, Update, isActor, type Context, type Federation } from '@fedify/fedify'
 import type { BridgeConfig } from '../config.ts'
 import type { BridgeStore } from '../store.ts'
@@ -7,6 +7,7 @@ import type { Profiles } from './profiles.ts'
 import type { HandleDomains } from '../webfinger.ts'
 import { fediverseIdOf, noteOf } from '../convert/note.ts'
 import { personOf } from '../federation.ts'
+import { OrderedRunner } from './runner.ts'
 import { parseRecordUri } from './uri.ts'
 import { streamLogger as log } from '../logger.ts'
 
@@ -38,7 +39,7 @@ export class BridgeStream {
   private readonly federation: Federation<void>
   private readonly domains: HandleDomains
   private firehose: Firehose | null = null
-  private runner: MemoryRunner | null = null
+  private runner: OrderedRunner | null = null
   private bridgeDid = ''
   private readonly listeners = new Set<() => void>()
 
@@ -69,12 +70,13 @@ export class BridgeStream {
   async start(): Promise<void> {
     this.bridgeDid = (await this.accounts.bridgeAccount()).did
     const stored = this.store.cursor(CURSOR)
-    this.runner = new MemoryRunner({
+    this.runner = new OrderedRunner({
       startCursor: stored ?? (this.cfg.streamStart === 'oldest' ? 0 : undefined),
-      setCursor: async (seq) => {
+      setCursor: (seq) => {
         this.store.setCursor(CURSOR, seq)
         for (const fn of this.listeners) fn()
       },
+      onError: (err, seq) => log.warn({ err, seq }, 'firehose event failed'),
     })
     this.firehose = new Firehose({
       service: this.cfg.repoStreamUrl.replace(/^http/, 'ws'),
