@@ -1,12 +1,15 @@
 // PDS benchmark: our PDS against the reference @atproto/pds, each in its own
 // process on loopback, one after the other, both on one local PLC directory.
 //
-//   npm run bench:pds [-- --only ours|reference] [--quick] [--rounds N] [--keep] [--big-repo N]
+//   npm run bench:pds [-- --only ours|reference] [--quick] [--rounds N] [--keep] [--big-repo N] [--profile]
 //
 // Figures: sequential and concurrent createRecord throughput, getRecord and
 // getRepo latency, server RSS and CPU. Each round starts every server afresh
 // on an empty data directory; the table shows the median over rounds (3 by
 // default, 1 with --quick). Temp data is removed at the end unless --keep.
+//
+// --profile writes a V8 CPU profile of our PDS for each round to <work dir>/round-N/profile
+// (implies --keep).
 //
 // --big-repo N (e.g. 100000) adds one more run per server after the rounds: a
 // fresh account filled with N records (applyWrites, 200 a call), then getRepo
@@ -45,11 +48,12 @@ const { values: flags } = parseArgs({
     keep: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     'big-repo': { type: 'string', default: '0' },
+    profile: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 if (flags.help) {
-  console.log('usage: npm run bench:pds -- [--only ours|reference] [--quick] [--rounds N] [--keep] [--big-repo N]')
+  console.log('usage: npm run bench:pds -- [--only ours|reference] [--quick] [--rounds N] [--keep] [--big-repo N] [--profile]')
   process.exit(0)
 }
 if (flags.only !== undefined && flags.only !== 'ours' && flags.only !== 'reference') {
@@ -130,7 +134,8 @@ const measure = async (server: ServerProcess): Promise<TargetResult> => {
 const runTarget = async (target: Target, roundDir: string, plcUrl: string, cacheDir: string | undefined, cpu: CpuWindow) => {
   let server: ServerProcess
   try {
-    server = target === 'ours' ? await startOurPds(roundDir, plcUrl) : await startReferencePds(roundDir, plcUrl, cacheDir!)
+    const profileArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(roundDir, 'profile')}`] : []
+    server = target === 'ours' ? await startOurPds(roundDir, plcUrl, profileArgs) : await startReferencePds(roundDir, plcUrl, cacheDir!)
   } catch (err) {
     return { errors: [`start: ${errorMessage(err)}`], elapsedMs: 0 } satisfies TargetResult
   }
@@ -248,7 +253,7 @@ const main = async (workDir: string): Promise<void> => {
       progress(`round ${round}/${rounds}: ${target}`)
       results[target].push(await runTarget(target, roundDir, plc.url, cacheDir, cpu))
     }
-    if (!flags.keep) fs.rmSync(roundDir, { recursive: true, force: true })
+    if (!flags.keep && !flags.profile) fs.rmSync(roundDir, { recursive: true, force: true })
   }
   const big: Partial<Record<Target, BigRepoResult>> = {}
   if (bigRepo > 0) {
@@ -307,4 +312,4 @@ const main = async (workDir: string): Promise<void> => {
   if (targets.some((t) => results[t].some((r) => r.errors.length > 0) || big[t]?.error)) process.exitCode = 1
 }
 
-await runBench('atsuite-bench-', Boolean(flags.keep), main)
+await runBench('atsuite-bench-', Boolean(flags.keep || flags.profile), main)

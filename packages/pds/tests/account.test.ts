@@ -206,6 +206,15 @@ describe('sessions', () => {
     expectError(await whoami(expired), 401, 'ExpiredToken')
   })
 
+  test('a token accepted before is refused once it expires (verified tokens are remembered, their expiry is not)', async () => {
+    const exp = nowS() + 2
+    const shortLived = await signAccessToken(alice.did, JWT_SECRET, { iat: nowS(), exp })
+    expect((await whoami(shortLived)).status).toBe(200)
+    expect((await whoami(shortLived)).status).toBe(200)
+    while (nowS() < exp) await new Promise((r) => setTimeout(r, 100))
+    expectError(await whoami(shortLived), 401, 'ExpiredToken')
+  })
+
   test('a refresh token is not an access token, nor the reverse', async () => {
     const s = await login(bob.handle, bob.password)
     expectError(await whoami(s.refreshJwt), 401, 'InvalidToken')
@@ -217,6 +226,11 @@ describe('sessions', () => {
       401,
     )
     expectError(await refresh(s.accessJwt), 401, 'InvalidToken')
+    // once each has been accepted for what it is, still not for the other
+    expect((await whoami(s.accessJwt)).status).toBe(200)
+    expectError(await refresh(s.accessJwt), 401, 'InvalidToken')
+    expect((await refresh(s.refreshJwt)).status).toBe(200)
+    expectError(await whoami(s.refreshJwt), 401, 'InvalidToken')
   })
 
   test("another user's token cannot write to your repo", async () => {

@@ -231,3 +231,25 @@ test("the stores' logs are copied into their files by the checkpoint thread", as
   await o.agent.com.atproto.repo.createRecord({ repo: o.did, collection: FILLER, record: { $type: FILLER, text: 'x'.repeat(20_000), n: -1 } })
   await waitUntil(() => store().checkpointStats!.checkpoints > before, { timeoutMs: 5_000, describe: () => 'a checkpoint after the write' })
 })
+
+test('the head row a store keeps in memory follows commits and forgets one rolled back', async () => {
+  const [o] = others
+  const written = await o.agent.com.atproto.repo.createRecord({ repo: o.did, collection: FILLER, record: { $type: FILLER, text: 'head', n: -2 } })
+  await store().transact(o.did, (db) => {
+    const before = db.getRoot()
+    expect(before).toMatchObject({ did: o.did, cid: written.data.commit!.cid, rev: written.data.commit!.rev })
+    expect(() =>
+      db.transaction(() => {
+        db.setRoot(o.did, 'bafyreinotacommit', 'zzzzzzzzzzzzz', new Date().toISOString())
+        expect(db.getRoot()?.cid).toBe('bafyreinotacommit')
+        throw new Error('fails after writing the head')
+      }),
+    ).toThrow('fails after writing the head')
+    // read again from the file: the rolled-back head is gone
+    expect(db.getRoot()).toEqual(before)
+  })
+  // and the next write commits on top of the real head
+  const next = await o.agent.com.atproto.repo.createRecord({ repo: o.did, collection: FILLER, record: { $type: FILLER, text: 'after', n: -3 } })
+  const latest = await o.agent.com.atproto.sync.getLatestCommit({ did: o.did })
+  expect(latest.data).toEqual({ cid: next.data.commit!.cid, rev: next.data.commit!.rev })
+})

@@ -31,7 +31,8 @@ export const startPlc = async (workDir: string): Promise<ServerProcess> => {
   })
 }
 
-export const startOurPds = async (workDir: string, plcUrl: string): Promise<ServerProcess> => {
+/** `nodeArgs`: more Node flags for the server (e.g. `--cpu-prof`). */
+export const startOurPds = async (workDir: string, plcUrl: string, nodeArgs: string[] = []): Promise<ServerProcess> => {
   const port = await freePort()
   const dataDirectory = path.join(workDir, 'ours')
   fs.mkdirSync(dataDirectory, { recursive: true })
@@ -40,7 +41,7 @@ export const startOurPds = async (workDir: string, plcUrl: string): Promise<Serv
     name: 'our pds',
     // started exactly as `npm run pds` starts it (a 4 MB young generation keeps
     // RSS ~100 MB lower at no CPU cost under this write-heavy load)
-    args: ['--max-semi-space-size=4', path.join(repoRoot, 'packages/pds/src/bin.ts')],
+    args: ['--max-semi-space-size=4', ...nodeArgs, path.join(repoRoot, 'packages/pds/src/bin.ts')],
     env: {
       PDS_HOSTNAME: 'localhost',
       PDS_PORT: String(port),

@@ -26,6 +26,8 @@ const open = (location: string, autocheckpointPages?: number): SqliteHandle => {
 export class ActorReader {
   protected readonly sqlite: SqliteHandle
   private stmts = new Map<string, Stmt>()
+  /** the repo_root row as last read or written here: null none, undefined not known */
+  protected root: RepoRootRow | null | undefined
 
   protected constructor(sqlite: SqliteHandle) {
     this.sqlite = sqlite
@@ -47,8 +49,15 @@ export class ActorReader {
 
   // repo root
 
+  /**
+   * The repo's head row. Kept after the first read: only this connection
+   * writes it (`ActorDb.setRoot`, which updates the copy; a transaction that
+   * fails forgets it), and a write would otherwise begin with a read
+   * transaction of its own for it.
+   */
   getRoot(): RepoRootRow | undefined {
-    return this.prep('SELECT * FROM repo_root LIMIT 1').get() as RepoRootRow | undefined
+    if (this.root === undefined) this.root = (this.prep('SELECT * FROM repo_root LIMIT 1').get() as RepoRootRow | undefined) ?? null
+    return this.root ?? undefined
   }
 
   // firehose outbox
@@ -257,7 +266,14 @@ export class ActorDb extends ActorReader {
   }
 
   transaction<T>(fn: () => T): T {
-    const out = this.sqlite.transaction(fn).immediate()
+    let out: T
+    try {
+      out = this.sqlite.transaction(fn).immediate()
+    } catch (err) {
+      // rolled back: a root written inside it never happened
+      this.root = undefined
+      throw err
+    }
     this.onCommit?.()
     return out
   }
@@ -273,6 +289,7 @@ export class ActorDb extends ActorReader {
       `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
        ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
     ).run(did, cid, rev, now)
+    this.root = Object.freeze({ did, cid, rev, indexedAt: now })
   }
 
   // firehose outbox

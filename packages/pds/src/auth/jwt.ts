@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto'
 import { isValidDid, type DidString } from '@atproto/syntax'
 import { AuthError } from '../errors.ts'
 
@@ -11,6 +11,8 @@ export const AuthScope = {
 export type AuthScope = (typeof AuthScope)[keyof typeof AuthScope]
 
 export const ACCESS_TTL_S = 2 * 60 * 60
+/** verified tokens remembered (a few hundred bytes each) */
+const VERIFIED_CACHE_SIZE = 10_000
 export const REFRESH_TTL_S = 90 * 24 * 60 * 60
 
 export type AccessPayload = { sub: DidString; scope: AuthScope; aud: string; iat: number; exp: number }
@@ -26,14 +28,19 @@ const now = () => Math.floor(Date.now() / 1000)
  * refresh) and by scope, audience = this PDS's service DID. A token of one
  * type is never accepted as the other; `alg` must be HS256 (so `none` and
  * key-confusion tricks fail). Synchronous HMAC (node:crypto): verification is
- * on every authenticated request.
+ * on every authenticated request, so the key is prepared once (a raw key made
+ * node:crypto build a KeyObject per call) and a token that verified is
+ * remembered with its payload: a client sends the same access token for
+ * hours, and each use then only checks type and expiry again.
  */
 export class JwtIssuer {
-  private readonly key: Buffer
+  private readonly key: KeyObject
   private readonly serviceDid: string
+  /** token → what verify() returned for it (insertion order: the oldest is dropped first) */
+  private readonly verified = new Map<string, { typ: JwtType; payload: RefreshPayload }>()
 
   constructor(secret: string, serviceDid: string) {
-    this.key = Buffer.from(secret)
+    this.key = createSecretKey(Buffer.from(secret))
     this.serviceDid = serviceDid
   }
 
@@ -59,6 +66,22 @@ export class JwtIssuer {
   }
 
   async verify(token: string, typ: JwtType): Promise<RefreshPayload> {
+    const known = this.verified.get(token)
+    if (known) {
+      if (known.typ !== typ) throw new AuthError('Invalid token type', 'InvalidToken')
+      if (known.payload.exp <= now()) {
+        this.verified.delete(token)
+        throw new AuthError('Token has expired', 'ExpiredToken')
+      }
+      return known.payload
+    }
+    const payload = this.verifyOnce(token, typ)
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!)
+    this.verified.set(token, { typ, payload })
+    return payload
+  }
+
+  private verifyOnce(token: string, typ: JwtType): RefreshPayload {
     const parts = token.split('.')
     if (parts.length !== 3) throw new AuthError('Malformed token', 'InvalidToken')
     const [h, p, s] = parts
@@ -82,6 +105,6 @@ export class JwtIssuer {
     if (!isValidDid(payload.sub) || typeof payload.scope !== 'string') {
       throw new AuthError('Malformed token', 'InvalidToken')
     }
-    return payload as RefreshPayload
+    return Object.freeze(payload) as RefreshPayload
   }
 }
