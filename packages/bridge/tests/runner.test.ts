@@ -80,3 +80,24 @@ describe('OrderedRunner', () => {
     expect(ran).toEqual([1, 5])
   })
 })
+
+test('a cursor that fails to save is reported, and the events after it still run and save', async () => {
+  const saved: number[] = []
+  const errors: number[] = []
+  let failNext = true
+  const runner = new OrderedRunner({
+    setCursor: (seq) => {
+      if (failNext) {
+        failNext = false
+        throw new Error('disk full')
+      }
+      saved.push(seq)
+    },
+    onError: (_err, seq) => void errors.push(seq),
+  })
+  await runner.trackEvent('did:a', 1, async () => undefined)
+  await runner.trackEvent('did:a', 2, async () => undefined)
+  expect(errors).toEqual([1])
+  expect(saved).toEqual([2])
+  expect(runner.getCursor()).toBe(2)
+})

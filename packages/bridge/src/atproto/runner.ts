@@ -54,7 +54,12 @@ export class OrderedRunner {
         this.opts.onError?.(err, seq)
       }
       const moved = this.complete(seq)
-      if (moved !== undefined) await this.opts.setCursor?.(moved)
+      try {
+        if (moved !== undefined) await this.opts.setCursor?.(moved)
+      } catch (err) {
+        // the next move saves it again; a task never rejects (nobody awaits it, and the DID's next waits on it)
+        this.opts.onError?.(err, seq)
+      }
     }
     const task = (prev ? prev.then(run) : run()).finally(() => {
       if (this.tails.get(did) === task) this.tails.delete(did)

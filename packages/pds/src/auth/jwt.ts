@@ -11,9 +11,9 @@ export const AuthScope = {
 export type AuthScope = (typeof AuthScope)[keyof typeof AuthScope]
 
 export const ACCESS_TTL_S = 2 * 60 * 60
+export const REFRESH_TTL_S = 90 * 24 * 60 * 60
 /** verified tokens remembered (a few hundred bytes each) */
 const VERIFIED_CACHE_SIZE = 10_000
-export const REFRESH_TTL_S = 90 * 24 * 60 * 60
 
 export type AccessPayload = { sub: DidString; scope: AuthScope; aud: string; iat: number; exp: number }
 export type RefreshPayload = AccessPayload & { jti: string }
