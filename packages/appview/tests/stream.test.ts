@@ -174,9 +174,11 @@ test('a backlog is applied in a few large transactions, and the next live event 
   const after = stats().activity
   expect(after.events - before.events).toBe(1500)
   expect(after.records_indexed - before.records_indexed).toBe(1500)
-  // large transactions, not one per event (before backlog pacing: ~90). Alone this takes 6–8; on a
-  // machine busy with other work the stream arrives in smaller pieces and it took 40 once
-  expect(after.transactions - before.transactions).toBeLessThan(1500 / 25)
+  // large transactions, not one per event. Alone this takes 6–8 (~90 before backlog pacing); on a
+  // machine busy with other work the stream arrives in smaller pieces and the indexer applies what it
+  // has, as it does live: 40 once, 85 in a clean-clone CI run on a slow day. So the bound asks for at
+  // least 10 events a transaction on average; the pacing itself is held by stream-thread.test.ts
+  expect(after.transactions - before.transactions).toBeLessThan(1500 / 10)
   const profile = (await fetch(`${appview.url}/xrpc/app.bsky.actor.getProfile?actor=${acc.did}`).then((r) => r.json())) as { postsCount: number }
   expect(profile.postsCount).toBe(1501)
   // live again: one more commit, arriving after a pause (not on the heels of the backlog, where it
