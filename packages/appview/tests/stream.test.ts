@@ -177,7 +177,7 @@ test('a backlog is applied in a few large transactions, and the next live event 
   // large transactions, not one per event. Alone this takes 6–8 (~90 before backlog pacing); on a
   // machine busy with other work the stream arrives in smaller pieces and the indexer applies what it
   // has, as it does live: 40 once, 85 in a clean-clone CI run on a slow day. So the bound asks for at
-  // least 10 events a transaction on average; the pacing itself is held by stream-thread.test.ts
+  // least 10 events a transaction on average
   expect(after.transactions - before.transactions).toBeLessThan(1500 / 10)
   const profile = (await fetch(`${appview.url}/xrpc/app.bsky.actor.getProfile?actor=${acc.did}`).then((r) => r.json())) as { postsCount: number }
   expect(profile.postsCount).toBe(1501)
