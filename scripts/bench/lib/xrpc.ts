@@ -76,11 +76,6 @@ export class XrpcClient {
     })
   }
 
-  /** Closes the kept-alive connections. */
-  close(): void {
-    this.agent.destroy()
-  }
-
   async createAccount(name: string): Promise<Session> {
     const handle = `${name}.test`
     const out = await this.procedure<Session>('com.atproto.server.createAccount', {

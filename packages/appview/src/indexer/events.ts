@@ -1,10 +1,11 @@
 import type { DidString } from '@atproto/syntax'
+import type { RecordRefusal } from './plugin.ts'
 
 /**
  * What the stream's thread concluded about a record before handing it over
  * (`prepare.ts`): its JSON, or why it is refused.
  */
-export type RecordCheck = { json: string } | { refusal: 'invalid_record' | 'self_reference' | 'bad_rkey' | 'too_big' | 'bad_record_cbor' }
+export type RecordCheck = { json: string } | { refusal: RecordRefusal['reason'] | 'too_big' | 'bad_record_cbor' }
 
 /** A record operation of a commit, with the record's block when it carries one. */
 export type RecordOp =

@@ -224,7 +224,6 @@ export class Indexer extends EventEmitter<{ progress: []; applying: [] }> {
     const flush = () => {
       // the batch this was scheduled for was applied when it filled; the next one has its own wait
       if (this.flushes !== scheduledAt) return
-      this.flushScheduled = false
       this.flush()
     }
     const wait = this.pacer.waitMs(performance.now())
