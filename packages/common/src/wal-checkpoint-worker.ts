@@ -11,12 +11,21 @@ const db = openCheckpointConnection(location, { synchronous, busyTimeoutMs: 5000
 
 const stats = { checkpoints: 0, busyMs: 0, walFrames: 0, copiedFrames: 0 }
 
+/** the file's data_version as of the last checkpoint: it changes whenever another connection commits */
+let checkedVersion = -1
+
 const checkpoint = () => {
   const started = performance.now()
   try {
+    const version = db.pragma('data_version', { simple: true }) as number
+    const written = version !== checkedVersion
+    // nothing committed since a checkpoint that copied everything: nothing to do
+    if (!written && stats.copiedFrames === stats.walFrames) return
     const [row] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[]
-    // nothing new since the last one: no message
-    if (row.log === stats.walFrames && row.checkpointed === stats.copiedFrames) return
+    checkedVersion = version
+    // a retry of a partial checkpoint that got no further: no message (a restarted log that happens to
+    // hold as many frames as before is new, which is why the version is checked and not only the counts)
+    if (!written && row.log === stats.walFrames && row.checkpointed === stats.copiedFrames) return
     stats.checkpoints++
     stats.busyMs += performance.now() - started
     stats.walFrames = row.log
