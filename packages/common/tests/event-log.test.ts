@@ -2,13 +2,15 @@
  * Retention trimming finds its cutoff by binary search over seqs (no index
  * on time): events sequenced before the window go, the rest stay, rows from
  * before the timeUs column are judged by sequencedAt, and a log created with
- * the old time index loses it on open.
+ * the old time index loses it on open. A log given a StoreCheckpointer
+ * shared with other files has its WAL copied by that thread.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { EventLog } from '../src/index.ts'
+import { EventLog, StoreCheckpointer } from '../src/index.ts'
+import { waitFor } from './_wait.ts'
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'event-log-'))
 const evt = (n: number) => ({ did: 'did:plc:test', type: '#test', body: { n } })
@@ -60,5 +62,37 @@ test('rows without timeUs are trimmed by sequencedAt, and the old time index is 
   expect(log.trim(Date.parse('2026-01-02T12:00:00.000Z'))).toBe(1)
   expect(seqs(log)).toEqual([2, 3])
   log.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('a log sharing a StoreCheckpointer has its WAL copied by that thread, which outlives the log', async () => {
+  const dir = tmp()
+  const file = path.join(dir, 'events.sqlite')
+  const ckpt = new StoreCheckpointer({ intervalMs: 20, synchronous: 'normal' })
+  const log = new EventLog(file, { retentionMs: 60_000, checkpointer: ckpt })
+  const pad = 'x'.repeat(1000)
+  // ~2 MB of events in 20 appends, each one after the thread checkpointed the one before
+  for (let round = 0; round < 20; round++) {
+    const seen = ckpt.stats.checkpoints
+    log.append(Array.from({ length: 100 }, (_, i) => ({ did: 'did:plc:test', type: '#test', body: { n: round * 100 + i, pad } })))
+    await waitFor(`round ${round} checkpointed`, () => ckpt.stats.checkpoints > seen)
+  }
+  // the rows are in the file, and the log restarted instead of growing (the log's own writer
+  // checkpoints only past ~1 GB, so without the shared thread it would hold all ~2 MB)
+  expect(fs.statSync(file).size).toBeGreaterThan(2_000_000)
+  expect(fs.statSync(`${file}-wal`).size).toBeLessThan(1_000_000)
+  expect(ckpt.stats.failures).toBe(0)
+
+  // closing the log leaves the shared thread to its owner: it still checkpoints other files
+  log.close()
+  const other = path.join(dir, 'other.sqlite')
+  const db = new Database(other)
+  db.pragma('journal_mode = WAL')
+  db.exec('CREATE TABLE t (v)')
+  const seen = ckpt.stats.checkpoints
+  ckpt.touch(other)
+  await waitFor('the other file checkpointed', () => ckpt.stats.checkpoints > seen)
+  db.close()
+  await ckpt.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })

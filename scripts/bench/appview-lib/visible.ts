@@ -26,6 +26,7 @@ export const measureVisible = async (opts: { workDir: string; plcUrl: string; co
     entry: path.join(repoRoot, 'packages/pds/src/bin.ts'),
     nodeArgs: ['--max-semi-space-size=4'],
     env: {
+      MALLOC_ARENA_MAX: '2',
       PDS_HOSTNAME: 'localhost',
       PDS_PORT: String(pdsPort),
       PDS_DATA_DIRECTORY: path.join(opts.workDir, 'visible-pds'),

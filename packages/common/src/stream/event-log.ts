@@ -3,6 +3,7 @@ import Database from 'better-sqlite3'
 import type { SqliteHandle } from '../db.ts'
 import { encodeFrame } from './frames.ts'
 import { WalCheckpointer } from '../wal-checkpointer.ts'
+import type { StoreCheckpointer } from '../store-checkpointer.ts'
 
 /** The appending connection checkpoints by itself only past ~100 MB of log, if the thread falls behind. */
 const WRITER_CHECKPOINT_PAGES = 25_000
@@ -37,9 +38,18 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   private timer: NodeJS.Timeout | null = null
   /** copies the log's WAL into its file every second, so no append waits for a checkpoint's fsyncs */
   private readonly checkpointer: WalCheckpointer | null
+  /** or, instead of a thread of the log's own, a thread shared with other stores (told of each write; not ours to close) */
+  private readonly shared: StoreCheckpointer | null
+  private readonly location: string
 
-  constructor(location: string, opts: { retentionMs: number }) {
+  /**
+   * `checkpointer`: a StoreCheckpointer already running for other files (a
+   * PDS's account stores) that copies this log too, so the process runs one
+   * checkpoint thread instead of two (each thread is ~20 MiB of RSS).
+   */
+  constructor(location: string, opts: { retentionMs: number; checkpointer?: StoreCheckpointer }) {
     super()
+    this.location = location
     this.setMaxListeners(0)
     this.retentionMs = opts.retentionMs
     this.db = new Database(location)
@@ -70,7 +80,8 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.afterStmt = this.db.prepare(
       'SELECT seq, did, type, frame, sequencedAt, timeUs FROM event_log WHERE seq > ? ORDER BY seq LIMIT ?',
     )
-    this.checkpointer = WalCheckpointer.forFile(location, { intervalMs: 1000, synchronous: 'normal' })
+    this.shared = location === ':memory:' ? null : (opts.checkpointer ?? null)
+    this.checkpointer = this.shared ? null : WalCheckpointer.forFile(location, { intervalMs: 1000, synchronous: 'normal' })
   }
 
   get currentSeq(): number {
@@ -112,6 +123,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
       .immediate()
     this.lastSeq += rows.length
     this.lastTimeUs = timeUs - 1
+    this.shared?.touch(this.location)
     this.emit('events', rows)
     return rows
   }
@@ -149,7 +161,9 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   /** Drops the events sequenced before the retention window: a prefix of the log, found by seqAtTime. */
   trim(now = Date.now()): number {
     const keepFrom = this.seqAtTime((now - this.retentionMs) * 1000)
-    return this.db.prepare('DELETE FROM event_log WHERE seq < ?').run(keepFrom).changes
+    const dropped = this.db.prepare('DELETE FROM event_log WHERE seq < ?').run(keepFrom).changes
+    if (dropped > 0) this.shared?.touch(this.location)
+    return dropped
   }
 
   startTrimming(onError: (err: unknown) => void, intervalMs = 60_000): void {
