@@ -130,7 +130,15 @@ export class HostSubscription {
     }
     this.queue = []
     this.head = 0
-    if (this.inflight) await Promise.race([this.inflight, new Promise((r) => setTimeout(r, 2000))])
+    if (this.inflight) {
+      // the event being handled gets 2 s to finish; the timer goes once it has (it would keep the process up)
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([this.inflight, new Promise((r) => (timer = setTimeout(r, 2000)))])
+      } finally {
+        clearTimeout(timer)
+      }
+    }
   }
 
   private url(): string {
