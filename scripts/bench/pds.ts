@@ -68,6 +68,9 @@ if (!Number.isInteger(rounds) || rounds < 1) {
   process.exit(2)
 }
 
+/** the rounds' directories (and the work dir) stay: --keep, or --profile (the profiles are in them) */
+const keepRounds = Boolean(flags.keep || flags.profile)
+
 const bigRepo = Number(flags['big-repo'])
 if (!Number.isInteger(bigRepo) || bigRepo < 0) {
   console.error(`--big-repo must be a whole number of records, got "${flags['big-repo']}"`)
@@ -253,7 +256,7 @@ const main = async (workDir: string): Promise<void> => {
       progress(`round ${round}/${rounds}: ${target}`)
       results[target].push(await runTarget(target, roundDir, plc.url, cacheDir, cpu))
     }
-    if (!flags.keep && !flags.profile) fs.rmSync(roundDir, { recursive: true, force: true })
+    if (!keepRounds) fs.rmSync(roundDir, { recursive: true, force: true })
   }
   const big: Partial<Record<Target, BigRepoResult>> = {}
   if (bigRepo > 0) {
@@ -312,4 +315,4 @@ const main = async (workDir: string): Promise<void> => {
   if (targets.some((t) => results[t].some((r) => r.errors.length > 0) || big[t]?.error)) process.exitCode = 1
 }
 
-await runBench('atsuite-bench-', Boolean(flags.keep || flags.profile), main)
+await runBench('atsuite-bench-', keepRounds, main)

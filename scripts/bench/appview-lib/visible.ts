@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AtpAgent } from '@atproto/api'
+import { OUR_PDS_RUNTIME } from '../lib/servers.ts'
 import { freePort, logTail, repoRoot, startRelay, startServer, stop } from '../relay-lib/proc.ts'
 import { startAppview } from './indexing.ts'
 import { postToVisible, type VisibleResult } from './visible-loop.ts'
@@ -24,9 +25,9 @@ export const measureVisible = async (opts: { workDir: string; plcUrl: string; co
   const pds = await startServer({
     name: 'pds',
     entry: path.join(repoRoot, 'packages/pds/src/bin.ts'),
-    nodeArgs: ['--max-semi-space-size=4'],
+    nodeArgs: OUR_PDS_RUNTIME.nodeArgs,
     env: {
-      MALLOC_ARENA_MAX: '2',
+      ...OUR_PDS_RUNTIME.env,
       PDS_HOSTNAME: 'localhost',
       PDS_PORT: String(pdsPort),
       PDS_DATA_DIRECTORY: path.join(opts.workDir, 'visible-pds'),
