@@ -58,13 +58,22 @@ const round = (locations: string[]): void => {
   port.postMessage({ type: 'stats', stats })
 }
 
-port.on('message', (msg: { type: 'checkpoint'; locations: string[] } | { type: 'forget'; location: string; id: number } | { type: 'close' }) => {
+type ToThread =
+  | { type: 'checkpoint'; locations: string[] }
+  | { type: 'forget'; location: string; id: number }
+  | { type: 'flush'; id: number }
+  | { type: 'close' }
+
+port.on('message', (msg: ToThread) => {
   if (msg.type === 'checkpoint') round(msg.locations)
   else if (msg.type === 'forget') {
     drop(msg.location)
     stats.open = open.size
     port.postMessage({ type: 'stats', stats })
-    port.postMessage({ type: 'forgotten', id: msg.id })
+    port.postMessage({ type: 'done', id: msg.id })
+  } else if (msg.type === 'flush') {
+    // messages are handled in order: every round posted before this one is done, its stats sent
+    port.postMessage({ type: 'done', id: msg.id })
   } else {
     for (const location of [...open.keys()]) drop(location)
     port.close()

@@ -25,7 +25,7 @@ export type StoreCheckpointStats = {
 
 type FromThread =
   | { type: 'stats'; stats: StoreCheckpointStats }
-  | { type: 'forgotten'; id: number }
+  | { type: 'done'; id: number }
   | { type: 'error'; location: string; message: string }
 
 /**
@@ -56,7 +56,7 @@ export class StoreCheckpointer {
     this.worker.unref()
     this.worker.on('message', (msg: FromThread) => {
       if (msg.type === 'stats') this.latest = msg.stats
-      else if (msg.type === 'forgotten') {
+      else if (msg.type === 'done') {
         this.waiting.get(msg.id)?.()
         this.waiting.delete(msg.id)
       } else if (msg.type === 'error') log.debug({ location: msg.location, err: msg.message }, 'store checkpoint failed')
@@ -85,16 +85,30 @@ export class StoreCheckpointer {
   /** Closes the thread's connection to the store (resolves once it is closed): call before removing its files. */
   forget(location: string): Promise<void> {
     this.dirty.delete(location)
+    return this.ask({ type: 'forget', location })
+  }
+
+  /**
+   * Runs a round now for what was touched, and resolves once the thread has
+   * done it and every round before it (the stats then count them all).
+   */
+  flush(): Promise<void> {
+    this.round()
+    return this.ask({ type: 'flush' })
+  }
+
+  /** Posts a request the thread answers with `done` once it has handled it, after everything posted before it. */
+  private ask(msg: { type: 'forget'; location: string } | { type: 'flush' }): Promise<void> {
     if (this.closed) return Promise.resolve()
     const id = this.nextId++
     return new Promise((resolve) => {
       this.waiting.set(id, resolve)
-      this.worker.postMessage({ type: 'forget', location, id })
+      this.worker.postMessage({ ...msg, id })
     })
   }
 
   private round(): void {
-    if (this.dirty.size === 0) return
+    if (this.dirty.size === 0 || this.closed) return
     const locations = [...this.dirty]
     this.dirty.clear()
     this.worker.postMessage({ type: 'checkpoint', locations })
