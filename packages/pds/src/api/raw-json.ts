@@ -24,16 +24,20 @@ const jsonDepth = (root: unknown): number => {
  * for the methods the PDS serves itself (`isLocal`): a forwarded call's body
  * goes on as the client sent it, unread.
  */
-export const rawJson = (isLocal: (nsid: string) => boolean): RequestHandler => (req, res, next) => {
-  if (req.method !== 'POST' || !req.path.startsWith('/xrpc/') || !req.is('application/json')) return next()
-  if (!isLocal(req.path.slice('/xrpc/'.length))) return next()
-  express.json({ limit: JSON_LIMIT, strict: false })(req, res, (err?: unknown) => {
-    if (err) return next(err)
-    if (jsonDepth(req.body) > MAX_JSON_DEPTH) {
-      res.status(400).json({ error: 'InvalidRequest', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` })
-      return
-    }
-    ;(req as typeof req & { rawJson?: unknown }).rawJson = req.body
-    next()
-  })
+export const rawJson = (isLocal: (nsid: string) => boolean): RequestHandler => {
+  // built once: the parser's options (limit, type matcher) are read when it is made
+  const parse = express.json({ limit: JSON_LIMIT, strict: false })
+  return (req, res, next) => {
+    if (req.method !== 'POST' || !req.path.startsWith('/xrpc/') || !req.is('application/json')) return next()
+    if (!isLocal(req.path.slice('/xrpc/'.length))) return next()
+    parse(req, res, (err?: unknown) => {
+      if (err) return next(err)
+      if (jsonDepth(req.body) > MAX_JSON_DEPTH) {
+        res.status(400).json({ error: 'InvalidRequest', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` })
+        return
+      }
+      ;(req as typeof req & { rawJson?: unknown }).rawJson = req.body
+      next()
+    })
+  }
 }
