@@ -1,6 +1,6 @@
 /** Jest runs TypeScript ESM through swc; servers under test run in-process on loopback. */
 export default {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/jest-environment.ts',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
     '^.+\\.ts$': [
@@ -16,4 +16,7 @@ export default {
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/interop/', '<rootDir>/test/browser/'],
   testTimeout: 60000,
   maxWorkers: 2,
+  // a worker is replaced once it holds 800 MB after a file (every test file's module registry stays in
+  // its heap: ~1.3 GB each by the end of a full run, and exiting with that took past jest's 0.5 s grace)
+  workerIdleMemoryLimit: '800MB',
 }
