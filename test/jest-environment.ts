@@ -7,7 +7,7 @@
  * 0.5 s grace on a busy machine, and jest kills the worker and warns that tests
  * leak. So when the loop drains, the worker calls `process.exit()` instead:
  * every 'exit' listener still runs, only the heap teardown is skipped. The
- * relay's suites warned in 5 runs of 5 before, in 0 of 5 after. (A full run's
+ * relay's suites warned in 6 runs of 7 before, in 0 of 8 after. (A full run's
  * heaps grow past 1 GB, and even that exit took too long: jest.config.js
  * replaces a worker past 800 MB.) Processes that are not jest workers
  * (`process.send` unset, e.g. a run in band) are left alone.
