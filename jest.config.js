@@ -16,7 +16,8 @@ export default {
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/interop/', '<rootDir>/test/browser/'],
   testTimeout: 60000,
   maxWorkers: 2,
-  // a worker is replaced once it holds 800 MB after a file (every test file's module registry stays in
-  // its heap: ~1.3 GB each by the end of a full run, and exiting with that took past jest's 0.5 s grace)
-  workerIdleMemoryLimit: '800MB',
+  // a worker whose heap passes 400 MB after a file is replaced: every file's module registry stays in
+  // its heap (1.2-1.4 GB each by the end of a full run, 2 GB of RSS), and the kernel alone took ~0.3 s
+  // to free a process that size, past jest's 0.5 s grace for a worker to exit once the rest is added
+  workerIdleMemoryLimit: '400MB',
 }

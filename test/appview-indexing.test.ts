@@ -161,7 +161,7 @@ test('an account first seen mid-history is backfilled from its PDS', async () =>
   const late = await AppView.create(cfg, { validateResponses: true })
   await late.start()
   try {
-    await waitUntil(() => late.ctx.indexer.status.connected, { timeoutMs: 5000, describe: () => 'late app view not connected' })
+    await waitUntil(() => late.ctx.indexer.status.connected, { timeoutMs: 20_000, describe: () => 'late app view not connected' })
     const later = await dave.agent.post({ text: 'after' })
     const head = await net.processAll()
     await waitUntil(() => late.ctx.indexer.status.cursor >= head && late.ctx.indexer.status.idle, {

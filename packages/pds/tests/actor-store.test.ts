@@ -219,7 +219,7 @@ test('an account deleted while its repo streams: the stream completes, the accou
 test("the stores' logs are copied into their files by the checkpoint thread", async () => {
   // every write above touched its store; the thread checkpointed them, with evicted stores' connections closed
   await waitUntil(() => (store().checkpointStats?.checkpoints ?? 0) > 0, {
-    timeoutMs: 5_000,
+    timeoutMs: 15_000,
     describe: () => `checkpoint stats: ${JSON.stringify(store().checkpointStats)}`,
   })
   const stats = store().checkpointStats!
@@ -229,7 +229,7 @@ test("the stores' logs are copied into their files by the checkpoint thread", as
   const [o] = others
   const before = stats.checkpoints
   await o.agent.com.atproto.repo.createRecord({ repo: o.did, collection: FILLER, record: { $type: FILLER, text: 'x'.repeat(20_000), n: -1 } })
-  await waitUntil(() => store().checkpointStats!.checkpoints > before, { timeoutMs: 5_000, describe: () => 'a checkpoint after the write' })
+  await waitUntil(() => store().checkpointStats!.checkpoints > before, { timeoutMs: 15_000, describe: () => 'a checkpoint after the write' })
 })
 
 test('the head row a store keeps in memory follows commits and forgets one rolled back', async () => {
