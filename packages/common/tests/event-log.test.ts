@@ -3,18 +3,26 @@
  * on time): events sequenced before the window go, the rest stay, rows from
  * before the timeUs column are judged by sequencedAt, and a log created with
  * the old time index loses it on open. A log given a StoreCheckpointer
- * shared with other files has its WAL copied by that thread.
+ * shared with other files has its WAL copied by that thread. Events queued
+ * with appendSoon hold their seqs at once and are written together at the
+ * end of the turn, before any later append or read; a refused batch frees
+ * its seqs and tells each caller.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { EventLog, StoreCheckpointer } from '../src/index.ts'
+import { decodeFrame } from '../src/stream/frames.ts'
 import { waitFor } from './_wait.ts'
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'event-log-'))
 const evt = (n: number) => ({ did: 'did:plc:test', type: '#test', body: { n } })
 const seqs = (log: EventLog) => log.after(0, 1_000).map((r) => r.seq)
+const decodeN = (frame: Uint8Array): number => {
+  const f = decodeFrame(frame)
+  return f.op === 1 ? (f.body as { n: number }).n : -1
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 test('trim drops exactly the events sequenced before the retention window', async () => {
@@ -40,6 +48,54 @@ test('trim drops exactly the events sequenced before the retention window', asyn
   expect(seqs(log)).toEqual([])
   expect(log.append([evt(7)])[0]!.seq).toBe(7)
   log.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('appendSoon: seqs held at once, one transaction at the end of the turn, in order with append and reads', async () => {
+  const dir = tmp()
+  const log = new EventLog(path.join(dir, 'events.sqlite'), { retentionMs: 60_000 })
+  log.append([evt(1)])
+  const done: unknown[] = []
+  const pushed: number[][] = []
+  log.on('events', (rows) => pushed.push(rows.map((r) => r.seq)))
+  expect(log.nextSeq).toBe(2)
+  log.appendSoon([evt(2)], (err) => done.push(err))
+  log.appendSoon([evt(3), evt(4)], (err) => done.push(err))
+  // the seqs are taken, nothing is written yet
+  expect(log.nextSeq).toBe(5)
+  expect(log.currentSeq).toBe(1)
+  expect(log.db.prepare('SELECT count(*) AS n FROM event_log').get()).toEqual({ n: 1 })
+  await new Promise((r) => setImmediate(r))
+  expect(done).toEqual([null, null])
+  expect(pushed).toEqual([[2, 3, 4]])
+  expect(seqs(log)).toEqual([1, 2, 3, 4])
+
+  // an append, or a read, writes what is queued first
+  log.appendSoon([evt(5)], (err) => done.push(err))
+  expect(log.append([evt(6)]).map((r) => r.seq)).toEqual([6])
+  log.appendSoon([evt(7)], (err) => done.push(err))
+  expect(log.at(7)).toEqual({ did: 'did:plc:test', type: '#test' })
+  expect(pushed).toEqual([[2, 3, 4], [5], [6], [7]])
+  expect(log.after(4, 10).map((r) => decodeN(r.frame))).toEqual([5, 6, 7])
+
+  // refused (a real SQLite error): every caller of the batch is told, and the seqs are free again
+  log.db.pragma('query_only = ON')
+  log.appendSoon([evt(8)], (err) => done.push(err))
+  log.appendSoon([evt(9)], (err) => done.push(err))
+  expect(log.nextSeq).toBe(10)
+  await new Promise((r) => setImmediate(r))
+  expect(done.slice(-2).map((e) => (e as { code?: string }).code)).toEqual(['SQLITE_READONLY', 'SQLITE_READONLY'])
+  expect(log.nextSeq).toBe(8)
+  log.db.pragma('query_only = OFF')
+  expect(log.append([evt(10)])[0]!.seq).toBe(8)
+
+  // close writes what is still queued
+  log.appendSoon([evt(11)], (err) => done.push(err))
+  log.close()
+  expect(done.at(-1)).toBeNull()
+  const reopened = new EventLog(path.join(dir, 'events.sqlite'), { retentionMs: 60_000 })
+  expect(reopened.currentSeq).toBe(9)
+  reopened.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 

@@ -7,9 +7,11 @@ import { PlcServer } from '@atsuite/plc'
 import { startTestPds, testSecrets } from '@atsuite/dev-env'
 import { AtpAgent } from '@atproto/api'
 import type { PDS } from '../src/index.ts'
+import { prepareCreate } from '../src/repo/prepare.ts'
 
 // A commit's #commit event is written into the account's store in the
-// commit's transaction and moved to the firehose log right after. These tests
+// commit's transaction and queued for the firehose log right after (written
+// at the end of the turn). These tests
 // recreate, on real files, the states a kill -9 or a failing log leaves, and
 // check that each commit reaches the firehose exactly once, as the #commit it
 // was committed as.
@@ -101,6 +103,32 @@ test('a commit whose event never reached the log is sequenced at restart as its 
     await pds.destroy()
     pds = await startTestPds(plc.url, dataDir, { PDS_PORT: port }, secrets)
     expect(pds.ctx.sequencer.currentSeq).toBe(seq)
+  } finally {
+    await pds.destroy()
+  }
+})
+
+test("an account's next commit writes its queued event first: the commit prunes that event's outbox row", async () => {
+  const { pds, did } = await setup('queued')
+  try {
+    const write = (text: string) =>
+      prepareCreate({ did: did as `did:${string}:${string}`, collection: 'app.bsky.feed.post', record: { $type: 'app.bsky.feed.post', text, createdAt: new Date().toISOString() } })
+    const seq = pds.ctx.sequencer.currentSeq
+    // the log's own rows, read without writing what is queued (as the log's reads do)
+    const written = () =>
+      (pds.ctx.sequencer.db.prepare('SELECT frame FROM event_log WHERE seq > ? ORDER BY seq').all(seq) as { frame: Buffer }[]).map(
+        (r) => (decodeFrame(r.frame) as unknown as { body: { rev: string } }).body.rev,
+      )
+    const first = await pds.ctx.repoWriter.processWrites(did, [await write('first')])
+    // committed, its event queued for the end of the turn: in the outbox, not in the log yet
+    expect(written()).toEqual([])
+    const second = await pds.ctx.repoWriter.processWrites(did, [await write('second')])
+    // the second commit left only its own outbox row; the first's event was written before that
+    const rows = pds.ctx.actorStore.read(did, (db) => db.outboxAfter(''))
+    expect(rows.map((r) => r.rev)).toEqual([second.rev])
+    expect(written()).toEqual([first.rev])
+    await new Promise((r) => setImmediate(r))
+    expect(written()).toEqual([first.rev, second.rev])
   } finally {
     await pds.destroy()
   }

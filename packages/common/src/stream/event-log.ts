@@ -20,11 +20,22 @@ export type LogEvent = {
 /** `timeUs`: when it was sequenced, in microseconds, strictly increasing with seq (null on rows older than the column) */
 export type LogRow = { seq: number; did: string; type: string; frame: Buffer; sequencedAt: string; timeUs: number | null }
 
+/** Told once a batch queued with `appendSoon` is written (`err` null) or refused (the batch's seqs are free again). */
+export type AppendDone = (err: unknown) => void
+
 /**
  * An append-only, cursor-addressable event log in SQLite: the database is the
  * queue. `append()` assigns the next seqs, encodes each frame once (with its
  * seq), commits, and emits the rows to live subscribers synchronously — no
  * polling. `trim()` drops events older than the retention window.
+ *
+ * `appendSoon()` is the deferred form: the events get their seqs now
+ * (`nextSeq` counts them) and are written with everything else queued in
+ * the same turn, in one transaction, once the turn's other work is done
+ * (`setImmediate`). A PDS queues each commit's event this way, so the HTTP
+ * answer goes out before the log write and concurrent commits share one.
+ * Every read, `append()` and `close()` writes the queue first, so seqs stay
+ * in order and nothing queued is missed by a reader.
  */
 export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   readonly db: SqliteHandle
@@ -41,6 +52,10 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   /** or, instead of a thread of the log's own, a thread shared with other stores (told of each write; not ours to close) */
   private readonly shared: StoreCheckpointer | null
   private readonly location: string
+  /** queued by appendSoon, in seq order after lastSeq */
+  private queued: { events: LogEvent[]; done: AppendDone }[] = []
+  private queuedCount = 0
+  private flushScheduled = false
 
   /**
    * `checkpointer`: a StoreCheckpointer already running for other files (a
@@ -88,23 +103,63 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     return this.lastSeq
   }
 
-  /** The seq the next appended event gets (appends are synchronous, so this holds until the next append). */
+  /**
+   * The seq the next appended event gets, counting what is queued (appends
+   * and queueing are synchronous, so this holds until the next of them).
+   */
   get nextSeq(): number {
-    return this.lastSeq + 1
+    return this.lastSeq + this.queuedCount + 1
   }
 
   /** Who and what is at a seq, if retained. */
   at(seq: number): { did: string; type: string } | undefined {
+    this.flushQueued()
     this.atStmt ??= this.db.prepare('SELECT did, type FROM event_log WHERE seq = ?')
     return this.atStmt.get(seq) as { did: string; type: string } | undefined
   }
 
   oldestSeq(): number | null {
+    this.flushQueued()
     return (this.db.prepare('SELECT min(seq) AS s FROM event_log').get() as { s: number | null }).s
   }
 
-  /** Appends events in one transaction and pushes them to subscribers. Synchronous. */
+  /** Appends events in one transaction (after anything queued) and pushes them to subscribers. Synchronous. */
   append(events: LogEvent[]): LogRow[] {
+    this.flushQueued()
+    return this.write(events)
+  }
+
+  /**
+   * Reserves the next seqs for `events` and writes them at the end of this
+   * turn, together with whatever else was queued meanwhile; `done` is told
+   * how that went. Until then they are in no read.
+   */
+  appendSoon(events: LogEvent[], done: AppendDone): void {
+    if (events.length === 0) return done(null)
+    this.queued.push({ events, done })
+    this.queuedCount += events.length
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => this.flushQueued())
+  }
+
+  /** Writes what `appendSoon` queued, in one transaction. Never throws: a refusal goes to each `done`. */
+  flushQueued(): void {
+    this.flushScheduled = false
+    if (this.queued.length === 0) return
+    const batch = this.queued
+    this.queued = []
+    this.queuedCount = 0
+    let err: unknown = null
+    try {
+      this.write(batch.flatMap((b) => b.events))
+    } catch (e) {
+      err = e
+    }
+    for (const b of batch) b.done(err)
+  }
+
+  private write(events: LogEvent[]): LogRow[] {
     if (events.length === 0) return []
     const ms = Date.now()
     const now = new Date(ms).toISOString()
@@ -135,6 +190,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
    * their sequencedAt.
    */
   seqAtTime(timeUs: number): number {
+    this.flushQueued()
     this.timeStmt ??= this.db.prepare('SELECT timeUs, sequencedAt FROM event_log WHERE seq = ?')
     const timeOf = (seq: number): number | undefined => {
       const row = this.timeStmt!.get(seq) as { timeUs: number | null; sequencedAt: string } | undefined
@@ -155,6 +211,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
 
   /** Events after a seq, oldest first. */
   after(seq: number, limit: number): LogRow[] {
+    this.flushQueued()
     return this.afterStmt.all(seq, limit) as LogRow[]
   }
 
@@ -179,6 +236,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   }
 
   close(): void {
+    if (this.db.open) this.flushQueued()
     if (this.timer) clearInterval(this.timer)
     this.timer = null
     this.removeAllListeners()

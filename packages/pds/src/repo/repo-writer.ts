@@ -46,8 +46,8 @@ export type CommitResult = {
  * removed blocks, repo root, record index and blob links are written in ONE
  * synchronous SQLite transaction in the account's store, so a commit is
  * either entirely there after a crash or not at all. The commit's #commit
- * event is written in that same transaction (the account's outbox) and moved
- * to the firehose log right after, in the same tick (sequencer/commits.ts),
+ * event is written in that same transaction (the account's outbox) and queued
+ * for the firehose log right after, in the same tick (sequencer/commits.ts),
  * so a crash anywhere leaves the event either sequenced or waiting in the
  * outbox for the restart. `onCommitted` listeners run after that. What it always
  * checks: swapCommit, swapRecord, create-over-existing,

@@ -23,7 +23,8 @@ const RETRY_MS = 1000
  *
  * The event is written into the account's own store in the commit's
  * transaction (`commit_outbox`, with the seq it is expected to get), then
- * appended to the firehose log in the same tick, then the account DB's copy
+ * queued on the firehose log in the same tick (written at the end of the
+ * turn, in order with every other append), then the account DB's copy
  * of the head (`repo_root`) is moved (written behind, within 100 ms: it may
  * lag, never lead). So at any instant, the commits not yet sequenced are
  * among the outbox rows newer than `repo_root` — exactly those whose expected
@@ -39,6 +40,8 @@ export class CommitSequencer {
   private readonly actorStore: ActorStore
   /** accounts whose last commit's event is still only in their outbox */
   private readonly unsequenced = new Set<string>()
+  /** accounts with commit events queued on the log, not written yet: how many */
+  private readonly queued = new Map<string, number>()
   private retryTimer: NodeJS.Timeout | null = null
 
   constructor(log: EventLog, heads: SequencedHeads, actorStore: ActorStore) {
@@ -63,6 +66,9 @@ export class CommitSequencer {
    * commit is not made (its event would have to jump the queue).
    */
   beforeCommit(db: ActorDb, did: string): void {
+    // the commit's transaction prunes the outbox rows before it: an event of this account still
+    // queued is written first, so that a crash cannot take it from both the outbox and the log
+    if (this.queued.has(did)) this.log.flushQueued()
     if (!this.unsequenced.has(did)) return
     try {
       this.sequenceOutbox(db, did)
@@ -72,22 +78,32 @@ export class CommitSequencer {
     }
   }
 
-  /** Right after the commit's transaction, in the same tick. Never throws: on failure the event waits in the outbox. */
+  /**
+   * Right after the commit's transaction, in the same tick: the event is
+   * queued on the log with the seq `prepare` expected, and written at the end
+   * of the turn with the others queued in it (after the HTTP answer is on its
+   * way). Never throws: when the log refuses the batch, the event waits in
+   * the outbox and is retried; a crash before the write leaves it there too.
+   */
   committed(did: string, prepared: PreparedCommitEvent, head: { cid: string; rev: string }): void {
-    try {
-      this.log.append([prepared.event])
-    } catch (err) {
-      seqLogger.error({ err, did, rev: head.rev }, 'firehose log refused a commit event; it stays in the outbox and is retried')
-      this.unsequenced.add(did)
-      this.scheduleRetry()
-      return
-    }
-    try {
-      this.heads.setRepoRoot(did, head.cid, head.rev)
-    } catch (err) {
-      // the event is out; a stale repo_root only makes a later recovery look the event up in the log
-      seqLogger.error({ err, did, rev: head.rev }, 'recording the sequenced head failed')
-    }
+    this.queued.set(did, (this.queued.get(did) ?? 0) + 1)
+    this.log.appendSoon([prepared.event], (err) => {
+      const left = (this.queued.get(did) ?? 1) - 1
+      if (left > 0) this.queued.set(did, left)
+      else this.queued.delete(did)
+      if (err) {
+        seqLogger.error({ err, did, rev: head.rev }, 'firehose log refused a commit event; it stays in the outbox and is retried')
+        this.unsequenced.add(did)
+        this.scheduleRetry()
+        return
+      }
+      try {
+        this.heads.setRepoRoot(did, head.cid, head.rev)
+      } catch (err) {
+        // the event is out; a stale repo_root only makes a later recovery look the event up in the log
+        seqLogger.error({ err, did, rev: head.rev }, 'recording the sequenced head failed')
+      }
+    })
   }
 
   /**
