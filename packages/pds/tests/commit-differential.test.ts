@@ -13,9 +13,9 @@ import path from 'node:path'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
 import { cidForCbor, parseCid, type Cid } from '@atproto/lex-data'
-import { MemoryBlockstore, Repo, WriteOpAction, verifyCommitSig, type BlockMap, type CidSet, type CommitData, type RecordWriteOp } from '@atproto/repo'
+import { BlockMap, CidSet, MemoryBlockstore, Repo, WriteOpAction, verifyCommitSig, type CommitData, type RecordWriteOp } from '@atproto/repo'
 import type { BlockSource } from '@atsuite/common/mst'
-import { formatCommit, loadHead, type CommitWrite, type RepoHead } from '../src/repo/commit.ts'
+import { formatCommit as formatOurs, loadHead, type CommitBlock, type CommitWrite, type FormattedCommit, type RepoHead } from '../src/repo/commit.ts'
 
 const COLLECTIONS = ['app.bsky.feed.post', 'app.bsky.feed.like', 'app.bsky.graph.follow', 'com.example.thing']
 
@@ -25,6 +25,31 @@ const rng = (seed: number) => () => {
   let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
   t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+/** Ours in the library's types (each block once: a BlockMap would hide a duplicate), to compare them alike. */
+const asCommitData = (c: FormattedCommit): CommitData => {
+  const blocks = (list: CommitBlock[]): BlockMap => {
+    expect(new Set(list.map(([cid]) => cid.key)).size).toBe(list.length)
+    const m = new BlockMap()
+    for (const [cid, bytes] of list) m.set(parseCid(cid.toString()), bytes)
+    return m
+  }
+  expect(new Set(c.removedCids.map((cid) => cid.key)).size).toBe(c.removedCids.length)
+  return {
+    cid: c.cid,
+    rev: c.rev,
+    since: c.since,
+    prev: c.prev,
+    newBlocks: blocks(c.newBlocks),
+    relevantBlocks: blocks(c.relevantBlocks),
+    removedCids: new CidSet(c.removedCids.map((cid) => parseCid(cid.toString()))),
+  }
+}
+
+const formatCommit = async (...args: Parameters<typeof formatOurs>): Promise<{ commit: CommitData; next: RepoHead }> => {
+  const { commit, next } = await formatOurs(...args)
+  return { commit: asCommitData(commit), next }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { BlockMap, ReadableBlockstore, type CommitData, type RepoStorage } from '@atproto/repo'
 import { parseCid, type Cid } from '@atproto/lex-data'
 import type { ActorDb, ActorReader } from './actor-db.ts'
+import type { CommitBlocks } from '../repo/commit.ts'
 
 /**
  * @atproto/repo's read-only block access over an account's store (MST walks,
@@ -83,11 +84,16 @@ export class SqlRepoStorage extends SqlBlockReader implements RepoStorage {
  * block, and a commit's removed CIDs (as @atproto/repo computes them, per
  * key) can name a block that another record still uses.
  */
-export const applyCommitBlocks = (db: ActorDb, did: string, commit: CommitData): void => {
-  for (const [cid, bytes] of commit.newBlocks) db.putBlock(cid.toString(), bytes, commit.rev)
+export const applyCommitBlocks = (db: ActorDb, did: string, commit: CommitBlocks): void => {
+  const added = new Set<string>()
+  for (const [cid, bytes] of commit.newBlocks) {
+    const s = cid.toString()
+    added.add(s)
+    db.putBlock(s, bytes, commit.rev)
+  }
   for (const cid of commit.removedCids) {
     const s = cid.toString()
-    if (!commit.newBlocks.has(cid) && !db.recordUsesCid(s)) db.deleteBlock(s)
+    if (!added.has(s) && !db.recordUsesCid(s)) db.deleteBlock(s)
   }
   db.setRoot(did, commit.cid.toString(), commit.rev, new Date().toISOString())
 }

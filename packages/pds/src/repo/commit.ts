@@ -1,7 +1,7 @@
 import { TID } from '@atproto/common'
 import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
 import { cidForCbor, decodeCid, type Cid } from '@atproto/lex-data'
-import { BlockMap, CidSet, signCommit, type Commit, type CommitData } from '@atproto/repo'
+import { signCommit, type Commit } from '@atproto/repo'
 import type { Keypair } from '@atproto/crypto'
 import { CidRef } from '@atsuite/common/dag-cbor'
 import { coveringProof, put, remove, rootCid, stubTree, type BlockSource, type MstNode } from '@atsuite/common/mst'
@@ -20,6 +20,36 @@ export type RepoHead = { cid: Cid; commit: Commit; root: MstNode }
 export type CommitWrite =
   | { action: 'create' | 'update'; key: string; cid: Cid; bytes: Uint8Array }
   | { action: 'delete'; key: string }
+
+/** A block of a commit: its CID (bytes, and the base32 string the store keys it by, made once) and bytes. */
+export type CommitBlock = readonly [CidRef, Uint8Array]
+
+/**
+ * What the store and the firehose event need of a commit. @atproto/repo's
+ * `CommitData` has this shape too (its BlockMap and CidSet iterate CIDs),
+ * so an initial commit from the library goes the same way.
+ */
+export type CommitBlocks = {
+  cid: Cid
+  rev: string
+  since: string | null
+  newBlocks: Iterable<readonly [{ bytes: Uint8Array; toString(): string }, Uint8Array]>
+  relevantBlocks: Iterable<readonly [{ bytes: Uint8Array; toString(): string }, Uint8Array]>
+  removedCids: Iterable<{ toString(): string }>
+}
+
+/**
+ * A commit as formatCommit builds it: the blocks keep the CidRefs the tree
+ * already has, so no CID is turned into a string and parsed back (a
+ * BlockMap keys by the base32 string and parses it again on every read).
+ */
+export type FormattedCommit = CommitBlocks & {
+  since: string
+  prev: Cid
+  newBlocks: CommitBlock[]
+  relevantBlocks: CommitBlock[]
+  removedCids: CidRef[]
+}
 
 const ref = (cid: Cid): CidRef => new CidRef(cid.bytes)
 const cidOf = (r: CidRef): Cid => decodeCid(r.bytes)
@@ -59,7 +89,7 @@ export const formatCommit = async (
   writes: CommitWrite[],
   keypair: Keypair,
   source: BlockSource,
-): Promise<{ commit: CommitData; next: RepoHead }> => {
+): Promise<{ commit: FormattedCommit; next: RepoHead }> => {
   const visited = new Map<MstNode, CidRef | null>()
   const walk = { source, visited }
   let root = head.root
@@ -94,8 +124,8 @@ export const formatCommit = async (
   collect(root)
   const removed = new Map<string, CidRef>()
   for (const orig of visited.values()) if (orig && !newCids.has(orig.key)) removed.set(orig.key, orig)
-  const newBlocks = new BlockMap()
-  for (const n of encoded) if (!oldCids.has(n.cid!.key)) newBlocks.set(cidOf(n.cid!), n.bytes!)
+  const newBlocks = new Map<string, CommitBlock>()
+  for (const n of encoded) if (!oldCids.has(n.cid!.key)) newBlocks.set(n.cid!.key, [n.cid!, n.bytes!])
 
   // record CIDs, as DataDiff's leafAdd / leafUpdate / leafDelete
   const newLeaves = new Map<string, CidRef>()
@@ -115,39 +145,48 @@ export const formatCommit = async (
   }
 
   // covering proofs of every written key, in the new tree
-  const relevantBlocks = new BlockMap()
+  const relevantBlocks = new Map<string, CommitBlock>()
   for (const write of writes) {
-    for (const n of coveringProof(root, write.key, { source })) relevantBlocks.set(cidOf(n.cid!), n.bytes!)
+    for (const n of coveringProof(root, write.key, { source })) {
+      if (!relevantBlocks.has(n.cid!.key)) relevantBlocks.set(n.cid!.key, [n.cid!, n.bytes!])
+    }
   }
   for (const leaf of newLeaves.values()) {
     const bytes = leafBytes.get(leaf.key)
     if (!bytes) throw new Error(`Missing leaf block: ${leaf.toString()}`)
-    const cid = cidOf(leaf)
-    newBlocks.set(cid, bytes)
-    relevantBlocks.set(cid, bytes)
+    if (!newBlocks.has(leaf.key)) newBlocks.set(leaf.key, [leaf, bytes])
+    if (!relevantBlocks.has(leaf.key)) relevantBlocks.set(leaf.key, [leaf, bytes])
   }
   // Every record the commit creates or updates travels with its event, even when the store already
   // has its block: a record identical to one this commit deletes (or, in @atproto/repo's own walk,
   // to one it passes over) is not a new block, and the library's event then lacks the record.
   for (const change of leafChanges) {
     if (!change.cid) continue
-    const cid = cidOf(change.cid)
-    if (!relevantBlocks.has(cid)) relevantBlocks.set(cid, leafBytes.get(change.cid.key)!)
+    if (!relevantBlocks.has(change.cid.key)) relevantBlocks.set(change.cid.key, [change.cid, leafBytes.get(change.cid.key)!])
   }
 
-  const removedCids = new CidSet([...removed.values()].map(cidOf))
+  const removedCids = [...removed.values()]
   const dataCid = cidOf(dataRef)
   const rev = TID.nextStr(head.commit.rev)
   const signed = await signCommit({ did: head.commit.did, version: 3, rev, prev: null, data: dataCid }, keypair)
   const commitBytes = cborEncode(signed as never)
   const commitCid = await cidForCbor(commitBytes)
   if (!commitCid.equals(head.cid)) {
-    newBlocks.set(commitCid, commitBytes)
-    relevantBlocks.set(commitCid, commitBytes)
-    removedCids.add(head.cid)
+    const commitRef = ref(commitCid)
+    if (!newBlocks.has(commitRef.key)) newBlocks.set(commitRef.key, [commitRef, commitBytes])
+    if (!relevantBlocks.has(commitRef.key)) relevantBlocks.set(commitRef.key, [commitRef, commitBytes])
+    removedCids.push(ref(head.cid))
   }
   return {
-    commit: { cid: commitCid, rev, since: head.commit.rev, prev: head.cid, newBlocks, relevantBlocks, removedCids },
+    commit: {
+      cid: commitCid,
+      rev,
+      since: head.commit.rev,
+      prev: head.cid,
+      newBlocks: [...newBlocks.values()],
+      relevantBlocks: [...relevantBlocks.values()],
+      removedCids,
+    },
     next: { cid: commitCid, commit: signed, root },
   }
 }

@@ -10,7 +10,7 @@ import type { BlobStore } from '../blobstore/blobstore.ts'
 import { InvalidRequest, InvalidSwapError, NotFoundErr } from '../errors.ts'
 import type { AtUriString } from '@atproto/syntax'
 import { mimeAccepted, type PreparedWrite, type ValidationStatus } from './prepare.ts'
-import { formatCommit, loadHead, type CommitWrite } from './commit.ts'
+import { formatCommit, loadHead, type CommitBlocks, type CommitWrite } from './commit.ts'
 import type { BlockSource } from '@atsuite/common/mst'
 import type { CommitSequencer } from '../sequencer/commits.ts'
 import { commitEvent } from '../sequencer/events.ts'
@@ -26,7 +26,7 @@ export type CommitOp = {
 /** What a commit changed, handed to `onCommitted` listeners once it is durable. */
 export type CommitEvent = {
   did: string
-  commit: CommitData
+  commit: CommitBlocks
   ops: CommitOp[]
   prevData: Cid | null
 }
