@@ -15,15 +15,18 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   return out
 }
 
-/** Encodes a message frame; callers encode once and send the bytes to every subscriber. */
-export const encodeFrame = (type: string, body: Record<string, unknown>): Uint8Array => {
+/** A message frame around a body already encoded as DAG-CBOR. */
+export const frameFromBody = (type: string, body: Uint8Array): Uint8Array => {
   let header = headerCache.get(type)
   if (!header) {
     header = cborEncode({ op: 1, t: type })
     headerCache.set(type, header)
   }
-  return concat(header, cborEncode(body as never))
+  return concat(header, body)
 }
+
+/** Encodes a message frame; callers encode once and send the bytes to every subscriber. */
+export const encodeFrame = (type: string, body: Record<string, unknown>): Uint8Array => frameFromBody(type, cborEncode(body as never))
 
 export const encodeErrorFrame = (error: string, message?: string): Uint8Array =>
   concat(cborEncode({ op: -1 }), cborEncode(message ? { error, message } : { error }))

@@ -92,6 +92,7 @@ export type RecordRow = {
   repoRev: string
   indexedAt: string
 }
+/** `body`: the #commit body as DAG-CBOR, with `seq` the seq it was expected to get (rows from before that carry none). */
 export type OutboxRow = { rev: string; seq: number; body: Buffer }
 export type BlobRow = {
   cid: string

@@ -1,5 +1,5 @@
 import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
-import type { EventLog } from '@atsuite/common'
+import { encodeFrame, frameFromBody, type EventLog } from '@atsuite/common'
 import type { ActorDb } from '../actor-store/actor-db.ts'
 import type { ActorStore } from '../actor-store/actor-store.ts'
 import { UnavailableErr } from '../errors.ts'
@@ -16,6 +16,12 @@ export interface SequencedHeads {
 export type PreparedCommitEvent = { event: PendingEvent; seq: number; body: Uint8Array }
 
 const RETRY_MS = 1000
+
+/** An outbox body as committed: with the seq it was expected to get (rows from before that: without). */
+const withoutSeq = (body: Record<string, unknown>): Record<string, unknown> => {
+  const { seq: _seq, ...rest } = body
+  return rest
+}
 
 /**
  * Puts each commit's `#commit` event on the firehose exactly once, even
@@ -55,9 +61,18 @@ export class CommitSequencer {
     return this.unsequenced.size
   }
 
-  /** Call synchronously right before the commit's transaction (no await in between, so the seq holds). */
+  /**
+   * Call synchronously right before the commit's transaction (no await in
+   * between, so the seq holds). The body is encoded once, with the seq it is
+   * expected to get: those bytes go into the outbox, and the log's frame is
+   * them behind the header (re-encoded only if the seq turns out different).
+   */
   prepare(event: PendingEvent): PreparedCommitEvent {
-    return { event, seq: this.log.nextSeq, body: cborEncode(event.body as never) }
+    const seq = this.log.nextSeq
+    const body = cborEncode({ ...event.body, seq } as never)
+    const frame = frameFromBody(event.type, body)
+    const encoded = (at: number): Uint8Array => (at === seq ? frame : encodeFrame(event.type, { ...event.body, seq: at }))
+    return { event: { ...event, encoded }, seq, body }
   }
 
   /**
@@ -128,7 +143,7 @@ export class CommitSequencer {
       // seqs recorded first: if the append then fails, the rows are simply still missing
       const first = this.log.nextSeq
       db.transaction(() => missing.forEach((r, i) => db.setOutboxSeq(r.rev, first + i)))
-      this.log.append(missing.map((r) => ({ did, type: '#commit' as const, body: cborDecode(r.body) as Record<string, unknown> })))
+      this.log.append(missing.map((r) => ({ did, type: '#commit' as const, body: withoutSeq(cborDecode(r.body) as Record<string, unknown>) })))
     }
     this.unsequenced.delete(did)
     this.heads.setRepoRoot(did, root.cid, root.rev)
