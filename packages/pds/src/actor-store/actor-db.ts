@@ -265,11 +265,22 @@ export class ActorDb extends ActorReader {
     this.onCommit = opts.onCommit
   }
 
+  /**
+   * fn in one IMMEDIATE transaction, through prepared BEGIN/COMMIT (what
+   * better-sqlite3's `transaction()` runs, without building its wrapper on
+   * every call: this is once per commit); inside another transaction, a
+   * savepoint, as that wrapper makes.
+   */
   transaction<T>(fn: () => T): T {
+    if (this.sqlite.inTransaction) return this.sqlite.transaction(fn)()
     let out: T
     try {
-      out = this.sqlite.transaction(fn).immediate()
+      this.prep('BEGIN IMMEDIATE').run()
+      out = fn()
+      this.prep('COMMIT').run()
     } catch (err) {
+      // SQLite may have rolled back by itself (e.g. a full disk)
+      if (this.sqlite.inTransaction) this.prep('ROLLBACK').run()
       // rolled back: a root written inside it never happened
       this.root = undefined
       throw err
