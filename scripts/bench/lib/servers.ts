@@ -36,7 +36,10 @@ export const startPlc = async (workDir: string): Promise<ServerProcess> => {
  * generation keeps RSS ~100 MB lower at no CPU cost under write-heavy load, two malloc arenas
  * another ~70 MB (packages/pds/HACKING.md, Runtime).
  */
-export const OUR_PDS_RUNTIME = { nodeArgs: ['--max-semi-space-size=4'], env: { MALLOC_ARENA_MAX: '2' } }
+export const OUR_PDS_RUNTIME = {
+  nodeArgs: ['--max-semi-space-size=4'],
+  env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', MALLOC_TRIM_THRESHOLD_: '8388608' },
+}
 
 /** `nodeArgs`: more Node flags for the server (e.g. `--cpu-prof`). */
 export const startOurPds = async (workDir: string, plcUrl: string, nodeArgs: string[] = []): Promise<ServerProcess> => {
