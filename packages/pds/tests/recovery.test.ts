@@ -119,10 +119,12 @@ test("an account's next commit writes its queued event first: the commit prunes 
       (pds.ctx.sequencer.db.prepare('SELECT frame FROM event_log WHERE seq > ? ORDER BY seq').all(seq) as { frame: Buffer }[]).map(
         (r) => (decodeFrame(r.frame) as unknown as { body: { rev: string } }).body.rev,
       )
-    const first = await pds.ctx.repoWriter.processWrites(did, [await write('first')])
+    // both prepared first, so nothing between the two commits can give the event loop a turn
+    const [a, b] = [await write('first'), await write('second')]
+    const first = await pds.ctx.repoWriter.processWrites(did, [a])
     // committed, its event queued for the end of the turn: in the outbox, not in the log yet
     expect(written()).toEqual([])
-    const second = await pds.ctx.repoWriter.processWrites(did, [await write('second')])
+    const second = await pds.ctx.repoWriter.processWrites(did, [b])
     // the second commit left only its own outbox row; the first's event was written before that
     const rows = pds.ctx.actorStore.read(did, (db) => db.outboxAfter(''))
     expect(rows.map((r) => r.rev)).toEqual([second.rev])
