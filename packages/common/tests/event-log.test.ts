@@ -64,9 +64,11 @@ test('appendSoon: seqs held at once, one transaction at the end of the turn, in 
   // the seqs are taken, nothing is written yet
   expect(log.nextSeq).toBe(5)
   expect(log.currentSeq).toBe(1)
+  expect([log.hasQueued('did:plc:test'), log.hasQueued('did:plc:other')]).toEqual([true, false])
   expect(log.db.prepare('SELECT count(*) AS n FROM event_log').get()).toEqual({ n: 1 })
   await new Promise((r) => setImmediate(r))
   expect(done).toEqual([null, null])
+  expect(log.hasQueued('did:plc:test')).toBe(false)
   expect(pushed).toEqual([[2, 3, 4]])
   expect(seqs(log)).toEqual([1, 2, 3, 4])
 

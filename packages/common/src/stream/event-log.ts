@@ -143,6 +143,11 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     setImmediate(() => this.flushQueued())
   }
 
+  /** Whether an event of `did` is queued by appendSoon and not written yet. */
+  hasQueued(did: string): boolean {
+    return this.queued.some((b) => b.events.some((e) => e.did === did))
+  }
+
   /** Writes what `appendSoon` queued, in one transaction. Never throws: a refusal goes to each `done`. */
   flushQueued(): void {
     this.flushScheduled = false

@@ -46,8 +46,6 @@ export class CommitSequencer {
   private readonly actorStore: ActorStore
   /** accounts whose last commit's event is still only in their outbox */
   private readonly unsequenced = new Set<string>()
-  /** accounts with commit events queued on the log, not written yet: how many */
-  private readonly queued = new Map<string, number>()
   private retryTimer: NodeJS.Timeout | null = null
 
   constructor(log: EventLog, heads: SequencedHeads, actorStore: ActorStore) {
@@ -83,7 +81,7 @@ export class CommitSequencer {
   beforeCommit(db: ActorDb, did: string): void {
     // the commit's transaction prunes the outbox rows before it: an event of this account still
     // queued is written first, so that a crash cannot take it from both the outbox and the log
-    if (this.queued.has(did)) this.log.flushQueued()
+    if (this.log.hasQueued(did)) this.log.flushQueued()
     if (!this.unsequenced.has(did)) return
     try {
       this.sequenceOutbox(db, did)
@@ -101,11 +99,7 @@ export class CommitSequencer {
    * the outbox and is retried; a crash before the write leaves it there too.
    */
   committed(did: string, prepared: PreparedCommitEvent, head: { cid: string; rev: string }): void {
-    this.queued.set(did, (this.queued.get(did) ?? 0) + 1)
     this.log.appendSoon([prepared.event], (err) => {
-      const left = (this.queued.get(did) ?? 1) - 1
-      if (left > 0) this.queued.set(did, left)
-      else this.queued.delete(did)
       if (err) {
         seqLogger.error({ err, did, rev: head.rev }, 'firehose log refused a commit event; it stays in the outbox and is retried')
         this.unsequenced.add(did)
