@@ -15,15 +15,18 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   return out
 }
 
-/** A message frame around a body already encoded as DAG-CBOR. */
-export const frameFromBody = (type: string, body: Uint8Array): Uint8Array => {
+/** A message frame's header (`{op: 1, t: type}`), encoded once per type. */
+export const frameHeader = (type: string): Uint8Array => {
   let header = headerCache.get(type)
   if (!header) {
     header = cborEncode({ op: 1, t: type })
     headerCache.set(type, header)
   }
-  return concat(header, body)
+  return header
 }
+
+/** A message frame around a body already encoded as DAG-CBOR. */
+export const frameFromBody = (type: string, body: Uint8Array): Uint8Array => concat(frameHeader(type), body)
 
 /** Encodes a message frame; callers encode once and send the bytes to every subscriber. */
 export const encodeFrame = (type: string, body: Record<string, unknown>): Uint8Array => frameFromBody(type, cborEncode(body as never))

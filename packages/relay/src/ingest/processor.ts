@@ -1,4 +1,3 @@
-import { encode as cborEncode } from '@atproto/lex-cbor'
 import type { AccountState, AccountStore } from '../accounts/account-store.ts'
 import type { CollectionIndex } from '../accounts/collection-index.ts'
 import type { SyncMode } from '../config.ts'
@@ -8,7 +7,7 @@ import type { MergedLog } from '../outbox/merged-log.ts'
 import { isDid, type Clock, type DidString } from '../util.ts'
 import type { RepoOp, VerifyJob, VerifyResult } from '../validate/commit.ts'
 import { CidRef, encodeUint, type CborMap } from '@atsuite/common/dag-cbor'
-import { FIREHOSE_MAX_BLOCKS_BYTES } from '@atsuite/common'
+import { FIREHOSE_MAX_BLOCKS_BYTES, frameHeader } from '@atsuite/common'
 import { emptyTreeCid } from '@atsuite/common/mst'
 import type { VerifyPool } from '../validate/verify-pool.ts'
 import { isTid, tidTimestampMs } from '../validate/tid.ts'
@@ -36,16 +35,6 @@ export type UpstreamEvent = {
   seqEnd: number
   /** performance.now() when the frame came off the host's socket (the relay's own latency starts here) */
   receivedAt: number
-}
-
-const headers = new Map<string, Uint8Array>()
-const frameHeader = (type: string): Uint8Array => {
-  let h = headers.get(type)
-  if (!h) {
-    h = cborEncode({ op: 1, t: type })
-    headers.set(type, h)
-  }
-  return h
 }
 
 /**
