@@ -52,6 +52,11 @@ export type FormattedCommit = CommitBlocks & {
 }
 
 const ref = (cid: Cid): CidRef => new CidRef(cid.bytes)
+
+/** Adds a block to a commit's list unless it is there already (first one kept, in first-seen order, as a BlockMap lists them). */
+const addBlock = (blocks: Map<string, CommitBlock>, cid: CidRef, bytes: Uint8Array): void => {
+  if (!blocks.has(cid.key)) blocks.set(cid.key, [cid, bytes])
+}
 const cidOf = (r: CidRef): Cid => decodeCid(r.bytes)
 
 /** The head at commit `cid`: its commit block decoded, its MST known by its root only (nodes load from `source` when reached). */
@@ -125,7 +130,7 @@ export const formatCommit = async (
   const removed = new Map<string, CidRef>()
   for (const orig of visited.values()) if (orig && !newCids.has(orig.key)) removed.set(orig.key, orig)
   const newBlocks = new Map<string, CommitBlock>()
-  for (const n of encoded) if (!oldCids.has(n.cid!.key)) newBlocks.set(n.cid!.key, [n.cid!, n.bytes!])
+  for (const n of encoded) if (!oldCids.has(n.cid!.key)) addBlock(newBlocks, n.cid!, n.bytes!)
 
   // record CIDs, as DataDiff's leafAdd / leafUpdate / leafDelete
   const newLeaves = new Map<string, CidRef>()
@@ -147,23 +152,18 @@ export const formatCommit = async (
   // covering proofs of every written key, in the new tree
   const relevantBlocks = new Map<string, CommitBlock>()
   for (const write of writes) {
-    for (const n of coveringProof(root, write.key, { source })) {
-      if (!relevantBlocks.has(n.cid!.key)) relevantBlocks.set(n.cid!.key, [n.cid!, n.bytes!])
-    }
+    for (const n of coveringProof(root, write.key, { source })) addBlock(relevantBlocks, n.cid!, n.bytes!)
   }
   for (const leaf of newLeaves.values()) {
     const bytes = leafBytes.get(leaf.key)
     if (!bytes) throw new Error(`Missing leaf block: ${leaf.toString()}`)
-    if (!newBlocks.has(leaf.key)) newBlocks.set(leaf.key, [leaf, bytes])
-    if (!relevantBlocks.has(leaf.key)) relevantBlocks.set(leaf.key, [leaf, bytes])
+    addBlock(newBlocks, leaf, bytes)
+    addBlock(relevantBlocks, leaf, bytes)
   }
   // Every record the commit creates or updates travels with its event, even when the store already
   // has its block: a record identical to one this commit deletes (or, in @atproto/repo's own walk,
   // to one it passes over) is not a new block, and the library's event then lacks the record.
-  for (const change of leafChanges) {
-    if (!change.cid) continue
-    if (!relevantBlocks.has(change.cid.key)) relevantBlocks.set(change.cid.key, [change.cid, leafBytes.get(change.cid.key)!])
-  }
+  for (const change of leafChanges) if (change.cid) addBlock(relevantBlocks, change.cid, leafBytes.get(change.cid.key)!)
 
   const removedCids = [...removed.values()]
   const dataCid = cidOf(dataRef)
@@ -173,8 +173,8 @@ export const formatCommit = async (
   const commitCid = await cidForCbor(commitBytes)
   if (!commitCid.equals(head.cid)) {
     const commitRef = ref(commitCid)
-    if (!newBlocks.has(commitRef.key)) newBlocks.set(commitRef.key, [commitRef, commitBytes])
-    if (!relevantBlocks.has(commitRef.key)) relevantBlocks.set(commitRef.key, [commitRef, commitBytes])
+    addBlock(newBlocks, commitRef, commitBytes)
+    addBlock(relevantBlocks, commitRef, commitBytes)
     removedCids.push(ref(head.cid))
   }
   return {
