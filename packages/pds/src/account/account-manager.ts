@@ -110,19 +110,10 @@ export class AccountManager {
    * (~11 µs a call) rather than a query built by Kysely per call (~17 µs).
    */
   async getAccount(handleOrDid: string): Promise<HostedAccount | undefined> {
-    return handleOrDid.startsWith('did:')
-      ? hosted(this.byDid.get(handleOrDid) as Account | undefined)
-      : hosted(this.byHandle.get(handleOrDid.toLowerCase()) as Account | undefined)
-  }
-
-  private get byDid(): Database.Statement {
-    this.byDidStmt ??= this.db.sqlite.prepare('SELECT * FROM account WHERE did = ?')
-    return this.byDidStmt
-  }
-
-  private get byHandle(): Database.Statement {
-    this.byHandleStmt ??= this.db.sqlite.prepare('SELECT * FROM account WHERE handle = ?')
-    return this.byHandleStmt
+    const row = handleOrDid.startsWith('did:')
+      ? (this.byDidStmt ??= this.db.sqlite.prepare('SELECT * FROM account WHERE did = ?')).get(handleOrDid)
+      : (this.byHandleStmt ??= this.db.sqlite.prepare('SELECT * FROM account WHERE handle = ?')).get(handleOrDid.toLowerCase())
+    return hosted(row as Account | undefined)
   }
 
   private byDidStmt: Database.Statement | undefined
