@@ -2,7 +2,6 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { EventLog, StoreCheckpointer } from '@atsuite/common'
-import { IdResolver } from '@atproto/identity'
 import { AccountManager } from './account/account-manager.ts'
 import { AccountAdmin } from './account/account-admin.ts'
 import { ActorStore } from './actor-store/actor-store.ts'
@@ -13,6 +12,7 @@ import { DiskBlobStore } from './blobstore/disk-blobstore.ts'
 import type { PdsConfig, PdsSecrets } from './config.ts'
 import { openAccountDb, type AccountDb } from './db/index.ts'
 import { PlcIdentity } from './identity/plc.ts'
+import { DidDocResolver } from './identity/did-resolver.ts'
 import { Mailer } from './mailer/mailer.ts'
 import { RepoWriter } from './repo/repo-writer.ts'
 import { RepoReader } from './repo/repo-reader.ts'
@@ -28,8 +28,7 @@ import { Pipethrough } from './proxy/pipethrough.ts'
 import { ServiceResolver } from './proxy/service-resolver.ts'
 import { UpstreamClient } from './proxy/upstream.ts'
 import { FeedGeneratorDids } from './proxy/feed-generators.ts'
-import type { JoseKey, OAuthProvider } from '@atproto/oauth-provider/provider'
-import { createOAuthProvider, oauthSigningKey } from './oauth/provider.ts'
+import type { OAuthProvider } from '@atproto/oauth-provider/provider'
 
 /** Collaborators a test may replace through `PDS.create(cfg, secrets, overrides)`. */
 export type ContextOverrides = {
@@ -46,6 +45,22 @@ export type ContextOverrides = {
 
 /** A handle's DID as DNS or the domain's well-known says, or undefined. */
 export type HandleLookup = { resolve(handle: string): Promise<string | undefined> }
+
+/**
+ * Handles outside our service domains, through DNS TXT and the domain's
+ * `/.well-known/atproto-did` (@atproto/identity's resolver, loaded at its
+ * first use: it imports three copies of undici). Plain fetch: the default
+ * refuses http:// and loopback, which local networks use.
+ */
+const lazyHandleResolver = (): HandleLookup => {
+  let resolver: Promise<{ resolve(handle: string): Promise<string | undefined> }> | undefined
+  return {
+    resolve: async (handle) => {
+      resolver ??= import('@atproto/identity').then(({ HandleResolver }) => new HandleResolver({ fetch: globalThis.fetch }))
+      return (await resolver).resolve(handle).catch(() => undefined)
+    },
+  }
+}
 
 /** Every long-lived collaborator of the PDS, built in one place. */
 export class AppContext {
@@ -65,7 +80,8 @@ export class AppContext {
   readonly jwt: JwtIssuer
   readonly auth: AuthVerifier
   readonly plc: PlcIdentity
-  readonly idResolver: IdResolver
+  /** DID documents (did:plc from the directory, did:web from their hosts) */
+  readonly didResolver: DidDocResolver
   /** custom-domain handles (see ContextOverrides.handleResolver) */
   readonly handleResolver: HandleLookup
   readonly mailer: Mailer
@@ -79,12 +95,12 @@ export class AppContext {
   readonly feedGenerators: FeedGeneratorDids
   /** rate limits of auth surfaces and writes (routes' `rateLimit`, the server's limiters) */
   readonly rateLimits: RateLimits
-  /** the OAuth authorization server (sign-in pages, PAR, tokens) and access-token verifier */
-  readonly oauth: OAuthProvider
+  private oauthProvider: Promise<OAuthProvider> | undefined
+  private readonly oauthClientFetch: typeof globalThis.fetch | undefined
 
   private constructor(
     fields: Omit<AppContext, 'destroy' | 'announceAccount' | 'announceActivation' | 'announce' | 'oauth'>,
-    oauth: { key: JoseKey; fetch?: typeof globalThis.fetch },
+    oauthClientFetch: typeof globalThis.fetch | undefined,
   ) {
     this.cfg = fields.cfg
     this.secrets = fields.secrets
@@ -100,7 +116,7 @@ export class AppContext {
     this.jwt = fields.jwt
     this.auth = fields.auth
     this.plc = fields.plc
-    this.idResolver = fields.idResolver
+    this.didResolver = fields.didResolver
     this.handleResolver = fields.handleResolver
     this.mailer = fields.mailer
     this.sequencer = fields.sequencer
@@ -109,7 +125,25 @@ export class AppContext {
     this.pipethrough = fields.pipethrough
     this.feedGenerators = fields.feedGenerators
     this.rateLimits = fields.rateLimits
-    this.oauth = createOAuthProvider(this, oauth.key, oauth.fetch)
+    this.oauthClientFetch = oauthClientFetch
+  }
+
+  /**
+   * The OAuth authorization server (sign-in pages, PAR, tokens) and
+   * access-token verifier, loaded at its first use: the provider and what it
+   * imports are ~15 MiB of memory, which a PDS whose apps all sign in with
+   * passwords never needs.
+   */
+  oauth(): Promise<OAuthProvider> {
+    this.oauthProvider ??= import('./oauth/provider.ts')
+      .then(async ({ createOAuthProvider, oauthSigningKey }) =>
+        createOAuthProvider(this, await oauthSigningKey(this.secrets.jwtSecret), this.oauthClientFetch),
+      )
+      .catch((err: unknown) => {
+        this.oauthProvider = undefined
+        throw err
+      })
+    return this.oauthProvider
   }
 
   /** Firehose events for a newly created (or activated) account, in the reference's order. */
@@ -156,18 +190,15 @@ export class AppContext {
     const crawlers = new Crawlers(new URL(cfg.service.publicUrl).host, cfg.crawlers)
     repoWriter.onCommitted(() => crawlers.notifyOfUpdate())
     const rotationKey = await Secp256k1Keypair.import(secrets.plcRotationKeyHex)
-    // plain fetch: the default refuses http:// and loopback, which local PLCs use
-    const idResolver = new IdResolver({ plcUrl: cfg.identity.plcUrl, fetch: globalThis.fetch })
+    const didResolver = new DidDocResolver(cfg.identity.plcUrl)
     const pipethrough = new Pipethrough({
-      resolver: new ServiceResolver({ idResolver, appView: cfg.bskyAppView, allowInsecure: cfg.proxy.allowInsecure }),
+      resolver: new ServiceResolver({ didResolver, appView: cfg.bskyAppView, allowInsecure: cfg.proxy.allowInsecure }),
       upstream: new UpstreamClient({ headersTimeoutMs: cfg.proxy.headersTimeoutMs }),
       signingKey: (did) => actorStore.keypair(did),
     })
     const repoReader = new RepoReader(actorStore)
-    const oauthKey = await oauthSigningKey(secrets.jwtSecret)
     const auth = new AuthVerifier(jwt, accounts, secrets.adminPassword, {
-      // the provider is built with the context; tokens are only checked once it serves
-      verifier: () => context.oauth,
+      verifier: () => context.oauth(),
       publicUrl: cfg.service.publicUrl,
       audience: cfg.service.did,
     })
@@ -189,15 +220,15 @@ export class AppContext {
       jwt,
       auth,
       plc: new PlcIdentity(cfg.identity.plcUrl, rotationKey),
-      idResolver,
-      handleResolver: overrides.handleResolver ?? { resolve: (handle) => idResolver.handle.resolve(handle).catch(() => undefined) },
+      didResolver,
+      handleResolver: overrides.handleResolver ?? lazyHandleResolver(),
       pipethrough,
       feedGenerators: new FeedGeneratorDids({ accounts, actorStore, repoReader, pipethrough }),
       rateLimits: new RateLimits(cfg.rateLimits, auth.isAdmin),
       mailer:
         overrides.mailer ??
         new Mailer({ smtpUrl: cfg.email.smtpUrl, from: cfg.email.fromAddress, directory: cfg.email.mailDirectory }),
-    }, { key: oauthKey, fetch: overrides.oauthClientFetch })
+    }, overrides.oauthClientFetch)
     return context
   }
 

@@ -2,7 +2,6 @@ import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isValidDid, type DidString } from '@atproto/syntax'
 import type { OAuthVerifier } from '@atproto/oauth-provider/verifier'
-import { OAuthError, WWWAuthenticateError } from '@atproto/oauth-provider/errors'
 import { ScopePermissionsTransition } from '@atproto/oauth-scopes'
 import { checkScope, type OAuthPermissions } from './scopes.ts'
 import type { AccountManager } from '../account/account-manager.ts'
@@ -52,7 +51,8 @@ export type AccessOptions = {
   oauth?: (permissions: OAuthPermissions) => void
 }
 
-type OAuthLink = { verifier: () => OAuthVerifier; publicUrl: string; audience: string }
+/** `verifier` loads the OAuth provider on first use (AppContext.oauth). */
+type OAuthLink = { verifier: () => Promise<OAuthVerifier>; publicUrl: string; audience: string }
 
 /**
  * Builds the XRPC auth functions. Each returns credentials or throws a 401/403
@@ -90,7 +90,7 @@ export class AuthVerifier {
    * client told `use_dpop_nonce` retries with the new nonce).
    */
   private async oauthAccess(ctx: Ctx, level: 'standard' | 'account', opts: AccessOptions): Promise<AccessAuth> {
-    const verifier = this.oauth.verifier()
+    const verifier = await this.oauth.verifier()
     const nonce = verifier.nextDpopNonce()
     if (nonce && ctx.res) {
       ctx.res.setHeader('DPoP-Nonce', nonce)
@@ -104,6 +104,8 @@ export class AuthVerifier {
         scope: ['atproto'],
       })
     } catch (err) {
+      // loaded with the verifier
+      const { OAuthError, WWWAuthenticateError } = await import('@atproto/oauth-provider/errors')
       if (err instanceof WWWAuthenticateError && ctx.res) {
         ctx.res.setHeader('WWW-Authenticate', err.wwwAuthenticateHeader)
         ctx.res.appendHeader('Access-Control-Expose-Headers', 'WWW-Authenticate')

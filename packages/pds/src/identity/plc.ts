@@ -1,23 +1,20 @@
-import { Client, createOp, createUpdateOp, updateAtprotoKeyOp, updateHandleOp, type DocumentData, type Operation } from '@did-plc/lib'
 import type { Secp256k1Keypair } from '@atproto/crypto'
 import type { DidString } from '@atproto/syntax'
 import { InvalidRequest } from '../errors.ts'
 import { checkedDid } from './did.ts'
+import { PlcClient, PlcClientError, createPlcOp, updatePlcOp, withHandle, type PlcDocumentData, type PlcOp } from './plc-ops.ts'
 
 /**
  * did:plc operations signed by this PDS's rotation key, against any PLC
  * directory URL (our packages/plc locally, plc.directory in production).
  */
 export class PlcIdentity {
-  readonly client: Client
+  readonly client: PlcClient
   private readonly rotationKey: Secp256k1Keypair
-  /** the rotation key as @did-plc/lib's signer (it types keys with an older @atproto/crypto) */
-  private readonly signer: { did: () => string; sign: (msg: Uint8Array) => Promise<Uint8Array> }
 
   constructor(plcUrl: string, rotationKey: Secp256k1Keypair) {
-    this.client = new Client(plcUrl)
+    this.client = new PlcClient(plcUrl)
     this.rotationKey = rotationKey
-    this.signer = { did: () => rotationKey.did(), sign: (msg) => rotationKey.sign(msg) }
   }
 
   get rotationKeyDid(): string {
@@ -25,26 +22,25 @@ export class PlcIdentity {
   }
 
   /** Builds a signed genesis op; nothing is sent yet. */
-  async formatCreate(opts: { signingKeyDid: string; handle: string; pdsUrl: string; recoveryKey?: string }): Promise<{ did: DidString; op: Operation }> {
+  async formatCreate(opts: { signingKeyDid: string; handle: string; pdsUrl: string; recoveryKey?: string }): Promise<{ did: DidString; op: PlcOp }> {
     const rotationKeys = [this.rotationKey.did()]
     if (opts.recoveryKey) rotationKeys.unshift(opts.recoveryKey)
-    const { did, op } = await createOp({
+    const { did, op } = await createPlcOp({
       signingKey: opts.signingKeyDid,
       handle: opts.handle,
       pds: opts.pdsUrl,
       rotationKeys,
-      signer: this.signer,
+      signer: this.rotationKey,
     })
     return { did: checkedDid(did), op }
   }
 
   async send(did: string, op: unknown): Promise<void> {
     try {
-      await this.client.sendOperation(did, op as never)
+      await this.client.sendOperation(did, op)
     } catch (err) {
-      const e = err as { status?: number; message?: string; data?: { message?: string } }
-      if (e.status && e.status >= 400 && e.status < 500) {
-        throw new InvalidRequest(`PLC directory refused the operation: ${e.data?.message ?? e.message}`)
+      if (err instanceof PlcClientError && err.status >= 400 && err.status < 500) {
+        throw new InvalidRequest(`PLC directory refused the operation: ${err.message}`)
       }
       throw err
     }
@@ -52,7 +48,7 @@ export class PlcIdentity {
 
   async updateHandle(did: string, handle: string): Promise<void> {
     const last = await this.lastOp(did)
-    await this.send(did, await updateHandleOp(last, this.signer, handle))
+    await this.send(did, await updatePlcOp(last, this.rotationKey, (current) => ({ ...current, alsoKnownAs: withHandle(current.alsoKnownAs, handle) })))
   }
 
   /**
@@ -62,7 +58,10 @@ export class PlcIdentity {
    */
   async updateAtprotoKey(did: string, key: string): Promise<void> {
     const last = await this.lastOp(did)
-    await this.send(did, await updateAtprotoKeyOp(last, this.signer, key))
+    await this.send(
+      did,
+      await updatePlcOp(last, this.rotationKey, (current) => ({ ...current, verificationMethods: { ...current.verificationMethods, atproto: key } })),
+    )
   }
 
   /**
@@ -77,9 +76,9 @@ export class PlcIdentity {
       verificationMethods?: Record<string, string>
       services?: Record<string, { type: string; endpoint: string }>
     },
-  ): Promise<Operation> {
+  ): Promise<PlcOp> {
     const last = await this.lastOp(did)
-    return createUpdateOp(last, this.signer, (current) => {
+    return updatePlcOp(last, this.rotationKey, (current) => {
       if (!current.rotationKeys.includes(this.rotationKey.did())) {
         throw new InvalidRequest(`this server's rotation key is not among ${did}'s rotation keys: it cannot sign for it`)
       }
@@ -99,7 +98,7 @@ export class PlcIdentity {
     return last
   }
 
-  async getData(did: string): Promise<DocumentData> {
+  async getData(did: string): Promise<PlcDocumentData> {
     return this.client.getDocumentData(did)
   }
 }

@@ -1,19 +1,44 @@
 import express, { type RequestHandler } from 'express'
-import { oauthMiddleware } from '@atproto/oauth-provider/middleware'
-import { buildProtectedResourceMetadata } from '@atproto/oauth-provider/utils'
-import { InvalidRequestError, UseDpopNonceError } from '@atproto/oauth-provider/errors'
-import { API_ENDPOINT_PREFIX } from '@atproto/oauth-provider-api'
 import type { AppContext } from '../context.ts'
 import { oauthLogger } from '../logger.ts'
 
 /**
+ * Every path the OAuth provider answers (its router's, see oauthRoutes) and
+ * the protected-resource document. No other request loads the provider.
+ */
+export const OAUTH_PATH =
+  /^\/(?:oauth(?:\/|$)|account(?:\/|$)|@atproto\/oauth-provider\/|\.well-known\/(?:oauth-authorization-server|oauth-protected-resource|change-password)$)/
+
+/**
  * The OAuth endpoints (`/.well-known/oauth-authorization-server`, `/oauth/par`,
- * `/oauth/authorize`, `/oauth/token`, `/oauth/revoke`, the sign-in pages and
- * their assets under `/@atproto/oauth-provider/`, the `/account` page) and
- * the protected-resource document naming this server as its own
- * authorization server.
+ * `/oauth/authorize`, `/oauth/token`, `/oauth/revoke`, `/oauth/jwks`, the
+ * sign-in pages and their API and assets under `/@atproto/oauth-provider/`,
+ * the `/account` pages, `/.well-known/change-password`) and the
+ * protected-resource document naming this server as its own authorization
+ * server. The provider, and these routes, are built at the first request
+ * for one of those paths (AppContext.oauth).
  */
 export const oauthRoutes = (ctx: AppContext): RequestHandler => {
+  let router: Promise<RequestHandler> | undefined
+  return (req, res, next) => {
+    if (!OAUTH_PATH.test((req.url ?? '/').split('?', 1)[0])) return next()
+    router ??= buildRouter(ctx).catch((err: unknown) => {
+      router = undefined
+      throw err
+    })
+    router.then((r) => r(req, res, next), next)
+  }
+}
+
+const buildRouter = async (ctx: AppContext): Promise<RequestHandler> => {
+  const [{ oauthMiddleware }, { buildProtectedResourceMetadata }, { InvalidRequestError, UseDpopNonceError }, { API_ENDPOINT_PREFIX }, provider] =
+    await Promise.all([
+      import('@atproto/oauth-provider/middleware'),
+      import('@atproto/oauth-provider/utils'),
+      import('@atproto/oauth-provider/errors'),
+      import('@atproto/oauth-provider-api'),
+      ctx.oauth(),
+    ])
   const router = express.Router()
   const resource = buildProtectedResourceMetadata({
     resource: ctx.cfg.service.publicUrl as `https://${string}`,
@@ -45,7 +70,7 @@ export const oauthRoutes = (ctx: AppContext): RequestHandler => {
     }),
   )
   router.use(
-    oauthMiddleware(ctx.oauth, {
+    oauthMiddleware(provider, {
       onError: (_req, _res, err, msg) => {
         // what clients get wrong is their answer, not our log's
         const expected =
@@ -55,6 +80,5 @@ export const oauthRoutes = (ctx: AppContext): RequestHandler => {
       },
     }),
   )
-  // none of it is under /xrpc/: XRPC calls skip the provider's per-request routing
-  return (req, res, next) => (req.url.startsWith('/xrpc/') ? next() : router(req, res, next))
+  return router
 }

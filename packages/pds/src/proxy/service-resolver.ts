@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import { getServiceEndpoint } from '@atproto/common'
-import type { IdResolver } from '@atproto/identity'
+import type { DidDocResolver } from '../identity/did-resolver.ts'
 import { isValidDid, type DidString } from '@atproto/syntax'
 import { InvalidRequest } from '../errors.ts'
 import { proxyLogger as log } from '../logger.ts'
@@ -12,7 +12,7 @@ const TTL_MS = 5 * 60 * 1000
 const CACHE_MAX = 1000
 
 export type ServiceResolverOptions = {
-  idResolver: IdResolver
+  didResolver: Pick<DidDocResolver, 'resolve'>
   /** the configured app view (`#bsky_appview` of its DID needs no lookup) */
   appView?: { url: string; did: DidString }
   /** accept http:// and loopback endpoints from DID documents (dev mode) */
@@ -50,7 +50,7 @@ export class ServiceResolver {
     if (cached && Date.now() - cached.at < TTL_MS) return cached.target
     let doc
     try {
-      doc = await this.opts.idResolver.did.resolve(did)
+      doc = await this.opts.didResolver.resolve(did)
     } catch (err) {
       log.info({ err, did }, 'proxy DID did not resolve')
       throw new InvalidRequest(`could not resolve the DID of the atproto-proxy header: ${did}`)

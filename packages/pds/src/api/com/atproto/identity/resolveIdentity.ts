@@ -1,5 +1,5 @@
 import { com } from '@atsuite/lexicon'
-import { getHandle } from '@atproto/identity'
+import { getHandle } from '@atproto/common-web'
 import { isLexMap, type LexMap } from '@atproto/lex-data'
 import { isValidDid, isValidHandle, normalizeHandle, type DidString, type HandleString } from '@atproto/syntax'
 import { json, type Route } from '../../../util.ts'
@@ -12,7 +12,7 @@ const INVALID_HANDLE = 'handle.invalid' as HandleString
 const didDocument = async (ctx: AppContext, did: string): Promise<LexMap> => {
   let doc: unknown
   try {
-    doc = await ctx.idResolver.did.resolveNoCache(did)
+    doc = await ctx.didResolver.resolveNoCache(did)
   } catch (err) {
     const status = (err as { status?: number }).status
     if (status === 410 || /\b410\b|not available|tombstone/i.test(String((err as Error).message))) {

@@ -31,7 +31,7 @@ const verifyMigrationToken = async (ctx: AppContext, did: string, header: string
     )
   }
   const getKey = async (iss: string, forceRefresh: boolean): Promise<string> => {
-    const key = await ctx.idResolver.did.resolveAtprotoKey(iss.split('#')[0], forceRefresh).catch(() => undefined)
+    const key = await ctx.didResolver.resolveAtprotoKey(iss.split('#')[0], forceRefresh).catch(() => undefined)
     if (!key) throw new InvalidRequest(`could not resolve ${iss}'s DID document`, 'UnresolvableDid')
     return key
   }

@@ -7,7 +7,7 @@ import { accountStatus } from '../../../../account/account-manager.ts'
 
 /** The account's DID document as the directory serves it, or undefined when it cannot be had. */
 export const resolveDidDoc = async (ctx: AppContext, did: string, forceRefresh = false): Promise<LexMap | undefined> => {
-  const doc = await ctx.idResolver.did.resolve(did, forceRefresh).catch(() => undefined)
+  const doc = await ctx.didResolver.resolve(did, forceRefresh).catch(() => undefined)
   return isLexMap(doc) ? doc : undefined
 }
 
