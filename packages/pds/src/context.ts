@@ -52,12 +52,17 @@ export type HandleLookup = { resolve(handle: string): Promise<string | undefined
  * first use: it imports three copies of undici). Plain fetch: the default
  * refuses http:// and loopback, which local networks use.
  */
-const lazyHandleResolver = (): HandleLookup => {
+export const lazyHandleResolver = (): HandleLookup => {
   let resolver: Promise<{ resolve(handle: string): Promise<string | undefined> }> | undefined
   return {
     resolve: async (handle) => {
-      resolver ??= import('@atproto/identity').then(({ HandleResolver }) => new HandleResolver({ fetch: globalThis.fetch }))
-      return (await resolver).resolve(handle).catch(() => undefined)
+      try {
+        resolver ??= import('@atproto/identity').then(({ HandleResolver }) => new HandleResolver({ fetch: globalThis.fetch }))
+        return await (await resolver).resolve(handle)
+      } catch {
+        // unresolvable, as a lookup that found nothing
+        return undefined
+      }
     },
   }
 }

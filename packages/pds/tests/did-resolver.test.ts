@@ -140,3 +140,10 @@ test('did:web: documents with each key type, missing, mismatched, malformed; uns
   }
   expect(await new DidDocResolver(plcUrl).resolveAtprotoKey(k256.did())).toBe(k256.did())
 })
+
+test('handles outside our domains: @atproto/identity’s resolver, loaded at the first lookup; a failed lookup is undefined', async () => {
+  const { lazyHandleResolver } = await import('../src/context.ts')
+  const started = Date.now()
+  expect(await lazyHandleResolver().resolve('nobody.invalid')).toBeUndefined()
+  expect(Date.now() - started).toBeLessThan(10_000)
+})
