@@ -1,6 +1,6 @@
 import { XRPCError, ResponseType } from '@atproto/xrpc-server'
 import { DomainError, domainToXrpcError } from '@atsuite/common'
-import { l } from '@atsuite/lexicon'
+import { l } from '@atproto/lex-schema'
 import { DataModelError } from './repo/data-model.ts'
 
 /** The PDS's domain errors (see common DomainError: each names its lexicon error). */

@@ -1,5 +1,5 @@
 import { AtUri, type AtUriString, type DidString } from '@atproto/syntax'
-import { app } from '@atsuite/lexicon'
+import { app } from '../lexicon/app.ts'
 import type { AccountManager } from '../account/account-manager.ts'
 import type { ActorStore } from '../actor-store/actor-store.ts'
 import { InvalidRequest } from '../errors.ts'

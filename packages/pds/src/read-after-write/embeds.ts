@@ -1,5 +1,5 @@
 import type { AtUriString, DidString } from '@atproto/syntax'
-import { app } from '@atsuite/lexicon'
+import { app } from '../lexicon/app.ts'
 import type { AppContext } from '../context.ts'
 import { readAfterWriteLogger as log } from '../logger.ts'
 

@@ -1,4 +1,4 @@
-import { app } from '@atsuite/lexicon'
+import { app } from '../lexicon/app.ts'
 import type { LocalPost, LocalRecords } from './local-records.ts'
 import type { LocalViewer } from './local-viewer.ts'
 import type { MungeFn } from './pipethrough.ts'

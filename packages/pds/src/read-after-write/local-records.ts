@@ -1,7 +1,7 @@
 import { cborToLexRecord } from '@atproto/repo'
 import type { LexMap } from '@atproto/lex-data'
 import { isAtUriString, isDatetimeString, type AtUriString, type DatetimeString } from '@atproto/syntax'
-import { app } from '@atsuite/lexicon'
+import { app } from '../lexicon/app.ts'
 import type { ActorReader } from '../actor-store/actor-store.ts'
 
 /** A record as stored (`value`, what views show) and as its lexicon types it (`record`). */

@@ -1,6 +1,7 @@
 import { getBlobCidString, type BlobRef } from '@atproto/lex-data'
 import { INVALID_HANDLE, isValidUri, toDatetimeString, type AtUriString, type DidString, type HandleString, type UriString } from '@atproto/syntax'
-import { app, type l } from '@atsuite/lexicon'
+import type { l } from '@atproto/lex-schema'
+import { app } from '../lexicon/app.ts'
 import type { AppContext } from '../context.ts'
 import { embeddedRecordViews, embeddedUri, type RecordEmbedView } from './embeds.ts'
 import type { LocalPost, LocalRecords } from './local-records.ts'

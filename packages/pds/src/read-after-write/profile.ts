@@ -1,4 +1,4 @@
-import type { app } from '@atsuite/lexicon'
+import type { app } from '../lexicon/app.ts'
 import type { LocalRecords } from './local-records.ts'
 import type { LocalViewer } from './local-viewer.ts'
 import type { MungeFn } from './pipethrough.ts'

@@ -1,5 +1,6 @@
 import { AtUri, type AtUriString, type DidString } from '@atproto/syntax'
-import { app, type l } from '@atsuite/lexicon'
+import type { l } from '@atproto/lex-schema'
+import { app } from '../lexicon/app.ts'
 import type { AppContext } from '../context.ts'
 import { readAfterWriteLogger as log } from '../logger.ts'
 import { UpstreamError } from '../proxy/upstream.ts'

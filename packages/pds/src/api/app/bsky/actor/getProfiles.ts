@@ -1,4 +1,4 @@
-import { app } from '@atsuite/lexicon'
+import { app } from '../../../../lexicon/app.ts'
 import type { Route } from '../../../util.ts'
 import { outputCheck, pipethroughReadAfterWrite } from '../../../../read-after-write/pipethrough.ts'
 import { mungeProfiles } from '../../../../read-after-write/profile.ts'

@@ -1,4 +1,4 @@
-import { app } from '@atsuite/lexicon'
+import { app } from '../../../../lexicon/app.ts'
 import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { AuthScope } from '../../../../auth/jwt.ts'

@@ -1,4 +1,4 @@
-import { app } from '@atsuite/lexicon'
+import { app } from '../../../../lexicon/app.ts'
 import type { Route } from '../../../util.ts'
 import { asPipeThrough, withUpstreamHeaders } from '../../../../proxy/respond.ts'
 import { targetOf } from '../../../../read-after-write/pipethrough.ts'

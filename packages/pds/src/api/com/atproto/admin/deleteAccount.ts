@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import type { Route } from '../../../util.ts'
 import { purgeAccount } from '../../../../account/purge-account.ts'
 import { findAccount } from './util.ts'

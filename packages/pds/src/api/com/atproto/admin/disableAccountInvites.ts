@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import type { Route } from '../../../util.ts'
 
 /** Marks the account as not to be issued invite codes; codes it already has keep working (see disableInviteCodes). */

@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import type { Route } from '../../../util.ts'
 
 /** Disables the listed codes and all codes owned by the listed accounts; unknown codes are ignored. */

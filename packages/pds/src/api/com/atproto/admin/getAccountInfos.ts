@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { json, type Route } from '../../../util.ts'
 import { loadAccountViews } from './util.ts'
 

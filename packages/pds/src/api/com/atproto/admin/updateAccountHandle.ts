@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import type { Route } from '../../../util.ts'
 import { checkServiceHandle } from '../../../../account/handle.ts'
 import { setPlcHandle } from '../../../../account/account-admin.ts'

@@ -1,4 +1,4 @@
-import type { com } from '@atsuite/lexicon'
+import type { com } from '@atsuite/lexicon/com'
 import type { LexMap } from '@atproto/lex-data'
 import type { Account } from '../../../../account/account-manager.ts'
 import { InvalidRequest } from '../../../../errors.ts'

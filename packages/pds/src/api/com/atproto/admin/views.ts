@@ -1,4 +1,4 @@
-import type { com } from '@atsuite/lexicon'
+import type { com } from '@atsuite/lexicon/com'
 import type { LexMap } from '@atproto/lex-data'
 import { INVALID_HANDLE, ifDatetimeString, isValidDid, isValidHandle, toDatetimeString } from '@atproto/syntax'
 import type { Account } from '../../../../account/account-manager.ts'

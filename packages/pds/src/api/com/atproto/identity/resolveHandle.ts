@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { normalizeHandle, isValidDid, isValidHandle } from '@atproto/syntax'
 import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'

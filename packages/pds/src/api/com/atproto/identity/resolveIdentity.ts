@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { getHandle } from '@atproto/common-web'
 import { isLexMap, type LexMap } from '@atproto/lex-data'
 import { isValidDid, isValidHandle, normalizeHandle, type DidString, type HandleString } from '@atproto/syntax'

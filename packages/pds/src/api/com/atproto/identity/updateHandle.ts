@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import type { Route } from '../../../util.ts'
 import { changeHandle } from '../../../../account/change-handle.ts'
 import { byAccount } from '../../../../rate-limits.ts'

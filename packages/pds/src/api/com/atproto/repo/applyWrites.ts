@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { assertOwnRepo, json, type Route } from '../../../util.ts'
 import { prepareCreate, prepareDelete, prepareUpdate, type PreparedWrite } from '../../../../repo/prepare.ts'
 import { InvalidRequest } from '../../../../errors.ts'

@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { assertOwnRepo, json, type Route } from '../../../util.ts'
 import { prepareDelete } from '../../../../repo/prepare.ts'
 import { InvalidSwapError } from '../../../../errors.ts'

@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { isLexMap, type LexMap } from '@atproto/lex-data'
 import { INVALID_HANDLE } from '@atproto/syntax'
 import { findRepoAccount, json, type Route } from '../../../util.ts'

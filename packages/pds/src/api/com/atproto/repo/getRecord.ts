@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { findRepoAccount, json, type Route } from '../../../util.ts'
 import { assertCollection } from '../../../../repo/prepare.ts'
 import { RecordNotFoundError } from '../../../../errors.ts'

@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { parseCid } from '@atproto/lex-data'
 import type { Route } from '../../../util.ts'
 import { syncEvent } from '../../../../sequencer/events.ts'

@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import type { AtUriString } from '@atproto/syntax'
 import { json, type Route } from '../../../util.ts'
 

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { json, type Route } from '../../../util.ts'
 import { byAccount } from '../../../../rate-limits.ts'
 import { checkBlobScope } from '../../../../auth/scopes.ts'

@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'
 import { byAccount } from '../../../../rate-limits.ts'

@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { Secp256k1Keypair } from '@atproto/crypto'
 import { json, type Route } from '../../../util.ts'
 import { checkHandleForDid } from '../../../../account/handle.ts'

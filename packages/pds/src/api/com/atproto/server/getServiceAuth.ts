@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { createServiceJwt } from '@atproto/xrpc-server'
 import { json, type Route } from '../../../util.ts'
 import { InvalidRequest } from '../../../../errors.ts'

@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import type { Route } from '../../../util.ts'
 import { checkPassword } from '../../../../account/handle.ts'
 import { byAddress } from '../../../../rate-limits.ts'

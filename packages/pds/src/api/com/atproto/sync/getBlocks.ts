@@ -1,4 +1,4 @@
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { findRepoAccount, type Route } from '../../../util.ts'
 
 export const getBlocks: Route = (server, ctx) => {

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { com } from '@atsuite/lexicon'
+import { com } from '@atsuite/lexicon/com'
 import { findRepoAccount, type Route } from '../../../util.ts'
 
 export const getRepo: Route = (server, ctx) => {

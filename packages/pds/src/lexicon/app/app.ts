@@ -1,0 +1,1 @@
+export * as bsky from './bsky.ts'

@@ -1,0 +1,6 @@
+export * as defs from '@atsuite/lexicon/app/bsky/actor/defs'
+export * as profile from '@atsuite/lexicon/app/bsky/actor/profile'
+export * as getProfile from '@atsuite/lexicon/app/bsky/actor/getProfile'
+export * as getProfiles from '@atsuite/lexicon/app/bsky/actor/getProfiles'
+export * as getPreferences from '@atsuite/lexicon/app/bsky/actor/getPreferences'
+export * as putPreferences from '@atsuite/lexicon/app/bsky/actor/putPreferences'

@@ -1,0 +1,5 @@
+export * as external from '@atsuite/lexicon/app/bsky/embed/external'
+export * as images from '@atsuite/lexicon/app/bsky/embed/images'
+export * as record from '@atsuite/lexicon/app/bsky/embed/record'
+export * as recordWithMedia from '@atsuite/lexicon/app/bsky/embed/recordWithMedia'
+export * as video from '@atsuite/lexicon/app/bsky/embed/video'
