@@ -127,6 +127,30 @@ const actorStoreCheckpointMs = (env: Env): number => {
   return n
 }
 
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * PDS_PUBLIC_URL is the OAuth issuer too, so it follows the issuer's rules
+ * (checked here at start: the OAuth provider itself loads at its first use):
+ * an origin only (no path, query, fragment, credentials or trailing slash),
+ * https, or http on a loopback host.
+ */
+const checkPublicUrl = (value: string): void => {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new ConfigError(`PDS_PUBLIC_URL is not a URL: ${value}`)
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`PDS_PUBLIC_URL must be an http(s) URL: ${value}`)
+  if (value !== url.origin) {
+    throw new ConfigError(`PDS_PUBLIC_URL must be an origin alone, as ${url.origin} (no path, trailing slash, query or credentials): ${value}`)
+  }
+  const loopback = LOOPBACK_HOSTS.has(url.hostname)
+  if (url.protocol === 'http:' && !loopback) throw new ConfigError(`PDS_PUBLIC_URL must be https outside a loopback host: ${value}`)
+  if (url.protocol === 'https:' && loopback) throw new ConfigError(`PDS_PUBLIC_URL on a loopback host must be http: ${value}`)
+}
+
 export const envToConfig = (env: Env): PdsConfig => {
   const hostname = envStr(env, 'PDS_HOSTNAME') ?? 'localhost'
   const port = envInt(env, 'PDS_PORT') ?? 2583
@@ -134,6 +158,7 @@ export const envToConfig = (env: Env): PdsConfig => {
   const publicUrl =
     envStr(env, 'PDS_PUBLIC_URL') ??
     (isLocal ? `http://localhost:${port}` : `https://${hostname}`)
+  checkPublicUrl(publicUrl)
   const did =
     envStr(env, 'PDS_SERVICE_DID') ??
     (isLocal && port !== 0 ? `did:web:localhost%3A${port}` : `did:web:${hostname}`)
