@@ -4,11 +4,13 @@
 // exit codes are in errors.ts and in `atp --help`.
 import { Command, CommanderError, Option } from 'commander'
 import { CliError, ExitCode } from './errors.ts'
-import { DEFAULT_PLC, Resolver } from './identity.ts'
-import { Migration, STEPS } from './migrate.ts'
-import { createAccount, createInvite, login, setHandle, status } from './commands/account.ts'
-import { exportRepo, importRepo, listRepo, verifyRepo, writeLine } from './commands/repo.ts'
-import { tail } from './commands/firehose.ts'
+import { DEFAULT_PLC, STEPS } from './defaults.ts'
+import type { Resolver } from './identity.ts'
+
+// Each command loads what it runs when it runs: `atp --help` and a bad
+// command line answer without loading @atproto/api, repo or sync.
+const accountCommands = () => import('./commands/account.ts')
+const repoCommands = () => import('./commands/repo.ts')
 
 const program = new Command('atp')
   .description('AT Protocol accounts, repos, migration between hosts and the firehose')
@@ -26,7 +28,7 @@ Sessions from \`atp account login\` live in $ATP_CONFIG_DIR (default ~/.config/a
 
 type Globals = { plc: string; json: boolean; quiet: boolean }
 const globals = (): Globals => program.opts<Globals>()
-const resolver = (): Resolver => new Resolver(globals().plc)
+const resolver = async (): Promise<Resolver> => new (await import('./identity.ts')).Resolver(globals().plc)
 const say = (line: string): void => void process.stderr.write(`${line}\n`)
 /** stdout: JSON with --json, else `text` */
 const out = (value: unknown, text: string): void => {
@@ -48,6 +50,7 @@ account
   .option('--invite <code>', 'invite code, when the PDS requires one')
   .action(async (o) => {
     if (!o.password) throw new CliError('a password is needed', { hint: 'give -p or set ATP_PASSWORD', exitCode: ExitCode.usage })
+    const { createAccount } = await accountCommands()
     const r = await createAccount({ pds: o.pds, handle: o.handle, email: o.email, password: o.password, invite: o.invite })
     out(r, `created ${r.handle} (${r.did}), logged in`)
   })
@@ -60,6 +63,7 @@ account
   .option('-p, --password <password>', 'password or app password (env ATP_PASSWORD)', envOr('ATP_PASSWORD'))
   .action(async (o) => {
     if (!o.password) throw new CliError('a password is needed', { hint: 'give -p or set ATP_PASSWORD', exitCode: ExitCode.usage })
+    const { login } = await accountCommands()
     const r = await login({ pds: o.pds, identifier: o.user, password: o.password })
     out(r, `logged in as ${r.handle} (${r.did}) at ${r.pds}`)
   })
@@ -68,6 +72,7 @@ account
   .command('status')
   .description("the logged-in account's session and repo status")
   .action(async () => {
+    const { status } = await accountCommands()
     const r = await status()
     out(r, Object.entries(r).map(([k, v]) => `${k.padEnd(20)} ${String(v)}`).join('\n'))
   })
@@ -87,6 +92,7 @@ account
   .addHelpText('after', `\nSteps: ${STEPS.join(' → ')}. Each is checked against the servers before it runs, so a re-run\nafter an interruption picks up where it stopped.`)
   .action(async (o) => {
     if (!o.password) throw new CliError('a password is needed', { hint: 'give -p or set ATP_PASSWORD', exitCode: ExitCode.usage })
+    const { Migration } = await import('./migrate.ts')
     const migration = new Migration({
       from: o.from,
       to: o.to,
@@ -97,7 +103,7 @@ account
       email: o.email,
       inviteCode: o.invite,
       plcToken: o.plcToken,
-      resolver: resolver(),
+      resolver: await resolver(),
       quiet: globals().quiet,
       log: say,
     })
@@ -129,6 +135,7 @@ program
   .option('--admin-password <password>', 'env ATP_ADMIN_PASSWORD', envOr('ATP_ADMIN_PASSWORD'))
   .addOption(new Option('--uses <n>', 'how many accounts it may create').default(1).argParser((v) => Number.parseInt(v, 10)))
   .action(async (o) => {
+    const { createInvite } = await accountCommands()
     const code = await createInvite({ pds: o.pds, adminPassword: o.adminPassword, uses: o.uses })
     out({ code }, code)
   })
@@ -139,6 +146,7 @@ program
   .command('set <handle>')
   .description("change the logged-in account's handle")
   .action(async (handle: string) => {
+    const { setHandle } = await accountCommands()
     const r = await setHandle(handle)
     out(r, `${r.did} is now ${r.handle}`)
   })
@@ -153,7 +161,8 @@ repo
   .option('-o, --out <file>', 'where to write it (default <did>.car)')
   .option('--pds <url>', "the PDS (default: the one the DID document names)")
   .action(async (id: string, o) => {
-    const r = await exportRepo(id, { out: o.out, pds: o.pds, resolver: resolver(), quiet: globals().quiet })
+    const { exportRepo } = await repoCommands()
+    const r = await exportRepo(id, { out: o.out, pds: o.pds, resolver: await resolver(), quiet: globals().quiet })
     out(r, `wrote ${r.file} (${r.bytes} bytes) for ${r.did}`)
   })
 
@@ -161,6 +170,7 @@ repo
   .command('import <file>')
   .description('import a repo CAR into the logged-in account')
   .action(async (file: string) => {
+    const { importRepo } = await repoCommands()
     const r = await importRepo(file, { quiet: globals().quiet })
     out(r, `imported ${r.bytes} bytes into ${r.did}`)
   })
@@ -170,7 +180,8 @@ repo
   .description('verify a repo (a CAR file, or a DID/handle fetched from its PDS): signature, MST, records')
   .option('--pds <url>', 'fetch from this PDS')
   .action(async (source: string, o) => {
-    const r = await verifyRepo(source, { pds: o.pds, resolver: resolver() })
+    const { verifyRepo } = await repoCommands()
+    const r = await verifyRepo(source, { pds: o.pds, resolver: await resolver() })
     out(
       r,
       [
@@ -191,7 +202,8 @@ repo
   .option('--pds <url>', 'fetch from this PDS')
   .option('-c, --collection <nsid>', 'only this collection')
   .action(async (source: string, o) => {
-    await listRepo(source, { pds: o.pds, collection: o.collection, resolver: resolver(), write: writeLine })
+    const { listRepo, writeLine } = await repoCommands()
+    await listRepo(source, { pds: o.pds, collection: o.collection, resolver: await resolver(), write: writeLine })
   })
 
 // firehose
@@ -206,6 +218,7 @@ program
   .addOption(new Option('--cursor <seq>', 'start after this seq (0: everything retained)').argParser((v) => Number.parseInt(v, 10)))
   .addOption(new Option('--limit <n>', 'stop after n events').argParser((v) => Number.parseInt(v, 10)))
   .action(async (url: string, o) => {
+    const [{ tail }, { writeLine }] = await Promise.all([import('./commands/firehose.ts'), repoCommands()])
     await tail(url, {
       plcUrl: globals().plc,
       collections: o.collection ?? [],

@@ -2,8 +2,9 @@ import { AtpAgent } from '@atproto/api'
 import { IdResolver } from '@atproto/identity'
 import { getHandle, getPdsEndpoint, getSigningDidKey } from '@atproto/common-web'
 import { CliError } from './errors.ts'
+import { DEFAULT_PLC } from './defaults.ts'
 
-export const DEFAULT_PLC = 'https://plc.directory'
+export { DEFAULT_PLC }
 
 export type Identity = { did: string; handle: string | undefined; pds: string; signingKey: string; doc: Record<string, unknown> }
 

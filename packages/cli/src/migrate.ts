@@ -6,6 +6,7 @@ import type { Resolver } from './identity.ts'
 import { Progress } from './progress.ts'
 import { login, pinnedAgent } from './session.ts'
 import { countBytes, fetchRepo, postImport, trimSlash } from './transfer.ts'
+import { STEPS, type Step } from './defaults.ts'
 
 export type MigrateOptions = {
   /** the old host's URL */
@@ -29,8 +30,7 @@ export type MigrateOptions = {
   log: (line: string) => void
 }
 
-export const STEPS = ['login', 'create-account', 'import-repo', 'blobs', 'preferences', 'plc', 'activate', 'deactivate-old', 'verify'] as const
-export type Step = (typeof STEPS)[number]
+export { STEPS, type Step }
 
 export type MigrationReport = {
   did: string
