@@ -26,7 +26,8 @@ export const oauthRoutes = (ctx: AppContext): RequestHandler => {
       router = undefined
       throw err
     })
-    router.then((r) => r(req, res, next), next)
+    // a failed build, or a throw from the provider's router, goes to the error handler
+    router.then((r) => r(req, res, next)).catch(next)
   }
 }
 
