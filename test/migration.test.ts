@@ -143,7 +143,7 @@ test('the whole flow: old host → new host, every step checked', async () => {
   expect((await counts(old)).activated).toBe(false)
 
   // the repo verifies against the DID document right away
-  const didDoc = await net.pds.ctx.didResolver.resolve(alice.did, true)
+  const didDoc = await net.pds.ctx.didResolver.resolve(alice.did)
   const key = getSigningDidKey(didDoc as never)!
   const exported = await newAgent.com.atproto.sync.getRepo({ did: alice.did })
   const verified = await verifyRepoCar(exported.data, alice.did, key)

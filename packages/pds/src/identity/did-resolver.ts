@@ -30,12 +30,11 @@ export class DidDocResolver {
     this.timeoutMs = opts.timeoutMs ?? 3000
   }
 
-  /** The document, or null when the directory or host positively has none. */
-  async resolve(did: string, _forceRefresh = false): Promise<DidDocument | null> {
-    return this.resolveNoCache(did)
-  }
-
-  async resolveNoCache(did: string): Promise<DidDocument | null> {
+  /**
+   * The document, or null when the directory or host positively has none.
+   * Nothing is cached: every call asks, so every answer is current.
+   */
+  async resolve(did: string): Promise<DidDocument | null> {
     const doc = await this.fetchDoc(did)
     if (doc === null) return null
     if (!isValidDidDoc(doc) || (doc as DidDocument).id !== did) throw new PoorlyFormattedDidDocumentError(`poorly formatted DID document for ${did}`)
@@ -43,9 +42,9 @@ export class DidDocResolver {
   }
 
   /** The `#atproto` verification method as a did:key (a did:key is its own). */
-  async resolveAtprotoKey(did: string, forceRefresh = false): Promise<string> {
+  async resolveAtprotoKey(did: string): Promise<string> {
     if (did.startsWith('did:key:')) return did
-    const doc = await this.resolve(did, forceRefresh)
+    const doc = await this.resolve(did)
     if (!doc) throw new Error(`could not resolve did: ${did}`)
     const key = atprotoKey(doc)
     if (!key) throw new Error(`could not parse signingKey from doc of ${did}`)

@@ -12,7 +12,7 @@ const INVALID_HANDLE = 'handle.invalid' as HandleString
 const didDocument = async (ctx: AppContext, did: string): Promise<LexMap> => {
   let doc: unknown
   try {
-    doc = await ctx.didResolver.resolveNoCache(did)
+    doc = await ctx.didResolver.resolve(did)
   } catch (err) {
     const status = (err as { status?: number }).status
     if (status === 410 || /\b410\b|not available|tombstone/i.test(String((err as Error).message))) {

@@ -10,7 +10,7 @@ export const describeRepo: Route = (server, ctx) => {
       let didDoc: LexMap = {}
       let handleIsCorrect = false
       try {
-        const doc = await ctx.didResolver.resolve(acc.did, true)
+        const doc = await ctx.didResolver.resolve(acc.did)
         if (doc) {
           if (isLexMap(doc)) didDoc = doc
           handleIsCorrect = (doc.alsoKnownAs ?? []).includes(`at://${acc.handle}`)

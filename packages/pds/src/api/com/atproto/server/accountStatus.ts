@@ -13,7 +13,7 @@ import type { AppContext } from '../../../../context.ts'
  * precondition.
  */
 const whyDidDocIsNotHere = async (ctx: AppContext, did: string): Promise<string | null> => {
-  const doc = await resolveDidDoc(ctx, did, true)
+  const doc = await resolveDidDoc(ctx, did)
   if (!doc) return `could not resolve ${did}'s DID document`
   const endpoint = getPdsEndpoint(doc as never)
   if (endpoint !== ctx.cfg.service.publicUrl) {

@@ -30,8 +30,9 @@ const verifyMigrationToken = async (ctx: AppContext, did: string, header: string
       'AuthMissing',
     )
   }
-  const getKey = async (iss: string, forceRefresh: boolean): Promise<string> => {
-    const key = await ctx.didResolver.resolveAtprotoKey(iss.split('#')[0], forceRefresh).catch(() => undefined)
+  // no cache to refresh: verifyJwt's forceRefresh retry asks again
+  const getKey = async (iss: string): Promise<string> => {
+    const key = await ctx.didResolver.resolveAtprotoKey(iss.split('#')[0]).catch(() => undefined)
     if (!key) throw new InvalidRequest(`could not resolve ${iss}'s DID document`, 'UnresolvableDid')
     return key
   }

@@ -6,8 +6,8 @@ import type { HostedAccount } from '../../../../account/account-manager.ts'
 import { accountStatus } from '../../../../account/account-manager.ts'
 
 /** The account's DID document as the directory serves it, or undefined when it cannot be had. */
-export const resolveDidDoc = async (ctx: AppContext, did: string, forceRefresh = false): Promise<LexMap | undefined> => {
-  const doc = await ctx.didResolver.resolve(did, forceRefresh).catch(() => undefined)
+export const resolveDidDoc = async (ctx: AppContext, did: string): Promise<LexMap | undefined> => {
+  const doc = await ctx.didResolver.resolve(did).catch(() => undefined)
   return isLexMap(doc) ? doc : undefined
 }
 
