@@ -29,6 +29,7 @@ import { ServiceResolver } from './proxy/service-resolver.ts'
 import { UpstreamClient } from './proxy/upstream.ts'
 import { FeedGeneratorDids } from './proxy/feed-generators.ts'
 import type { OAuthProvider } from '@atproto/oauth-provider/provider'
+import { lazy } from './lazy.ts'
 
 /** Collaborators a test may replace through `PDS.create(cfg, secrets, overrides)`. */
 export type ContextOverrides = {
@@ -53,12 +54,11 @@ export type HandleLookup = { resolve(handle: string): Promise<string | undefined
  * refuses http:// and loopback, which local networks use.
  */
 export const lazyHandleResolver = (): HandleLookup => {
-  let resolver: Promise<{ resolve(handle: string): Promise<string | undefined> }> | undefined
+  const resolver = lazy(async () => new (await import('@atproto/identity')).HandleResolver({ fetch: globalThis.fetch }))
   return {
     resolve: async (handle) => {
       try {
-        resolver ??= import('@atproto/identity').then(({ HandleResolver }) => new HandleResolver({ fetch: globalThis.fetch }))
-        return await (await resolver).resolve(handle)
+        return await (await resolver()).resolve(handle)
       } catch {
         // unresolvable, as a lookup that found nothing
         return undefined
@@ -100,8 +100,17 @@ export class AppContext {
   readonly feedGenerators: FeedGeneratorDids
   /** rate limits of auth surfaces and writes (routes' `rateLimit`, the server's limiters) */
   readonly rateLimits: RateLimits
-  private oauthProvider: Promise<OAuthProvider> | undefined
   private readonly oauthClientFetch: typeof globalThis.fetch | undefined
+  /**
+   * The OAuth authorization server (sign-in pages, PAR, tokens) and
+   * access-token verifier, loaded at its first use: the provider and what it
+   * imports are ~15 MiB of memory, which a PDS whose apps all sign in with
+   * passwords never needs.
+   */
+  readonly oauth: () => Promise<OAuthProvider> = lazy(async () => {
+    const { createOAuthProvider, oauthSigningKey } = await import('./oauth/provider.ts')
+    return createOAuthProvider(this, await oauthSigningKey(this.secrets.jwtSecret), this.oauthClientFetch)
+  })
 
   private constructor(
     fields: Omit<AppContext, 'destroy' | 'announceAccount' | 'announceActivation' | 'announce' | 'oauth'>,
@@ -131,24 +140,6 @@ export class AppContext {
     this.feedGenerators = fields.feedGenerators
     this.rateLimits = fields.rateLimits
     this.oauthClientFetch = oauthClientFetch
-  }
-
-  /**
-   * The OAuth authorization server (sign-in pages, PAR, tokens) and
-   * access-token verifier, loaded at its first use: the provider and what it
-   * imports are ~15 MiB of memory, which a PDS whose apps all sign in with
-   * passwords never needs.
-   */
-  oauth(): Promise<OAuthProvider> {
-    this.oauthProvider ??= import('./oauth/provider.ts')
-      .then(async ({ createOAuthProvider, oauthSigningKey }) =>
-        createOAuthProvider(this, await oauthSigningKey(this.secrets.jwtSecret), this.oauthClientFetch),
-      )
-      .catch((err: unknown) => {
-        this.oauthProvider = undefined
-        throw err
-      })
-    return this.oauthProvider
   }
 
   /** Firehose events for a newly created (or activated) account, in the reference's order. */

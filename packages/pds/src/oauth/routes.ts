@@ -1,6 +1,7 @@
 import express, { type RequestHandler } from 'express'
 import type { AppContext } from '../context.ts'
 import { oauthLogger } from '../logger.ts'
+import { lazy } from '../lazy.ts'
 
 /**
  * Every path the OAuth provider answers (its router's, see oauthRoutes) and
@@ -19,15 +20,13 @@ export const OAUTH_PATH =
  * for one of those paths (AppContext.oauth).
  */
 export const oauthRoutes = (ctx: AppContext): RequestHandler => {
-  let router: Promise<RequestHandler> | undefined
+  const router = lazy(() => buildRouter(ctx))
   return (req, res, next) => {
     if (!OAUTH_PATH.test((req.url ?? '/').split('?', 1)[0])) return next()
-    router ??= buildRouter(ctx).catch((err: unknown) => {
-      router = undefined
-      throw err
-    })
     // a failed build, or a throw from the provider's router, goes to the error handler
-    router.then((r) => r(req, res, next)).catch(next)
+    router()
+      .then((r) => r(req, res, next))
+      .catch(next)
   }
 }
 
