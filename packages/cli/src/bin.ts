@@ -2,6 +2,7 @@
 // atp: the suite's command line for users and operators. Results go to
 // stdout (JSON with --json, or lines), progress and step notes to stderr;
 // exit codes are in errors.ts and in `atp --help`.
+import { once } from 'node:events'
 import { Command, CommanderError, Option } from 'commander'
 import { CliError, ExitCode } from './errors.ts'
 import { DEFAULT_PLC, STEPS } from './defaults.ts'
@@ -35,6 +36,10 @@ const out = (value: unknown, text: string): void => {
   process.stdout.write(globals().json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`)
 }
 const envOr = (name: string): string | undefined => process.env[name]
+/** One line to stdout, waiting when the pipe is full (record listings, firehose events). */
+const writeLine = async (line: string): Promise<void> => {
+  if (!process.stdout.write(`${line}\n`)) await once(process.stdout, 'drain')
+}
 
 // account
 
@@ -202,7 +207,7 @@ repo
   .option('--pds <url>', 'fetch from this PDS')
   .option('-c, --collection <nsid>', 'only this collection')
   .action(async (source: string, o) => {
-    const { listRepo, writeLine } = await repoCommands()
+    const { listRepo } = await repoCommands()
     await listRepo(source, { pds: o.pds, collection: o.collection, resolver: await resolver(), write: writeLine })
   })
 
@@ -218,7 +223,7 @@ program
   .addOption(new Option('--cursor <seq>', 'start after this seq (0: everything retained)').argParser((v) => Number.parseInt(v, 10)))
   .addOption(new Option('--limit <n>', 'stop after n events').argParser((v) => Number.parseInt(v, 10)))
   .action(async (url: string, o) => {
-    const [{ tail }, { writeLine }] = await Promise.all([import('./commands/firehose.ts'), repoCommands()])
+    const { tail } = await import('./commands/firehose.ts')
     await tail(url, {
       plcUrl: globals().plc,
       collections: o.collection ?? [],

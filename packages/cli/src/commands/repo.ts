@@ -1,5 +1,4 @@
 import fs from 'node:fs'
-import { once } from 'node:events'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { readCarWithRoot, verifyRepoCar } from '@atproto/repo'
@@ -110,9 +109,4 @@ export const listRepo = async (
     n++
   }
   return n
-}
-
-/** Writes a line to stdout, waiting when the pipe is full. */
-export const writeLine = async (line: string): Promise<void> => {
-  if (!process.stdout.write(`${line}\n`)) await once(process.stdout, 'drain')
 }
