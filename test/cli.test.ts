@@ -5,11 +5,12 @@
  * our PDSes killed (SIGKILL) after every step and resumed until it
  * completes; the firehose as verified JSON lines.
  */
+import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { PDS } from '@atsuite/pds'
-import { TestNetwork, latestMail, runAtp, type CliRun, type TestUser } from '@atsuite/dev-env'
+import { ATP_BIN, TestNetwork, latestMail, runAtp, type CliRun, type TestUser } from '@atsuite/dev-env'
 import { post } from './_util.ts'
 
 let net: TestNetwork
@@ -158,4 +159,14 @@ test('firehose tail: verified events as JSON lines, filtered', async () => {
     expect(e.cid.$link).toMatch(/^b/)
   }
   expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b))
+})
+
+test('a reader that stops early (| head) ends atp quietly, exit 0', async () => {
+  // head -n 0 exits at once: every write atp makes then meets a closed pipe
+  const script = '"$0" "$1" --help | head -n 0; echo "exit ${PIPESTATUS[0]}"'
+  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+    execFile('bash', ['-c', script, process.execPath, ATP_BIN], (err, stdout, stderr) => (err ? reject(err) : resolve({ stdout, stderr }))),
+  )
+  expect(stdout.trim()).toBe('exit 0')
+  expect(stderr).toBe('')
 })

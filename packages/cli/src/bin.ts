@@ -13,6 +13,13 @@ import type { Resolver } from './identity.ts'
 const accountCommands = () => import('./commands/account.ts')
 const repoCommands = () => import('./commands/repo.ts')
 
+// A reader that stops early (`atp repo ls … | head`) closes our stdout: the
+// next write fails with EPIPE. That is the reader's choice, not a failure.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
+
 const program = new Command('atp')
   .description('AT Protocol accounts, repos, migration between hosts and the firehose')
   .option('--plc <url>', 'PLC directory for did:plc documents (env ATP_PLC_URL)', process.env.ATP_PLC_URL ?? DEFAULT_PLC)
