@@ -1,7 +1,12 @@
 import type { Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import { createServer } from 'node:http'
+
+// node:http through getBuiltinModule, not an ESM import: importing it as a
+// module builds its namespace, which reads its lazy WebSocket, MessageEvent
+// and CloseEvent exports and so loads Node's undici (~13 MiB of RSS) in a
+// process that never uses it. (packages/pds/tests/footprint.test.ts holds the PDS to this.)
+const { createServer } = process.getBuiltinModule('node:http')
 
 /**
  * An HTTP server that can be stopped promptly: open keep-alive sockets are

@@ -1,9 +1,11 @@
-import http from 'node:http'
-import https from 'node:https'
 import { importJwk, signRequest } from '@fedify/fedify'
 import type { Statement } from 'better-sqlite3'
 import type { BridgeDb } from '../db/index.ts'
 import { federationLogger as log } from '../logger.ts'
+
+// (getBuiltinModule: an ESM import of node:http loads undici; see @atsuite/common's http.ts)
+const http = process.getBuiltinModule('node:http')
+const https = process.getBuiltinModule('node:https')
 
 type Jwk = Parameters<typeof importJwk>[0]
 type CryptoKey = Awaited<ReturnType<typeof importJwk>>

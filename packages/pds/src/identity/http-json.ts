@@ -1,5 +1,6 @@
-import http from 'node:http'
-import https from 'node:https'
+// (getBuiltinModule: an ESM import of node:http loads undici; see @atsuite/common's http.ts)
+const http = process.getBuiltinModule('node:http')
+const https = process.getBuiltinModule('node:https')
 
 // JSON over node:http for the identity lookups a PDS makes on its own
 // account paths (PLC operations, DID documents). Node's global fetch loads

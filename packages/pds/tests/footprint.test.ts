@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { AtpAgent } from '@atproto/api'
+import { ChildService, REPO_ROOT, freePort } from '@atsuite/dev-env'
+import { PlcServer } from '@atsuite/plc'
+
+// What the PDS process loads is part of its memory: Node's bundled undici
+// (its fetch, WebSocket and MessageEvent) costs ~13 MiB of RSS, and a PDS
+// has no use for it. It comes in through any global fetch, or through an ESM
+// `import` of node:http (whose namespace reads the lazy WebSocket export).
+// The real binary runs here, as `npm run pds` runs it, watched by a preload
+// (fixtures/undici-watch.ts), through sign-up, sign-in, writes, a blob and reads.
+
+const WATCH = path.join(REPO_ROOT, 'packages/pds/tests/fixtures/undici-watch.ts')
+const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node')
+
+let dir: string
+let plc: PlcServer
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pds-footprint-'))
+  plc = await PlcServer.create({ port: 0, host: '127.0.0.1', dbLocation: path.join(dir, 'plc.sqlite') })
+  await plc.start()
+})
+
+afterAll(async () => {
+  await plc.destroy()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const watchLines = (file: string): string[] => fs.readFileSync(file, 'utf8').trim().split('\n')
+
+test('the watch sees undici load (a process that calls fetch)', async () => {
+  const file = path.join(dir, 'control.txt')
+  await promisify(execFile)(NODE, ['--input-type=module', '-e', "await fetch('http://127.0.0.1:9').catch(() => {}); await new Promise((r) => setTimeout(r, 100))"], {
+    env: { PATH: process.env.PATH, NODE_OPTIONS: `--import ${WATCH}`, UNDICI_WATCH_FILE: file },
+  })
+  const lines = watchLines(file)
+  expect(lines[0]).toMatch(/^watching \d+$/)
+  expect(lines.some((l) => l.startsWith('undici loaded'))).toBe(true)
+})
+
+test('the PDS serves accounts, writes, blobs and reads without loading undici', async () => {
+  const file = path.join(dir, 'pds.txt')
+  const port = await freePort()
+  const url = `http://localhost:${port}`
+  const pds = new ChildService(
+    'packages/pds/src/bin.ts',
+    () => ({
+      NODE_OPTIONS: `--import ${WATCH}`,
+      UNDICI_WATCH_FILE: file,
+      PDS_PORT: String(port),
+      PDS_DATA_DIRECTORY: path.join(dir, 'pds'),
+      PDS_DID_PLC_URL: plc.url,
+      PDS_HOSTNAME: 'localhost',
+      PDS_SERVICE_HANDLE_DOMAINS: '.test',
+      PDS_INVITE_REQUIRED: 'false',
+      PDS_JWT_SECRET: randomBytes(32).toString('hex'),
+      PDS_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
+      PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: randomBytes(32).toString('hex'),
+      LOG_ENABLED: 'false',
+    }),
+    () => `${url}/xrpc/_health`,
+  )
+  await pds.start()
+  try {
+    const agent = new AtpAgent({ service: url })
+    await agent.createAccount({ handle: 'lean.test', email: 'lean@example.com', password: 'password-123' })
+    const did = agent.session!.did
+    // sign-in resolves the account's DID document from the PLC directory
+    const signedIn = new AtpAgent({ service: url })
+    await signedIn.login({ identifier: 'lean.test', password: 'password-123' })
+    const blob = await signedIn.uploadBlob(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]), { encoding: 'image/png' })
+    await signedIn.upsertProfile((p) => ({ ...p, displayName: 'Lean', avatar: blob.data.blob }))
+    const post = await signedIn.post({ text: 'no undici here', createdAt: new Date().toISOString() })
+    const got = await signedIn.com.atproto.repo.getRecord({ repo: did, collection: 'app.bsky.feed.post', rkey: post.uri.split('/').pop()! })
+    expect(got.data.value).toMatchObject({ text: 'no undici here' })
+    const repo = await signedIn.com.atproto.sync.getRepo({ did })
+    expect(repo.data.byteLength).toBeGreaterThan(0)
+    await signedIn.com.atproto.server.refreshSession(undefined, { headers: { authorization: `Bearer ${signedIn.session!.refreshJwt}` } })
+    // the watch polls every 10 ms
+    await new Promise((r) => setTimeout(r, 100))
+  } finally {
+    await pds.kill()
+  }
+  const lines = watchLines(file)
+  expect(lines.filter((l) => l.startsWith('watching'))).not.toHaveLength(0)
+  expect(lines.filter((l) => l.startsWith('undici'))).toEqual([])
+})
