@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -72,3 +73,31 @@ export class ChildService {
     this.child = null
   }
 }
+
+/**
+ * The environment of our PDS binary on loopback for tests and benchmarks:
+ * `.test` handles, no invite codes, no logs, fresh secrets (pass `secrets` to
+ * keep them across restarts).
+ */
+export const childPdsEnv = (opts: {
+  port: number
+  dataDirectory: string
+  plcUrl: string
+  secrets?: Record<'PDS_JWT_SECRET' | 'PDS_ADMIN_PASSWORD' | 'PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX', string>
+}): Record<string, string> => ({
+  PDS_PORT: String(opts.port),
+  PDS_DATA_DIRECTORY: opts.dataDirectory,
+  PDS_DID_PLC_URL: opts.plcUrl,
+  PDS_HOSTNAME: 'localhost',
+  PDS_SERVICE_HANDLE_DOMAINS: '.test',
+  PDS_INVITE_REQUIRED: 'false',
+  LOG_ENABLED: 'false',
+  ...(opts.secrets ?? childPdsSecrets()),
+})
+
+/** Fresh secrets for `childPdsEnv`. */
+export const childPdsSecrets = () => ({
+  PDS_JWT_SECRET: randomBytes(32).toString('hex'),
+  PDS_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
+  PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: randomBytes(32).toString('hex'),
+})

@@ -13,7 +13,6 @@
  *   its MST root) or need a `#sync` (only account creation sends one).
  * Used by the PDS's crash test (a few rounds) and `npm run crash:pds` (the long loop).
  */
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import WebSocket from 'ws'
@@ -21,7 +20,7 @@ import { verifyRepoCar } from '@atproto/repo'
 import { cidKey, decodeFrame, parseCar } from '@atsuite/common'
 import { decodeCbor, type CidRef } from '@atsuite/common/dag-cbor'
 import { PlcServer } from '@atsuite/plc'
-import { ChildService } from './child.ts'
+import { ChildService, childPdsEnv, childPdsSecrets } from './child.ts'
 import { freePort } from './util.ts'
 
 const COLLECTION = 'com.example.record'
@@ -105,11 +104,7 @@ export class PdsCrashHarness {
   private readonly pds: ChildService
   private readonly users: User[] = []
   private readonly acks: Ack[] = []
-  private readonly secrets = {
-    PDS_JWT_SECRET: randomBytes(32).toString('hex'),
-    PDS_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
-    PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: randomBytes(32).toString('hex'),
-  }
+  private readonly secrets = childPdsSecrets()
 
   private constructor(opts: Required<CrashHarnessOptions>, plc: PlcServer, port: number) {
     this.opts = opts
@@ -118,16 +113,7 @@ export class PdsCrashHarness {
     this.url = `http://localhost:${port}`
     this.pds = new ChildService(
       'packages/pds/src/bin.ts',
-      () => ({
-        PDS_PORT: String(this.port),
-        PDS_DATA_DIRECTORY: path.join(this.opts.dir, 'pds'),
-        PDS_DID_PLC_URL: this.plc.url,
-        PDS_HOSTNAME: 'localhost',
-        PDS_SERVICE_HANDLE_DOMAINS: '.test',
-        PDS_INVITE_REQUIRED: 'false',
-        LOG_ENABLED: 'false',
-        ...this.secrets,
-      }),
+      () => childPdsEnv({ port: this.port, dataDirectory: path.join(this.opts.dir, 'pds'), plcUrl: this.plc.url, secrets: this.secrets }),
       () => `${this.url}/xrpc/_health`,
     )
   }

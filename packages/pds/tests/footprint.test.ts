@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { AtpAgent } from '@atproto/api'
-import { ChildService, REPO_ROOT, freePort } from '@atsuite/dev-env'
+import { ChildService, REPO_ROOT, childPdsEnv, freePort } from '@atsuite/dev-env'
 import { PlcServer } from '@atsuite/plc'
 
 // What the PDS process loads is part of its memory: Node's bundled undici
@@ -53,16 +52,7 @@ test('the PDS serves accounts, writes, blobs and reads without loading undici', 
     () => ({
       NODE_OPTIONS: `--import ${WATCH}`,
       UNDICI_WATCH_FILE: file,
-      PDS_PORT: String(port),
-      PDS_DATA_DIRECTORY: path.join(dir, 'pds'),
-      PDS_DID_PLC_URL: plc.url,
-      PDS_HOSTNAME: 'localhost',
-      PDS_SERVICE_HANDLE_DOMAINS: '.test',
-      PDS_INVITE_REQUIRED: 'false',
-      PDS_JWT_SECRET: randomBytes(32).toString('hex'),
-      PDS_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
-      PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: randomBytes(32).toString('hex'),
-      LOG_ENABLED: 'false',
+      ...childPdsEnv({ port, dataDirectory: path.join(dir, 'pds'), plcUrl: plc.url }),
     }),
     () => `${url}/xrpc/_health`,
   )

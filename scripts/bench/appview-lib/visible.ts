@@ -4,10 +4,10 @@
 // writes posts with @atproto/api's AtpAgent, sparse (one every
 // `intervalMs`), and app.bsky.feed.getPosts is polled back to back until
 // the post is there.
-import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AtpAgent } from '@atproto/api'
+import { childPdsEnv } from '@atsuite/dev-env'
 import { OUR_PDS_RUNTIME } from '../lib/servers.ts'
 import { freePort, logTail, repoRoot, startRelay, startServer, stop } from '../relay-lib/proc.ts'
 import { startAppview } from './indexing.ts'
@@ -28,16 +28,7 @@ export const measureVisible = async (opts: { workDir: string; plcUrl: string; co
     nodeArgs: OUR_PDS_RUNTIME.nodeArgs,
     env: {
       ...OUR_PDS_RUNTIME.env,
-      PDS_HOSTNAME: 'localhost',
-      PDS_PORT: String(pdsPort),
-      PDS_DATA_DIRECTORY: path.join(opts.workDir, 'visible-pds'),
-      PDS_DID_PLC_URL: opts.plcUrl,
-      PDS_SERVICE_HANDLE_DOMAINS: '.test',
-      PDS_INVITE_REQUIRED: 'false',
-      PDS_JWT_SECRET: randomBytes(32).toString('hex'),
-      PDS_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
-      PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: randomBytes(32).toString('hex'),
-      LOG_ENABLED: 'false',
+      ...childPdsEnv({ port: pdsPort, dataDirectory: path.join(opts.workDir, 'visible-pds'), plcUrl: opts.plcUrl }),
     },
     url: `http://127.0.0.1:${pdsPort}`,
     healthPath: '/xrpc/_health',
