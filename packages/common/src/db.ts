@@ -48,9 +48,16 @@ export class Db<Schema> {
   readonly location: string
   private closed = false
 
-  constructor(location: string) {
+  /**
+   * `pageSize` (bytes, a power of two from 512 to 65536) applies to a file
+   * this creates; an existing file keeps the page size it was made with
+   * (changing it needs a VACUUM outside WAL mode).
+   */
+  constructor(location: string, opts: { pageSize?: number } = {}) {
     this.location = location
     this.sqlite = new Database(location)
+    // before WAL mode, whose header write creates the file
+    if (opts.pageSize !== undefined) this.sqlite.pragma(`page_size = ${opts.pageSize}`)
     this.sqlite.pragma('journal_mode = WAL')
     this.sqlite.pragma('synchronous = NORMAL')
     this.sqlite.pragma('foreign_keys = ON')

@@ -24,17 +24,30 @@ export type AppViewDbOptions = {
   mmapMb?: number
 }
 
-/** 4 KiB pages: ~1 GB of log */
-const WRITER_CHECKPOINT_PAGES = 250_000
+/**
+ * The page size of a new index file. Its rows and index entries are long
+ * (URIs, DIDs, CIDs, the records' JSON: ~150–550 bytes), so 8 KiB pages hold
+ * twice as many per page as SQLite's default 4 KiB: shallower B-trees, fewer
+ * page splits, fewer pages to find and write per event. Measured on
+ * `bench:appview --scale 0.1` (2 runs each): 10,026–10,380 events/s and
+ * 140–141 µs of CPU an event, against 8,292–8,749 and 162–181 with 4 KiB
+ * pages; 16 KiB gave 8,220 (each dirty page costs twice the bytes to log).
+ * A file made before keeps its 4 KiB pages.
+ */
+export const APPVIEW_PAGE_SIZE = 8192
+
+/** A writer checkpoints by itself past ~1 GiB of log */
+const WRITER_CHECKPOINT_BYTES = 1024 * 1024 * 1024
 
 export const openAppViewDb = async (location: string, opts: AppViewDbOptions = { cacheMb: 256, synchronous: 'normal' }): Promise<AppViewDb> => {
-  const db = new Db<AppViewSchema>(location)
+  const db = new Db<AppViewSchema>(location, { pageSize: APPVIEW_PAGE_SIZE })
+  const pageSize = db.sqlite.pragma('page_size', { simple: true }) as number
   db.sqlite.pragma(`cache_size = -${opts.cacheMb * 1024}`)
   db.sqlite.pragma(`synchronous = ${opts.synchronous === 'off' ? 'OFF' : 'NORMAL'}`)
   db.sqlite.pragma(`mmap_size = ${(opts.mmapMb ?? 0) * 1024 * 1024}`)
   // The checkpoint thread (AppContext's WalCheckpointer) copies the log into the file; a writer
   // checkpoints by itself only when the log passes ~1 GB, a bound in case that thread falls behind.
-  db.sqlite.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`)
+  db.sqlite.pragma(`wal_autocheckpoint = ${Math.round(WRITER_CHECKPOINT_BYTES / pageSize)}`)
   await db.migrateToLatest(migrations)
   return db
 }
