@@ -4,8 +4,8 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 
 // node:http through getBuiltinModule, not an ESM import: importing it as a
 // module builds its namespace, which reads its lazy WebSocket, MessageEvent
-// and CloseEvent exports and so loads Node's undici (~13 MiB of RSS) in a
-// process that never uses it. (packages/pds/tests/footprint.test.ts holds the PDS to this.)
+// and CloseEvent exports and so loads Node's undici (~13 MiB of RSS in a bare
+// process) in one that never uses it. (packages/pds/tests/footprint.test.ts holds the PDS to this.)
 const { createServer } = process.getBuiltinModule('node:http')
 
 /**
