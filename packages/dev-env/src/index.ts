@@ -24,4 +24,4 @@ export { FakeAccount, POST, post, tidAt, type BuiltCommit, type CommitOptions, t
 export { latestMail, latestMailIn, type TestMail } from './mail.ts'
 export { ATP_BIN, runAtp, type CliRun } from './cli.ts'
 export { PdsCrashHarness, auditFailures, type CrashAudit, type CrashHarnessOptions, type RoundReport } from './crash.ts'
-export { ChildService, REPO_ROOT, childPdsEnv, childPdsSecrets } from './child.ts'
+export { ChildService, NODE_BIN, REPO_ROOT, childPdsEnv, childPdsSecrets } from './child.ts'

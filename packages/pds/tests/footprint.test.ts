@@ -4,18 +4,17 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { AtpAgent } from '@atproto/api'
-import { ChildService, REPO_ROOT, childPdsEnv, freePort } from '@atsuite/dev-env'
+import { ChildService, NODE_BIN, REPO_ROOT, childPdsEnv, freePort } from '@atsuite/dev-env'
 import { PlcServer } from '@atsuite/plc'
 
 // What the PDS process loads is part of its memory: Node's bundled undici
 // (its fetch, WebSocket and MessageEvent) costs ~13 MiB of RSS, and a PDS
 // has no use for it. It comes in through any global fetch, or through an ESM
 // `import` of node:http (whose namespace reads the lazy WebSocket export).
-// The real binary runs here, as `npm run pds` runs it, watched by a preload
+// The real binary runs here in a process of its own, watched by a preload
 // (fixtures/undici-watch.ts), through sign-up, sign-in, writes, a blob and reads.
 
 const WATCH = path.join(REPO_ROOT, 'packages/pds/tests/fixtures/undici-watch.ts')
-const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node')
 
 let dir: string
 let plc: PlcServer
@@ -35,7 +34,7 @@ const watchLines = (file: string): string[] => fs.readFileSync(file, 'utf8').tri
 
 test('the watch sees undici load (a process that calls fetch)', async () => {
   const file = path.join(dir, 'control.txt')
-  await promisify(execFile)(NODE, ['--input-type=module', '-e', "await fetch('http://127.0.0.1:9').catch(() => {}); await new Promise((r) => setTimeout(r, 100))"], {
+  await promisify(execFile)(NODE_BIN, ['--input-type=module', '-e', "await fetch('http://127.0.0.1:9').catch(() => {}); await new Promise((r) => setTimeout(r, 100))"], {
     env: { PATH: process.env.PATH, NODE_OPTIONS: `--import ${WATCH}`, UNDICI_WATCH_FILE: file },
   })
   const lines = watchLines(file)

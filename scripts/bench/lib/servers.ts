@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { childPdsEnv } from '@atsuite/dev-env'
 import { freePort, startServer, type ServerProcess } from './process.ts'
 import { referenceEnv, repoRoot, runnerScript } from './reference.ts'
 
@@ -52,23 +53,10 @@ export const startOurPds = async (workDir: string, plcUrl: string, nodeArgs: str
   const port = await freePort()
   const dataDirectory = path.join(workDir, 'ours')
   fs.mkdirSync(dataDirectory, { recursive: true })
-  const s = secrets()
   return startServer({
     name: 'our pds',
     args: [...OUR_PDS_RUNTIME.nodeArgs, ...nodeArgs, path.join(repoRoot, 'packages/pds/src/bin.ts')],
-    env: {
-      ...OUR_PDS_RUNTIME.env,
-      PDS_HOSTNAME: 'localhost',
-      PDS_PORT: String(port),
-      PDS_DATA_DIRECTORY: dataDirectory,
-      PDS_DID_PLC_URL: plcUrl,
-      PDS_SERVICE_HANDLE_DOMAINS: '.test',
-      PDS_INVITE_REQUIRED: 'false',
-      PDS_JWT_SECRET: s.jwtSecret,
-      PDS_ADMIN_PASSWORD: s.adminPassword,
-      PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX: s.plcRotationKeyHex,
-      LOG_ENABLED: 'false',
-    },
+    env: { ...OUR_PDS_RUNTIME.env, ...childPdsEnv({ port, dataDirectory, plcUrl }) },
     cwd: repoRoot,
     url: `http://127.0.0.1:${port}`,
     healthPath: '/xrpc/_health',
