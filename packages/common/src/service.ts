@@ -3,7 +3,7 @@ import { createServer as createXrpcServer, type Options as XrpcServerOptions, ty
 import type { Logger } from 'pino'
 import { HttpServer, bodyParserError, cors } from './http.ts'
 import type { WebSocketEndpoint } from './stream/subscription.ts'
-import { classyAuth, validateMethodFirst } from './xrpc-fast.ts'
+import { classyAuth, quickAuthResultCheck, validateMethodFirst } from './xrpc-fast.ts'
 
 export type XrpcOptions = {
   /** validate every response against its lexicon (on in tests) */
@@ -66,6 +66,7 @@ export class ServiceShell {
         }),
     })
     // every method registered here skips two of the router's no-op costs (xrpc-fast.ts)
+    quickAuthResultCheck()
     const add = this.xrpc.add.bind(this.xrpc)
     this.xrpc.add = ((ns: Parameters<XrpcServer['add']>[0], config: Parameters<XrpcServer['add']>[1]) => {
       validateMethodFirst(ns)

@@ -1,6 +1,7 @@
 import { l } from '@atproto/lex-schema'
 import { app, com } from '@atsuite/lexicon'
-import { classyAuth, mayApplyDefault, validateFirst } from '../src/xrpc-fast.ts'
+import { errorResult, isErrorResult } from '@atproto/xrpc-server'
+import { classyAuth, mayApplyDefault, quickAuthResultCheck, validateFirst } from '../src/xrpc-fast.ts'
 
 // validateFirst is held to lex-schema's own parse: for every XRPC method in the
 // generated lexicons (params, input), random requests, valid and not, must give
@@ -179,5 +180,28 @@ describe('classyAuth', () => {
     const handlerOnly = () => undefined
     expect(classyAuth(handlerOnly)).toBe(handlerOnly)
     expect(classyAuth({ handler: handlerOnly })).toEqual({ handler: handlerOnly })
+  })
+
+  it('leaves an error result plain, so the router still sees it as one', async () => {
+    const denied = { status: 401, error: 'AuthRequired', message: 'no' }
+    const out = await classyAuth({ auth: async () => denied, handler: () => undefined }).auth()
+    expect(out).toBe(denied)
+    expect(isErrorResult(out)).toBe(true)
+  })
+
+  it("answers the router's error-result check for its results without building an error", async () => {
+    quickAuthResultCheck()
+    expect(quickAuthResultCheck()).toBe(false)
+    const out = await classyAuth({ auth: async () => ({ credentials: { did: 'did:plc:x' } }), handler: () => undefined }).auth()
+    const answer = errorResult.safeParse(out)
+    expect(answer.success).toBe(false)
+    expect('error' in answer).toBe(false)
+    expect(isErrorResult(out)).toBe(false)
+    // anything else is checked as before: an error result is one, other values fail with their error
+    expect(isErrorResult({ status: 403, error: 'Forbidden' })).toBe(true)
+    const plain = errorResult.safeParse({ credentials: { did: 'did:plc:x' } })
+    expect(plain.success).toBe(false)
+    expect(plain).toHaveProperty('issues')
+    expect(isErrorResult(new Map())).toBe(false)
   })
 })
