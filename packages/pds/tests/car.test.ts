@@ -2,7 +2,7 @@ import { parseCid } from '@atproto/lex-data'
 import { cidForCbor } from '@atproto/lex-data'
 import { encode } from '@atproto/lex-cbor'
 import { readCarWithRoot } from '@atproto/repo'
-import { carHeader, cidBytes, encodeCar, pushCarBlock } from '../src/repo/car.ts'
+import { carHeader, cborCid, cidBytes, encodeCar, pushCarBlock } from '../src/repo/car.ts'
 
 test('cidBytes decodes stored base32 CID keys exactly as the multibase parser does', async () => {
   for (let i = 0; i < 200; i++) {
@@ -11,6 +11,16 @@ test('cidBytes decodes stored base32 CID keys exactly as the multibase parser do
   }
   const raw = 'bafkreiccldh766hwcnuxnf2wh6jgzepf2nlu2lvcllt63eww5p6chi4ity'
   expect(Buffer.from(cidBytes(raw)).equals(Buffer.from(parseCid(raw).bytes))).toBe(true)
+})
+
+test('cborCid gives the CID lex-data computes for the same DAG-CBOR bytes', async () => {
+  for (let i = 0; i < 200; i++) {
+    const bytes = encode({ i, s: 'y'.repeat(i * 7), nested: { list: [i, 'z'] } })
+    const expected = await cidForCbor(bytes)
+    const got = cborCid(bytes)
+    expect(got.equals(expected)).toBe(true)
+    expect(got.toString()).toBe(expected.toString())
+  }
 })
 
 test('CARs written in pieces and whole read back with @atproto/repo', async () => {

@@ -1,6 +1,14 @@
-import { parseCid } from '@atproto/lex-data'
+import { CBOR_DATA_CODEC, SHA256_HASH_CODE, createCid, parseCid, type Cid } from '@atproto/lex-data'
+import { sha256 } from '@atsuite/common'
 
 export { carHeader, encodeCar, pushCarBlock } from '@atsuite/common'
+
+/**
+ * The CID of DAG-CBOR bytes (CIDv1, sha-256): lex-data's `cidForCbor`,
+ * synchronously, through one `crypto.hash` call instead of a Hash object and a
+ * promise (a write computes two: its record's and its commit's).
+ */
+export const cborCid = (bytes: Uint8Array): Cid => createCid(CBOR_DATA_CODEC, SHA256_HASH_CODE, sha256(bytes)) as Cid
 
 const B32 = new Int8Array(128).fill(-1)
 'abcdefghijklmnopqrstuvwxyz234567'.split('').forEach((c, i) => (B32[c.charCodeAt(0)] = i))

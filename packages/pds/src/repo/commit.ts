@@ -1,10 +1,11 @@
 import { TID } from '@atproto/common'
 import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
-import { cidForCbor, decodeCid, type Cid } from '@atproto/lex-data'
+import { decodeCid, type Cid } from '@atproto/lex-data'
 import { signCommit, type Commit } from '@atproto/repo'
 import type { Keypair } from '@atproto/crypto'
 import { CidRef } from '@atsuite/common/dag-cbor'
 import { coveringProof, put, remove, rootCid, stubTree, type BlockSource, type MstNode } from '@atsuite/common/mst'
+import { cborCid } from './car.ts'
 
 /**
  * An account's current head kept in memory between commits: the signed
@@ -170,7 +171,7 @@ export const formatCommit = async (
   const rev = TID.nextStr(head.commit.rev)
   const signed = await signCommit({ did: head.commit.did, version: 3, rev, prev: null, data: dataCid }, keypair)
   const commitBytes = cborEncode(signed as never)
-  const commitCid = await cidForCbor(commitBytes)
+  const commitCid = cborCid(commitBytes)
   if (!commitCid.equals(head.cid)) {
     const commitRef = ref(commitCid)
     addBlock(newBlocks, commitRef, commitBytes)

@@ -1,6 +1,6 @@
 import { TID } from '@atproto/common'
 import { encode as cborEncode } from '@atproto/lex-cbor'
-import { cidForCbor, parseCid, type Cid } from '@atproto/lex-data'
+import { parseCid, type Cid } from '@atproto/lex-data'
 import { BlobRef, jsonToLex, lexToIpld, type LexUserType } from '@atproto/lexicon'
 import {
   ensureValidNsid,
@@ -14,6 +14,7 @@ import {
 import { lexicons } from '@atsuite/lexicon/docs'
 import { InvalidRecordError, InvalidRequest, PayloadTooLargeErr } from '../errors.ts'
 import { assertDataModelJson, DataModelError } from './data-model.ts'
+import { cborCid } from './car.ts'
 
 export type ValidationStatus = 'valid' | 'unknown' | undefined
 
@@ -144,7 +145,7 @@ const prepareRecord = async (opts: RecordOpts): Promise<PreparedRecordWrite> => 
   let bytes: Uint8Array
   try {
     bytes = cborEncode(ipld as never)
-    cid = await cidForCbor(bytes)
+    cid = cborCid(bytes)
   } catch (err) {
     throw new InvalidRecordError(`record cannot be encoded: ${(err as Error).message}`)
   }
