@@ -42,8 +42,10 @@ export type AppViewConfig = {
   maxBlobBytes: number
   /** viewers following more accounts than this get the network-wide timeline plan (see data/feed.ts) */
   timelineHeavyFollows: number
-  /** SQLite page cache (MiB) and fsync policy (see db/index.ts) */
+  /** SQLite page cache (MiB) of each reading connection, and the fsync policy (see db/index.ts) */
   dbCacheMb: number
+  /** SQLite page cache (MiB) of the indexer's connection, the one writer (see db/index.ts) */
+  indexerCacheMb: number
   /** SQLite memory-mapped reads of the database file, MiB (APPVIEW_DB_MMAP_MB; 0 turns it off) */
   dbMmapMb: number
   dbSynchronous: 'normal' | 'off'
@@ -89,6 +91,7 @@ export const envToConfig = (env: Env): AppViewConfig => {
     maxBlobBytes: envInt(env, 'APPVIEW_MAX_BLOB_BYTES') ?? 100 * 1024 * 1024,
     timelineHeavyFollows: envInt(env, 'APPVIEW_TIMELINE_HEAVY_FOLLOWS') ?? 300,
     dbCacheMb: envInt(env, 'APPVIEW_DB_CACHE_MB') ?? 256,
+    indexerCacheMb: envInt(env, 'APPVIEW_INDEXER_CACHE_MB') ?? 2048,
     dbMmapMb: envInt(env, 'APPVIEW_DB_MMAP_MB') ?? 16384,
     dbSynchronous: envStr(env, 'APPVIEW_DB_SYNCHRONOUS') === 'off' ? 'off' : 'normal',
     dbCheckpointMs: envInt(env, 'APPVIEW_DB_CHECKPOINT_MS') ?? 2000,
@@ -117,6 +120,8 @@ const validateConfig = (cfg: AppViewConfig, env: Env): void => {
   for (const s of cfg.pdsVerifiedHandleSuffixes) {
     if (!s.startsWith('.')) throw new ConfigError(`APPVIEW_PDS_VERIFIED_HANDLE_SUFFIXES entries must start with ".": ${s}`)
   }
+  if (cfg.dbCacheMb < 1) throw new ConfigError('APPVIEW_DB_CACHE_MB must be at least 1')
+  if (cfg.indexerCacheMb < 1) throw new ConfigError('APPVIEW_INDEXER_CACHE_MB must be at least 1')
   if (cfg.backfillConcurrency < 1) throw new ConfigError('APPVIEW_BACKFILL_CONCURRENCY must be at least 1')
   if (cfg.feedGenTimeoutMs < 1) throw new ConfigError('APPVIEW_FEEDGEN_TIMEOUT_MS must be at least 1')
 }

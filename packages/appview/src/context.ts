@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import type { DidString } from '@atproto/syntax'
 import { WalCheckpointer } from '@atsuite/common'
 import type { AppViewConfig } from './config.ts'
-import { openAppViewDb, type AppViewDb } from './db/index.ts'
+import { dbOptions, openAppViewDb, type AppViewDb } from './db/index.ts'
 import { AuthVerifier } from './auth/auth-verifier.ts'
 import type { CountersJson } from './indexer/counters.ts'
 import { NetworkIdentity, type IdentityService } from './indexer/identity.ts'
@@ -45,7 +45,7 @@ export class AppContext {
   static async create(cfg: AppViewConfig, overrides: AppViewOverrides = {}): Promise<AppContext> {
     fs.mkdirSync(cfg.dataDirectory, { recursive: true })
     fs.mkdirSync(cfg.blobCacheDirectory, { recursive: true })
-    const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous, mmapMb: cfg.dbMmapMb })
+    const db = await openAppViewDb(cfg.dbLocation, dbOptions(cfg, 'reader'))
     const identity = overrides.identity ?? new NetworkIdentity({ plcUrl: cfg.plcUrl, pdsVerifiedSuffixes: cfg.pdsVerifiedHandleSuffixes })
     return new AppContext(cfg, db, identity, await createIndexerService(cfg, identity))
   }

@@ -2,7 +2,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Db } from '@atsuite/common'
-import { APPVIEW_PAGE_SIZE, openAppViewDb } from '../src/db/index.ts'
+import { APPVIEW_PAGE_SIZE, dbOptions, openAppViewDb } from '../src/db/index.ts'
+import { envToConfig } from '../src/config.ts'
 
 // The index file's page size is chosen at its creation (db/index.ts says why
 // 8 KiB); a file made before keeps its own, and the writer's checkpoint
@@ -44,4 +45,20 @@ test('a file made with 4 KiB pages keeps them, with its bound in its own pages',
   expect(pragma(db, 'wal_autocheckpoint')).toBe(262144)
   expect(db.sqlite.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name IN ('before_upgrade', 'actor')").get()).toEqual({ n: 2 })
   await db.close()
+})
+
+test("the indexer's connection gets a page cache of its own size, readers theirs", async () => {
+  const defaults = envToConfig({})
+  expect(defaults.indexerCacheMb).toBe(2048)
+  expect(defaults.dbCacheMb).toBe(256)
+  const cfg = envToConfig({ APPVIEW_INDEXER_CACHE_MB: '64', APPVIEW_DB_CACHE_MB: '8' })
+  const file = path.join(dir, 'roles.sqlite')
+  const writer = await openAppViewDb(file, dbOptions(cfg, 'indexer'))
+  const reader = await openAppViewDb(file, dbOptions(cfg, 'reader'))
+  // a negative cache_size is KiB
+  expect(pragma(writer, 'cache_size')).toBe(-64 * 1024)
+  expect(pragma(reader, 'cache_size')).toBe(-8 * 1024)
+  await writer.close()
+  await reader.close()
+  expect(() => envToConfig({ APPVIEW_INDEXER_CACHE_MB: '0' })).toThrow('APPVIEW_INDEXER_CACHE_MB must be at least 1')
 })

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import { subsystemLogger } from '@atsuite/common'
 import type { AppViewConfig } from '../config.ts'
-import { openAppViewDb, type AppViewDb } from '../db/index.ts'
+import { dbOptions, openAppViewDb, type AppViewDb } from '../db/index.ts'
 import { IndexerCounters, type CountersJson } from './counters.ts'
 import { NetworkIdentity, type IdentityService } from './identity.ts'
 import { batchLimit, Indexer } from './indexer.ts'
@@ -154,7 +154,7 @@ export class ThreadIndexer extends EventEmitter<{ progress: [] }> implements Ind
 /** The indexer the configuration asks for; `db` is only used in-process. */
 export const createIndexerService = async (cfg: AppViewConfig, identity: IdentityService): Promise<IndexerService> => {
   if (cfg.indexerThread) return new ThreadIndexer(cfg)
-  const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous, mmapMb: cfg.dbMmapMb })
+  const db = await openAppViewDb(cfg.dbLocation, dbOptions(cfg, 'indexer'))
   return new LocalIndexer(cfg, db, identity)
 }
 

@@ -3,14 +3,14 @@
 // indexer, and reports its status to the main thread after every step.
 import { parentPort, workerData } from 'node:worker_threads'
 import type { AppViewConfig } from '../config.ts'
-import { openAppViewDb } from '../db/index.ts'
+import { dbOptions, openAppViewDb } from '../db/index.ts'
 import { LocalIndexer, workerIdentity, type IndexerStatus } from './service.ts'
 
 const port = parentPort
 if (!port) throw new Error('indexer/worker.ts runs as a worker thread')
 const { cfg } = workerData as { cfg: AppViewConfig }
 
-const db = await openAppViewDb(cfg.dbLocation, { cacheMb: cfg.dbCacheMb, synchronous: cfg.dbSynchronous, mmapMb: cfg.dbMmapMb })
+const db = await openAppViewDb(cfg.dbLocation, dbOptions(cfg, 'indexer'))
 const indexer = new LocalIndexer(cfg, db, workerIdentity(cfg))
 
 // status after every step, coalesced per turn of the event loop
