@@ -1,9 +1,11 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { createServer as createXrpcServer, type Options as XrpcServerOptions, type Server as XrpcServer, type XRPCError } from '@atproto/xrpc-server'
 import type { Logger } from 'pino'
+import { l } from '@atproto/lex-schema'
 import { HttpServer, bodyParserError, cors } from './http.ts'
 import type { WebSocketEndpoint } from './stream/subscription.ts'
 import { classyAuth, quickAuthResultCheck, validateMethodFirst } from './xrpc-fast.ts'
+import { DirectRoutes, type DirectRouteOptions } from './xrpc-direct.ts'
 
 export type XrpcOptions = {
   /** validate every response against its lexicon (on in tests) */
@@ -37,6 +39,8 @@ export type ServiceShellOptions = {
   rateLimits?: XrpcServerOptions['rateLimits']
   /** an error state `_health` reports with a 503 (e.g. storage refusing writes) */
   health?: () => { ok: true } | { ok: false; error: string; message: string }
+  /** JSON procedures answered without express (xrpc-direct.ts) */
+  direct?: DirectRouteOptions
 }
 
 /**
@@ -51,6 +55,7 @@ export class ServiceShell {
   readonly xrpc: XrpcServer
   private readonly http: HttpServer
   private readonly subscriptions: WebSocketEndpoint[]
+  private readonly direct: DirectRoutes | undefined
 
   constructor(opts: ServiceShellOptions) {
     this.xrpc = createXrpcServer([], {
@@ -67,13 +72,20 @@ export class ServiceShell {
     })
     // every method registered here skips two of the router's no-op costs (xrpc-fast.ts)
     quickAuthResultCheck()
+    const app = express()
+    // the XRPC router is an express app of its own, mounted in this one: it would send `X-Powered-By` too
+    this.xrpc.router.disable('x-powered-by')
+    const direct = opts.direct
+      ? new DirectRoutes(this.xrpc, app, opts.direct, { jsonLimit: opts.xrpc.jsonLimit, errorParser: opts.errorParser, logger: opts.logger })
+      : undefined
     const add = this.xrpc.add.bind(this.xrpc)
     this.xrpc.add = ((ns: Parameters<XrpcServer['add']>[0], config: Parameters<XrpcServer['add']>[1]) => {
       validateMethodFirst(ns)
-      return add(ns, classyAuth(config))
+      const classy = classyAuth(config)
+      direct?.register((l.getMain(ns as never) as { nsid: string }).nsid, ns, classy as never)
+      return add(ns, classy)
     }) as XrpcServer['add']
     this.subscriptions = opts.subscriptions ?? []
-    const app = express()
     app.disable('x-powered-by')
     app.set('trust proxy', opts.trustProxy ?? true)
     app.use(cors)
@@ -91,7 +103,8 @@ export class ServiceShell {
     })
     app.use(errorHandler(opts))
     this.app = app
-    this.http = new HttpServer(app)
+    this.direct = direct
+    this.http = new HttpServer(direct ? (req, res) => direct.handle(req, res) || app(req, res) : app)
     this.http.server.on('upgrade', (req, socket, head) => {
       for (const sub of this.subscriptions) if (sub.handleUpgrade(req, socket, head)) return
       socket.destroy()
@@ -104,6 +117,11 @@ export class ServiceShell {
 
   get port(): number {
     return this.http.port
+  }
+
+  /** Requests answered by direct routes (xrpc-direct.ts) so far. */
+  get directRequests(): number {
+    return this.direct?.requests ?? 0
   }
 
   /** Closes subscriptions, then the listener and every open connection. */

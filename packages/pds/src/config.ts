@@ -70,6 +70,12 @@ export type PdsConfig = {
    * `false`: always the socket's address
    */
   trustProxy: boolean | number | string[]
+  /**
+   * PDS_DIRECT_ROUTES (default true): the record writes are answered from the
+   * HTTP server without express (api/raw-json.ts `DIRECT_METHODS`); `false`
+   * sends them through express like every other method
+   */
+  directRoutes: boolean
   oauth: {
     /** PDS_OAUTH_PROVIDER_NAME: the name the sign-in pages show (default: the hostname) */
     serviceName: string
@@ -225,6 +231,7 @@ export const envToConfig = (env: Env): PdsConfig => {
       overrides: rateLimitOverrides(envStr(env, 'PDS_RATE_LIMIT_OVERRIDES')),
     },
     trustProxy: trustProxy(envStr(env, 'PDS_TRUST_PROXY')),
+    directRoutes: envBool(env, 'PDS_DIRECT_ROUTES') ?? true,
     oauth: {
       serviceName: envStr(env, 'PDS_OAUTH_PROVIDER_NAME') ?? hostname,
       trustedClients: envList(env, 'PDS_OAUTH_TRUSTED_CLIENTS') ?? [],

@@ -2,7 +2,7 @@ import { ServiceShell } from '@atsuite/common'
 import { AppContext, type ContextOverrides } from './context.ts'
 import type { PdsConfig, PdsSecrets } from './config.ts'
 import { registerRoutes } from './api/index.ts'
-import { rawJson } from './api/raw-json.ts'
+import { DIRECT_METHODS, keepRawJson, rawJson } from './api/raw-json.ts'
 import { toXrpcError } from './errors.ts'
 import { wellKnownRouter } from './well-known.ts'
 import { oauthRoutes } from './oauth/routes.ts'
@@ -36,12 +36,18 @@ export class PDS {
       rateLimits: ctx.rateLimits.serverOption(),
       trustProxy: ctx.cfg.trustProxy,
       before: [wellKnownRouter(ctx), oauthRoutes(ctx), rawJson((nsid) => local.has(nsid.toLowerCase()))],
+      direct: cfg.directRoutes ? { methods: DIRECT_METHODS, onJson: keepRawJson } : undefined,
       // what no route serves is forwarded (to the app view, or the atproto-proxy service) or a 501
       unknownMethod: unknownMethod(ctx),
     })
     registerRoutes(shell.xrpc, ctx)
     for (const nsid of shell.registeredMethods()) local.add(nsid.toLowerCase())
     return new PDS(ctx, shell)
+  }
+
+  /** Requests answered without express so far (xrpc-direct.ts). */
+  get directRequests(): number {
+    return this.shell.directRequests
   }
 
   /** The NSIDs of every XRPC method this PDS serves itself. */

@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http'
 import express, { type RequestHandler } from 'express'
+import { InvalidRequest } from '../errors.ts'
 
 const JSON_LIMIT = '10mb'
 const MAX_JSON_DEPTH = 128
@@ -18,6 +20,27 @@ const jsonDepth = (root: unknown): number => {
 }
 
 /**
+ * Keeps a request's body as parsed from JSON (`req.rawJson`); a body nested
+ * deeper than MAX_JSON_DEPTH is refused. For the methods the PDS answers
+ * without express (`DIRECT_METHODS`), and for `rawJson` below.
+ */
+export const keepRawJson = (req: IncomingMessage, body: unknown): void => {
+  if (jsonDepth(body) > MAX_JSON_DEPTH) throw new InvalidRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`)
+  ;(req as IncomingMessage & { rawJson?: unknown }).rawJson = body
+}
+
+/**
+ * The record writes, answered from the HTTP server without express
+ * (`@atsuite/common`'s xrpc-direct.ts): ~130 µs less main-thread time a write.
+ */
+export const DIRECT_METHODS = [
+  'com.atproto.repo.createRecord',
+  'com.atproto.repo.putRecord',
+  'com.atproto.repo.deleteRecord',
+  'com.atproto.repo.applyWrites',
+] as const
+
+/**
  * Keeps the request body exactly as parsed from JSON (`req.rawJson`) before
  * the XRPC layer converts it, so record writes can be checked strictly
  * against the data model. Malformed JSON is a 400 here, never a 500. Only
@@ -32,11 +55,11 @@ export const rawJson = (isLocal: (nsid: string) => boolean): RequestHandler => {
     if (!isLocal(req.path.slice('/xrpc/'.length))) return next()
     parse(req, res, (err?: unknown) => {
       if (err) return next(err)
-      if (jsonDepth(req.body) > MAX_JSON_DEPTH) {
-        res.status(400).json({ error: 'InvalidRequest', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` })
-        return
+      try {
+        keepRawJson(req, req.body)
+      } catch (depthErr) {
+        return next(depthErr)
       }
-      ;(req as typeof req & { rawJson?: unknown }).rawJson = req.body
       next()
     })
   }

@@ -1,0 +1,222 @@
+// Direct routes: the hot JSON procedures of a service (the PDS's record
+// writes) answered from the HTTP server's request event, without express.
+//
+// Express costs every request its own work before and after the method runs:
+// `expressInit` re-prototyping req and res, a walk of the middleware stack and
+// the XRPC router's ~200 routes, body-parser's content-type and charset
+// parsing, and `res.json` → `res.send` (charset, ETag, freshness). On a
+// createRecord that was ~130 µs of the main thread's ~0.9 ms
+// (packages/pds/HACKING.md, Runtime).
+//
+// A direct route runs the very pipeline @atproto/xrpc-server builds for the
+// method, from the server's own pieces, on the same config: params verifier,
+// auth (with its error-result check), input verifier (lexicon validation),
+// the route's rate limiter (the same instance the express route uses, so both
+// count against one budget), handler, response validation when it is on.
+// What it does itself is read the body, answer, and map errors as
+// xrpc-server's error middleware does. Only a request that needs nothing
+// else is taken: POST to the exact path with no query string, a JSON body
+// (`application/json`, optionally `charset=utf-8`) of a declared length
+// within the JSON limit, not compressed. Anything else (a GET, a chunked or
+// gzip body, another charset, an OPTIONS preflight) goes through express as
+// before. The PDS's `tests/direct-routes.test.ts` holds both paths to the same
+// answers, request by request.
+import crypto from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Express } from 'express'
+import { lexToJson } from '@atproto/lexicon'
+import { isHandlerSuccess, type Server as XrpcServer, type XRPCError } from '@atproto/xrpc-server'
+import type { Logger } from 'pino'
+
+type Handler = (ctx: unknown) => unknown
+type Verifier = (...args: unknown[]) => unknown
+type Limiter = { handle(ctx: unknown): Promise<unknown>; reset(ctx: unknown): Promise<unknown> }
+
+/** The pieces of @atproto/xrpc-server's route pipeline (public in its JavaScript, not in its types). */
+type XrpcInternals = {
+  createAuthVerifier(config: unknown): Verifier | null
+  createSchemaParamsVerifier(ns: unknown, opts: unknown): Verifier
+  createSchemaInputVerifier(ns: unknown, opts: unknown): Verifier
+  createSchemaOutputVerifier(ns: unknown): Verifier | null
+  createRouteRateLimiter(nsid: string, config: unknown): Limiter | undefined
+}
+
+export type DirectRouteOptions = {
+  /** the NSIDs served directly (procedures with a JSON body) */
+  methods: readonly string[]
+  /**
+   * Called with each parsed body before the XRPC pipeline, as a middleware
+   * before the router would see it (the PDS keeps the JSON as sent, and
+   * refuses what is nested too deep). May throw an XRPC error.
+   */
+  onJson?: (req: IncomingMessage, body: unknown) => void
+}
+
+type Settings = {
+  jsonLimit: number
+  errorParser: (err: unknown) => XRPCError
+  logger: Logger
+}
+
+/** the signal a procedure's handler gets: procedures are never cancelled (as in xrpc-server) */
+const NEVER_ABORTED = new AbortController().signal
+
+const JSON_TYPES = new Set(['application/json', 'application/json; charset=utf-8', 'application/json;charset=utf-8'])
+
+/** What express's `res.json` sends for a string body: its weak ETag (the `etag` package's format). */
+const weakEtag = (body: string): string => {
+  const len = Buffer.byteLength(body, 'utf8')
+  if (len === 0) return 'W/"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk"'
+  return `W/"${len.toString(16)}-${crypto.createHash('sha1').update(body, 'utf8').digest('base64').slice(0, 27)}"`
+}
+
+export class DirectRoutes {
+  /** requests taken so far */
+  requests = 0
+  private readonly routes = new Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>()
+  private readonly methods: Set<string>
+  private readonly internals: XrpcInternals
+  private readonly limiters = new Map<string, Limiter | undefined>()
+  private readonly app: Express
+  private readonly opts: DirectRouteOptions
+  private readonly settings: Settings
+
+  constructor(xrpc: XrpcServer, app: Express, opts: DirectRouteOptions, settings: Settings) {
+    this.app = app
+    this.opts = opts
+    this.settings = settings
+    this.methods = new Set(opts.methods)
+    this.internals = xrpc as unknown as XrpcInternals
+    // one rate limiter per route, shared by the express route and the direct one
+    const create = this.internals.createRouteRateLimiter.bind(xrpc)
+    this.internals.createRouteRateLimiter = (nsid, config) => {
+      if (!this.methods.has(nsid)) return create(nsid, config)
+      if (!this.limiters.has(nsid)) this.limiters.set(nsid, create(nsid, config))
+      return this.limiters.get(nsid)
+    }
+  }
+
+  /** Builds the direct route of a method about to be registered with `xrpc.add(ns, config)`. */
+  register(nsid: string, ns: unknown, config: { handler: Handler; opts?: unknown }): void {
+    if (!this.methods.has(nsid)) return
+    const x = this.internals
+    const auth = x.createAuthVerifier(config)
+    const params = x.createSchemaParamsVerifier(ns, config.opts)
+    const input = x.createSchemaInputVerifier(ns, config.opts)
+    const output = x.createSchemaOutputVerifier(ns)
+    const limiter = x.createRouteRateLimiter(nsid, config)
+    const handler = config.handler
+    const { onJson } = this.opts
+    const ipGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(this.app.request), 'ip')?.get
+    const app = this.app
+    this.routes.set(`/xrpc/${nsid}`, async (req, res) => {
+      res.setHeader('access-control-allow-origin', '*')
+      let body: unknown
+      try {
+        // as body-parser reads it: UTF-8 without a byte-order mark, any JSON value
+        const text = (await readBody(req)).toString('utf8')
+        body = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+      } catch (err) {
+        if (err instanceof BodyReadError) return
+        return this.send(res, 400, { error: 'InvalidRequest', message: 'Request body is not valid JSON' })
+      }
+      try {
+        onJson?.(req, body)
+        // what express and body-parser would have left on the request for the pipeline
+        const r = req as IncomingMessage & Record<string, unknown>
+        r.body = body
+        r._body = true
+        r.path = req.url
+        if (limiter && ipGetter) {
+          Object.defineProperty(r, 'app', { value: app, configurable: true })
+          Object.defineProperty(r, 'ip', { get: ipGetter, configurable: true })
+        }
+        const p = params(req)
+        const a = auth ? await auth({ req, res, params: p }) : undefined
+        const i = await input(req, res)
+        const ctx = {
+          params: p,
+          input: i,
+          auth: a,
+          req,
+          res,
+          signal: NEVER_ABORTED,
+          resetRouteRateLimits: async () => limiter?.reset(ctx),
+        }
+        if (limiter) await limiter.handle(ctx)
+        const out = (await handler(ctx)) as { encoding?: string; body?: unknown; headers?: Record<string, unknown> } | undefined
+        if (!out) {
+          output?.(out)
+          res.statusCode = 200
+          res.end()
+          return
+        }
+        if (!isHandlerSuccess(out as never) || out.encoding !== 'application/json' || isStream(out.body)) {
+          throw new Error(`direct route ${nsid}: the handler gave an output only express sends`)
+        }
+        output?.(out)
+        for (const [name, val] of Object.entries(out.headers ?? {})) if (val != null) res.setHeader(name, val as string)
+        this.send(res, 200, lexToJson(out.body as never))
+      } catch (err) {
+        const x = this.settings.errorParser(err)
+        if (x.statusCode >= 500) this.settings.logger.error({ err, nsid }, 'unhandled error')
+        if (res.headersSent) {
+          res.destroy()
+          return
+        }
+        this.send(res, x.statusCode, x.payload)
+      }
+    })
+  }
+
+  /** Answers `req` and returns true when it is one for a direct route; false leaves it to express. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'POST') return false
+    const route = this.routes.get(req.url ?? '')
+    if (!route) return false
+    const h = req.headers
+    const type = h['content-type']
+    if (type === undefined || !JSON_TYPES.has(type.toLowerCase())) return false
+    if (h['transfer-encoding'] !== undefined) return false
+    const encoding = h['content-encoding']
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false
+    const length = Number(h['content-length'])
+    if (!Number.isInteger(length) || length < 1 || length > this.settings.jsonLimit) return false
+    this.requests++
+    void route(req, res)
+    return true
+  }
+
+  private send(res: ServerResponse, status: number, payload: unknown): void {
+    const text = JSON.stringify(payload)
+    res.statusCode = status
+    res.setHeader('content-type', 'application/json; charset=utf-8')
+    res.setHeader('content-length', Buffer.byteLength(text, 'utf8'))
+    res.setHeader('etag', weakEtag(text))
+    res.end(text)
+  }
+}
+
+const isStream = (v: unknown): boolean => typeof (v as { pipe?: unknown } | null)?.pipe === 'function'
+
+class BodyReadError extends Error {}
+
+/** The request's body (its length was checked against the limit from its header; a client that sends more is cut off). */
+const readBody = (req: IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const expected = Number(req.headers['content-length'])
+    const chunks: Buffer[] = []
+    let received = 0
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length
+      if (received > expected) {
+        req.destroy()
+        reject(new BodyReadError('body longer than its content-length'))
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))
+    req.on('error', () => reject(new BodyReadError('request failed while its body was read')))
+    req.on('aborted', () => reject(new BodyReadError('request aborted while its body was read')))
+  })
