@@ -70,19 +70,20 @@ export class ServiceShell {
           res.status(501).json({ error: 'MethodNotImplemented', message: `Method not implemented: ${nsid}` })
         }),
     })
-    // every method registered here skips two of the router's no-op costs (xrpc-fast.ts)
-    quickAuthResultCheck()
     const app = express()
     // the XRPC router is an express app of its own, mounted in this one: it would send `X-Powered-By` too
     this.xrpc.router.disable('x-powered-by')
     const direct = opts.direct
       ? new DirectRoutes(this.xrpc, app, opts.direct, { jsonLimit: opts.xrpc.jsonLimit, errorParser: opts.errorParser, logger: opts.logger })
       : undefined
+    // every method registered here skips the router's no-op costs (xrpc-fast.ts), and gets its direct route if it has one
+    quickAuthResultCheck()
     const add = this.xrpc.add.bind(this.xrpc)
     this.xrpc.add = ((ns: Parameters<XrpcServer['add']>[0], config: Parameters<XrpcServer['add']>[1]) => {
       validateMethodFirst(ns)
       const classy = classyAuth(config)
-      direct?.register((l.getMain(ns as never) as { nsid: string }).nsid, ns, classy as never)
+      const main = l.getMain(ns as never) as { nsid: string; type: string }
+      direct?.register(main.nsid, main.type, ns, classy as never)
       return add(ns, classy)
     }) as XrpcServer['add']
     this.subscriptions = opts.subscriptions ?? []

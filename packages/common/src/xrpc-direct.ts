@@ -96,9 +96,10 @@ export class DirectRoutes {
     }
   }
 
-  /** Builds the direct route of a method about to be registered with `xrpc.add(ns, config)`. */
-  register(nsid: string, ns: unknown, config: { handler: Handler; opts?: unknown }): void {
+  /** Builds the direct route of a method about to be registered with `xrpc.add(ns, config)`; `type` is its lexicon type. */
+  register(nsid: string, type: string, ns: unknown, config: { handler: Handler; opts?: unknown }): void {
     if (!this.methods.has(nsid)) return
+    if (type !== 'procedure') throw new Error(`direct routes are for procedures; ${nsid} is a ${type}`)
     const x = this.internals
     const auth = x.createAuthVerifier(config)
     const params = x.createSchemaParamsVerifier(ns, config.opts)
