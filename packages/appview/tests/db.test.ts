@@ -49,7 +49,7 @@ test('a file made with 4 KiB pages keeps them, with its bound in its own pages',
 
 test("the indexer's connection gets a page cache of its own size, readers theirs", async () => {
   const defaults = envToConfig({})
-  expect(defaults.indexerCacheMb).toBe(2048)
+  expect(defaults.indexerCacheMb).toBe(4096)
   expect(defaults.dbCacheMb).toBe(256)
   const cfg = envToConfig({ APPVIEW_INDEXER_CACHE_MB: '64', APPVIEW_DB_CACHE_MB: '8' })
   const file = path.join(dir, 'roles.sqlite')

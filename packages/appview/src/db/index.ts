@@ -28,13 +28,13 @@ export type AppViewDbOptions = {
 /**
  * A connection's options by its role. Readers (HTTP) get `APPVIEW_DB_CACHE_MB`
  * of page cache each. The indexer, the one writer, gets
- * `APPVIEW_INDEXER_CACHE_MB` (2 GiB): a batch of up to 40,000 events dirties
+ * `APPVIEW_INDEXER_CACHE_MB` (4 GiB): a batch of up to 100,000 events dirties
  * pages all over the indexes, and once the dirty pages outgrow the cache
  * SQLite spills them to the log mid-transaction, so a page changed again
  * later in the batch is logged again. The cache fills only as far as the
  * index does. Measured on `bench:appview`, one run each on the same machine:
- * scale 0.1 7,983 → 10,519 events/s; scale 1 4,221 → 6,635 events/s, 60.8 →
- * 50.9 KiB written an event (HACKING.md, Storage).
+ * scale 0.1 7,983 → 10,519 events/s (256 MiB → 2 GiB); scale 1 4,221 → 6,635
+ * events/s (2 GiB), → 9,710 (4 GiB and batches of 100,000) (HACKING.md, Storage).
  */
 export const dbOptions = (cfg: Pick<AppViewConfig, 'dbCacheMb' | 'indexerCacheMb' | 'dbSynchronous' | 'dbMmapMb'>, role: 'reader' | 'indexer'): AppViewDbOptions => ({
   cacheMb: role === 'indexer' ? cfg.indexerCacheMb : cfg.dbCacheMb,

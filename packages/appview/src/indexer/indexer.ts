@@ -24,8 +24,9 @@ const SYNC_BACKOFF_MS = [500, 2_000, 10_000]
  * holds the indexer's `maxBatch` events: every commit writes each page it
  * dirtied once to the WAL, and on a large index most inserts dirty a page of
  * their own, so fewer, larger commits write a fraction of the bytes (on the
- * benchmark's network, 37.6 KiB per event with a commit per read, 13 with
- * batches of 40,000) for a second or so on events that are already late.
+ * benchmark's network at scale 0.1, 37.6 KiB per event with a commit per
+ * read, 13 with batches of 40,000) for a second or so on events that are
+ * already late.
  *
  * "Behind" needs the next event to be already waiting when a batch is done
  * (it arrives within `backlogGapMs`) and one of:
@@ -84,8 +85,13 @@ const DEFAULT_PACING: PacerOptions = {
   stayUtilisation: 0.5,
 }
 
-/** The most events one transaction applies (the indexer's `maxBatch` is at most this). */
-const BATCH_MAX = 40_000
+/**
+ * The most events one transaction applies (the indexer's `maxBatch` is at most
+ * this). At scale 1 of `bench:appview` (a 14 GB index), batches of up to
+ * 100,000 with a 4 GiB indexer cache wrote 33.1 KiB an event against 50.9 with
+ * batches of 40,000 and 2 GiB: 9,710 events/s against 6,635 (HACKING.md, Storage).
+ */
+const BATCH_MAX = 100_000
 
 /**
  * The longest batch for a stream that pauses past `maxPending` pending events,
