@@ -63,6 +63,9 @@ export const cors = (req: IncomingMessage, res: ServerResponse, next: () => void
   next()
 }
 
+/** A request body that is not JSON (body-parser's, and xrpc-direct.ts's own read). */
+export const INVALID_JSON = Object.freeze({ status: 400, error: 'InvalidRequest', message: 'Request body is not valid JSON' })
+
 /**
  * body-parser's failures (malformed JSON, too large) as XRPC error bodies —
  * a bad request body is a 4xx, never a 500. Null for any other error.
@@ -70,6 +73,6 @@ export const cors = (req: IncomingMessage, res: ServerResponse, next: () => void
 export const bodyParserError = (err: unknown): { status: number; error: string; message: string } | null => {
   const type = (err as { type?: unknown } | null)?.type
   if (type === 'entity.too.large') return { status: 413, error: 'PayloadTooLarge', message: 'request entity too large' }
-  if (type === 'entity.parse.failed') return { status: 400, error: 'InvalidRequest', message: 'Request body is not valid JSON' }
+  if (type === 'entity.parse.failed') return INVALID_JSON
   return null
 }

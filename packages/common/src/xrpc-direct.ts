@@ -21,12 +21,14 @@
 // gzip body, another charset, an OPTIONS preflight) goes through express as
 // before. The PDS's `tests/direct-routes.test.ts` holds both paths to the same
 // answers, request by request.
-import crypto from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
 import type { Express } from 'express'
 import { lexToJson } from '@atproto/lexicon'
 import { isHandlerSuccess, type Server as XrpcServer, type XRPCError } from '@atproto/xrpc-server'
 import type { Logger } from 'pino'
+import { INVALID_JSON, cors } from './http.ts'
 
 type Handler = (ctx: unknown) => unknown
 type Verifier = (...args: unknown[]) => unknown
@@ -63,13 +65,6 @@ const NEVER_ABORTED = new AbortController().signal
 
 const JSON_TYPES = new Set(['application/json', 'application/json; charset=utf-8', 'application/json;charset=utf-8'])
 
-/** What express's `res.json` sends for a string body: its weak ETag (the `etag` package's format). */
-const weakEtag = (body: string): string => {
-  const len = Buffer.byteLength(body, 'utf8')
-  if (len === 0) return 'W/"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk"'
-  return `W/"${len.toString(16)}-${crypto.createHash('sha1').update(body, 'utf8').digest('base64').slice(0, 27)}"`
-}
-
 export class DirectRoutes {
   /** requests taken so far */
   requests = 0
@@ -80,12 +75,15 @@ export class DirectRoutes {
   private readonly app: Express
   private readonly opts: DirectRouteOptions
   private readonly settings: Settings
+  /** the app's own ETag function (its `etag` setting), as `res.send` calls it */
+  private readonly etag: ((body: Buffer) => string | undefined) | undefined
 
   constructor(xrpc: XrpcServer, app: Express, opts: DirectRouteOptions, settings: Settings) {
     this.app = app
     this.opts = opts
     this.settings = settings
     this.methods = new Set(opts.methods)
+    this.etag = app.get('etag fn') as ((body: Buffer) => string | undefined) | undefined
     this.internals = xrpc as unknown as XrpcInternals
     // one rate limiter per route, shared by the express route and the direct one
     const create = this.internals.createRouteRateLimiter.bind(xrpc)
@@ -111,15 +109,20 @@ export class DirectRoutes {
     const ipGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(this.app.request), 'ip')?.get
     const app = this.app
     this.routes.set(`/xrpc/${nsid}`, async (req, res) => {
-      res.setHeader('access-control-allow-origin', '*')
+      cors(req, res, () => undefined)
+      let text: string
+      try {
+        text = (await buffer(req)).toString('utf8')
+      } catch {
+        // the client went away mid-body: nobody to answer
+        return
+      }
       let body: unknown
       try {
         // as body-parser reads it: UTF-8 without a byte-order mark, any JSON value
-        const text = (await readBody(req)).toString('utf8')
         body = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
-      } catch (err) {
-        if (err instanceof BodyReadError) return
-        return this.send(res, 400, { error: 'InvalidRequest', message: 'Request body is not valid JSON' })
+      } catch {
+        return this.send(res, INVALID_JSON.status, { error: INVALID_JSON.error, message: INVALID_JSON.message })
       }
       try {
         onJson?.(req, body)
@@ -152,7 +155,7 @@ export class DirectRoutes {
           res.end()
           return
         }
-        if (!isHandlerSuccess(out as never) || out.encoding !== 'application/json' || isStream(out.body)) {
+        if (!isHandlerSuccess(out as never) || out.encoding !== 'application/json' || out.body instanceof Readable) {
           throw new Error(`direct route ${nsid}: the handler gave an output only express sends`)
         }
         output?.(out)
@@ -188,36 +191,14 @@ export class DirectRoutes {
     return true
   }
 
+  /** What `res.json` sends: the JSON as UTF-8, its length, and the app's ETag for it. */
   private send(res: ServerResponse, status: number, payload: unknown): void {
-    const text = JSON.stringify(payload)
+    const bytes = Buffer.from(JSON.stringify(payload), 'utf8')
     res.statusCode = status
     res.setHeader('content-type', 'application/json; charset=utf-8')
-    res.setHeader('content-length', Buffer.byteLength(text, 'utf8'))
-    res.setHeader('etag', weakEtag(text))
-    res.end(text)
+    res.setHeader('content-length', bytes.length)
+    const etag = this.etag?.(bytes)
+    if (etag) res.setHeader('etag', etag)
+    res.end(bytes)
   }
 }
-
-const isStream = (v: unknown): boolean => typeof (v as { pipe?: unknown } | null)?.pipe === 'function'
-
-class BodyReadError extends Error {}
-
-/** The request's body (its length was checked against the limit from its header; a client that sends more is cut off). */
-const readBody = (req: IncomingMessage): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const expected = Number(req.headers['content-length'])
-    const chunks: Buffer[] = []
-    let received = 0
-    req.on('data', (chunk: Buffer) => {
-      received += chunk.length
-      if (received > expected) {
-        req.destroy()
-        reject(new BodyReadError('body longer than its content-length'))
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))
-    req.on('error', () => reject(new BodyReadError('request failed while its body was read')))
-    req.on('aborted', () => reject(new BodyReadError('request aborted while its body was read')))
-  })
