@@ -3,7 +3,9 @@
  * on time): events sequenced before the window go, the rest stay, rows from
  * before the timeUs column are judged by sequencedAt, and a log created with
  * the old time index loses it on open. A log given a StoreCheckpointer
- * shared with other files has its WAL copied by that thread. Events queued
+ * shared with other files has its WAL copied by that thread; one told to
+ * checkpoint by itself ('writer') copies it back every SELF_CHECKPOINT_PAGES,
+ * with no thread. Events queued
  * with appendSoon hold their seqs at once and are written together at the
  * end of the turn, before any later append or read; a refused batch frees
  * its seqs and tells each caller.
@@ -12,7 +14,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { EventLog, StoreCheckpointer } from '../src/index.ts'
+import { EventLog, SELF_CHECKPOINT_PAGES, StoreCheckpointer } from '../src/index.ts'
 import { decodeFrame } from '../src/stream/frames.ts'
 import { waitFor } from './_wait.ts'
 
@@ -119,6 +121,24 @@ test('rows without timeUs are trimmed by sequencedAt, and the old time index is 
   log.append([evt(3)])
   expect(log.trim(Date.parse('2026-01-02T12:00:00.000Z'))).toBe(1)
   expect(seqs(log)).toEqual([2, 3])
+  log.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test("a log that checkpoints by itself ('writer') keeps its WAL under its bound, with no thread", async () => {
+  const dir = tmp()
+  const file = path.join(dir, 'events.sqlite')
+  const log = new EventLog(file, { retentionMs: 60_000, checkpointer: 'writer' })
+  const pad = 'x'.repeat(2000)
+  // ~40 MB of events: more than twice the bound
+  for (let round = 0; round < 200; round++) {
+    log.append(Array.from({ length: 100 }, (_, i) => ({ did: 'did:plc:test', type: '#test', body: { n: round * 100 + i, pad } })))
+  }
+  const pageSize = log.db.pragma('page_size', { simple: true }) as number
+  expect(fs.statSync(file).size).toBeGreaterThan(SELF_CHECKPOINT_PAGES * pageSize)
+  // the log restarted from its beginning after each copy instead of growing
+  expect(fs.statSync(`${file}-wal`).size).toBeLessThan((SELF_CHECKPOINT_PAGES + 200) * (pageSize + 24))
+  expect(log.after(19_990, 100).map((r) => decodeN(r.frame))).toEqual([19_990, 19_991, 19_992, 19_993, 19_994, 19_995, 19_996, 19_997, 19_998, 19_999])
   log.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })

@@ -32,6 +32,11 @@ export class ChildService {
     return this.output
   }
 
+  /** the running child's process id (undefined when it is not running) */
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
   async start(timeoutMs = 30_000): Promise<void> {
     this.output = ''
     const proc = spawn(NODE_BIN, [this.script], {

@@ -23,7 +23,7 @@ export type PdsConfig = {
   actorStoreDirectory: string
   /** open actor stores kept in the LRU (stores in use are never closed, so it may run over) */
   actorStoreCacheSize: number
-  /** how often written actor stores are checkpointed by a thread of their own, ms (`PDS_ACTOR_STORE_CHECKPOINT_MS`; 0: each store's writer checkpoints itself) */
+  /** how often written actor stores are checkpointed by a thread of their own, ms (`PDS_ACTOR_STORE_CHECKPOINT_MS`; 0, the default: each store's writer checkpoints itself) */
   actorStoreCheckpointMs: number
   blobstoreLocation: string
   blobUploadLimit: number
@@ -128,7 +128,7 @@ const actorStoreCacheSize = (env: Env): number => {
 }
 
 const actorStoreCheckpointMs = (env: Env): number => {
-  const n = envInt(env, 'PDS_ACTOR_STORE_CHECKPOINT_MS') ?? 1000
+  const n = envInt(env, 'PDS_ACTOR_STORE_CHECKPOINT_MS') ?? 0
   if (n < 0) throw new ConfigError(`PDS_ACTOR_STORE_CHECKPOINT_MS must not be negative: ${n}`)
   return n
 }

@@ -175,11 +175,12 @@ export class AppContext {
     const accountDb = await openAccountDb(cfg.accountDbLocation)
     const jwt = new JwtIssuer(secrets.jwtSecret, cfg.service.did)
     const accounts = new AccountManager(accountDb, jwt)
-    // one checkpoint thread for every account's store and the firehose's log (the actor store closes it, last)
+    // by default each store's writer and the firehose log's checkpoint themselves; with an interval set,
+    // one checkpoint thread for every account's store and the log (the actor store closes it, last)
     const checkpointer = cfg.actorStoreCheckpointMs > 0 ? new StoreCheckpointer({ intervalMs: cfg.actorStoreCheckpointMs, synchronous: 'normal' }) : undefined
     const actorStore = new ActorStore(cfg.actorStoreDirectory, { cacheSize: cfg.actorStoreCacheSize, checkpointer })
     const blobstore = overrides.blobstore ?? new DiskBlobStore(cfg.blobstoreLocation)
-    const sequencer = new EventLog(cfg.firehose.dbLocation, { retentionMs: cfg.firehose.retentionMs, checkpointer })
+    const sequencer = new EventLog(cfg.firehose.dbLocation, { retentionMs: cfg.firehose.retentionMs, checkpointer: checkpointer ?? 'writer' })
     const commits = new CommitSequencer(sequencer, accounts, actorStore)
     const repoWriter = new RepoWriter(actorStore, blobstore, commits)
     // the host a relay should crawl: hostname[:port] of the public URL

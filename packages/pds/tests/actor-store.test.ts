@@ -24,7 +24,8 @@ let others: TestUser[]
 const store = () => net.pds.ctx.actorStore
 
 beforeAll(async () => {
-  net = await TestNetwork.create({ relay: false, env: { PDS_ACTOR_STORE_CACHE_SIZE: String(CACHE_SIZE) } })
+  // with the checkpoint thread (not the default): it copies every written store's log, evicted ones' too
+  net = await TestNetwork.create({ relay: false, env: { PDS_ACTOR_STORE_CACHE_SIZE: String(CACHE_SIZE), PDS_ACTOR_STORE_CHECKPOINT_MS: '1000' } })
   big = await net.createUser('bigrepo')
   others = []
   for (let i = 0; i < 5; i++) others.push(await net.createUser(`churn${i}`))

@@ -13,6 +13,10 @@ import { PlcServer } from '@atsuite/plc'
 // `import` of node:http (whose namespace reads the lazy WebSocket export).
 // The real binary runs here in a process of its own, watched by a preload
 // (fixtures/undici-watch.ts), through sign-up, sign-in, writes, a blob and reads.
+//
+// Nor does it run a thread of its own by default (a Node worker is ~20 MiB of
+// RSS): the account stores' and the firehose log's writers copy their
+// write-ahead logs back themselves, so no log grows past its bound.
 
 const WATCH = path.join(REPO_ROOT, 'packages/pds/tests/fixtures/undici-watch.ts')
 
@@ -71,6 +75,29 @@ test('the PDS serves accounts, writes, blobs and reads without loading undici', 
     const repo = await signedIn.com.atproto.sync.getRepo({ did })
     expect(repo.data.byteLength).toBeGreaterThan(0)
     await signedIn.com.atproto.server.refreshSession(undefined, { headers: { authorization: `Bearer ${signedIn.session!.refreshJwt}` } })
+
+    // ~24 MB into one store and the firehose log, 40 records of 20 kB a commit
+    const text = 'x'.repeat(20_000)
+    for (let call = 0; call < 30; call++) {
+      const writes = Array.from({ length: 40 }, (_, j) => ({
+        $type: 'com.atproto.repo.applyWrites#create' as const,
+        collection: 'com.example.filler',
+        value: { $type: 'com.example.filler', text, n: call * 40 + j },
+      }))
+      await signedIn.com.atproto.repo.applyWrites({ repo: did, writes })
+    }
+    const files = fs.readdirSync(path.join(dir, 'pds'), { recursive: true, withFileTypes: true }).filter((f) => f.isFile())
+    const sizes = new Map(files.map((f) => [path.join(f.parentPath, f.name), fs.statSync(path.join(f.parentPath, f.name)).size]))
+    const logs = [...sizes].filter(([name]) => name.endsWith('-wal'))
+    // both got past their bound of 4,000 pages: their files hold most of what was written, and their
+    // logs restarted, never longer than the bound and the commit that crossed it (≤ 2 MB of blocks)
+    const filled = [...sizes].filter(([name, size]) => name.endsWith('.sqlite') && size > 12_000_000)
+    expect(filled.length).toBeGreaterThanOrEqual(2)
+    for (const [name, size] of logs) expect({ name, pages: Math.ceil(size / (4_096 + 24)) <= 5_000 }).toEqual({ name, pages: true })
+    const threads = fs.readdirSync(`/proc/${pds.pid}/task`).map((t) => fs.readFileSync(`/proc/${pds.pid}/task/${t}/comm`, 'utf8').trim())
+    expect(threads).toContain('MainThread')
+    expect(threads).not.toContain('WorkerThread')
+
     // the watch polls every 10 ms
     await new Promise((r) => setTimeout(r, 100))
   } finally {

@@ -7,6 +7,8 @@ import type { StoreCheckpointer } from '../store-checkpointer.ts'
 
 /** The appending connection checkpoints by itself only past ~100 MB of log, if the thread falls behind. */
 const WRITER_CHECKPOINT_PAGES = 25_000
+/** With no thread (`checkpointer: 'writer'`), it copies its log back every ~16 MiB of it. */
+export const SELF_CHECKPOINT_PAGES = 4_000
 
 export type LogEvent = {
   did: string
@@ -47,7 +49,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   private timeStmt: Database.Statement | undefined
   private readonly retentionMs: number
   private timer: NodeJS.Timeout | null = null
-  /** copies the log's WAL into its file every second, so no append waits for a checkpoint's fsyncs */
+  /** copies the log's WAL into its file every second, so no append waits for a checkpoint's fsyncs (none: shared or 'writer') */
   private readonly checkpointer: WalCheckpointer | null
   /** or, instead of a thread of the log's own, a thread shared with other stores (told of each write; not ours to close) */
   private readonly shared: StoreCheckpointer | null
@@ -58,11 +60,15 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   private flushScheduled = false
 
   /**
-   * `checkpointer`: a StoreCheckpointer already running for other files (a
-   * PDS's account stores) that copies this log too, so the process runs one
-   * checkpoint thread instead of two (each thread is ~20 MiB of RSS).
+   * `checkpointer`: by default a thread of the log's own copies its WAL back
+   * every second. A StoreCheckpointer already running for other files (a
+   * PDS's account stores) can do it instead, so the process runs one
+   * checkpoint thread instead of two (each thread is ~20 MiB of RSS); or
+   * `'writer'`: no thread, the appending connection checkpoints by itself
+   * every SELF_CHECKPOINT_PAGES (a copy and two fsyncs inside the append
+   * that crosses the bound).
    */
-  constructor(location: string, opts: { retentionMs: number; checkpointer?: StoreCheckpointer }) {
+  constructor(location: string, opts: { retentionMs: number; checkpointer?: StoreCheckpointer | 'writer' }) {
     super()
     this.location = location
     this.setMaxListeners(0)
@@ -71,7 +77,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
     this.db.pragma('busy_timeout = 5000')
-    this.db.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`)
+    this.db.pragma(`wal_autocheckpoint = ${opts.checkpointer === 'writer' ? SELF_CHECKPOINT_PAGES : WRITER_CHECKPOINT_PAGES}`)
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS event_log (
         seq integer PRIMARY KEY,
@@ -95,8 +101,10 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.afterStmt = this.db.prepare(
       'SELECT seq, did, type, frame, sequencedAt, timeUs FROM event_log WHERE seq > ? ORDER BY seq LIMIT ?',
     )
-    this.shared = location === ':memory:' ? null : (opts.checkpointer ?? null)
-    this.checkpointer = this.shared ? null : WalCheckpointer.forFile(location, { intervalMs: 1000, synchronous: 'normal' })
+    const shared = opts.checkpointer === 'writer' ? undefined : opts.checkpointer
+    this.shared = location === ':memory:' ? null : (shared ?? null)
+    this.checkpointer =
+      this.shared || opts.checkpointer === 'writer' ? null : WalCheckpointer.forFile(location, { intervalMs: 1000, synchronous: 'normal' })
   }
 
   get currentSeq(): number {
