@@ -5,6 +5,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { AtpAgent } from '@atproto/api'
 import { ChildService, NODE_BIN, REPO_ROOT, childPdsEnv, freePort } from '@atsuite/dev-env'
+import { SELF_CHECKPOINT_PAGES } from '@atsuite/common'
 import { PlcServer } from '@atsuite/plc'
 
 // What the PDS process loads is part of its memory: Node's bundled undici
@@ -89,11 +90,11 @@ test('the PDS serves accounts, writes, blobs and reads without loading undici', 
     const files = fs.readdirSync(path.join(dir, 'pds'), { recursive: true, withFileTypes: true }).filter((f) => f.isFile())
     const sizes = new Map(files.map((f) => [path.join(f.parentPath, f.name), fs.statSync(path.join(f.parentPath, f.name)).size]))
     const logs = [...sizes].filter(([name]) => name.endsWith('-wal'))
-    // both got past their bound of 4,000 pages: their files hold most of what was written, and their
-    // logs restarted, never longer than the bound and the commit that crossed it (≤ 2 MB of blocks)
+    // both got past their bound (SELF_CHECKPOINT_PAGES): their files hold most of what was written, and
+    // their logs restarted, never longer than the bound and the commit that crossed it (≤ 2 MB of blocks)
     const filled = [...sizes].filter(([name, size]) => name.endsWith('.sqlite') && size > 12_000_000)
     expect(filled.length).toBeGreaterThanOrEqual(2)
-    for (const [name, size] of logs) expect({ name, pages: Math.ceil(size / (4_096 + 24)) <= 5_000 }).toEqual({ name, pages: true })
+    for (const [name, size] of logs) expect({ name, pages: Math.ceil(size / (4_096 + 24)) <= SELF_CHECKPOINT_PAGES + 1_000 }).toEqual({ name, pages: true })
     const threads = fs.readdirSync(`/proc/${pds.pid}/task`).map((t) => fs.readFileSync(`/proc/${pds.pid}/task/${t}/comm`, 'utf8').trim())
     expect(threads).toContain('MainThread')
     expect(threads).not.toContain('WorkerThread')

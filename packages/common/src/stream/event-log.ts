@@ -101,10 +101,9 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.afterStmt = this.db.prepare(
       'SELECT seq, did, type, frame, sequencedAt, timeUs FROM event_log WHERE seq > ? ORDER BY seq LIMIT ?',
     )
-    const shared = opts.checkpointer === 'writer' ? undefined : opts.checkpointer
-    this.shared = location === ':memory:' ? null : (shared ?? null)
-    this.checkpointer =
-      this.shared || opts.checkpointer === 'writer' ? null : WalCheckpointer.forFile(location, { intervalMs: 1000, synchronous: 'normal' })
+    const mode = opts.checkpointer
+    this.shared = mode && mode !== 'writer' && location !== ':memory:' ? mode : null
+    this.checkpointer = mode === undefined ? WalCheckpointer.forFile(location, { intervalMs: 1000, synchronous: 'normal' }) : null
   }
 
   get currentSeq(): number {
