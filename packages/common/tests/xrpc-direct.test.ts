@@ -67,3 +67,54 @@ test('a query cannot be made a direct route', () => {
     }),
   ).toThrow('direct routes are for procedures; com.atproto.server.describeServer is a query')
 })
+
+test("the ETag is express's own, for both of its settings and every body size", async () => {
+  const { default: express } = await import('express')
+  const { etagFunction } = await import('../src/xrpc-direct.ts')
+  const bodies = [Buffer.alloc(0), Buffer.from('{"a":1}'), Buffer.from('é'.repeat(5000)), Buffer.alloc(70_000, 7)]
+  for (const setting of [true, 'weak', 'strong'] as const) {
+    const app = express()
+    app.set('etag', setting)
+    const expressFn = app.get('etag fn') as (body: Buffer) => string
+    const ours = etagFunction(app)!
+    expect(ours).not.toBe(expressFn)
+    for (const body of bodies) expect(ours(body)).toBe(expressFn(body))
+  }
+  const off = express()
+  off.set('etag', false)
+  expect(etagFunction(off)).toBeUndefined()
+})
+
+test('a body that arrives in several pieces is read whole; a client that goes away mid-body gets no answer and leaves no error', async () => {
+  const http = await import('node:http')
+  const net = await import('node:net')
+  const { port } = new URL(url)
+  const before = shell.directRequests
+  const body = JSON.stringify({ identifier: 'slow', password: 'x' })
+  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = ''
+      res.on('data', (c) => (text += c))
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }))
+    })
+    req.on('error', reject)
+    req.write(body.slice(0, 10))
+    setTimeout(() => req.end(body.slice(10)), 50)
+  })
+  expect(answer.status).toBe(200)
+  expect(JSON.parse(answer.body).handle).toBe('slow.test')
+  expect(shell.directRequests).toBe(before + 1)
+
+  // half a body, then the connection is cut: the route gives up quietly and the server goes on
+  await new Promise<void>((resolve) => {
+    const sock = net.connect(Number(port), '127.0.0.1', () => {
+      sock.write(`POST /xrpc/com.atproto.server.createSession HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`)
+      setTimeout(() => {
+        sock.destroy()
+        resolve()
+      }, 50)
+    })
+  })
+  expect(shell.directRequests).toBe(before + 2)
+  expect((await post('', body)).status).toBe(200)
+})

@@ -1,9 +1,10 @@
 import { TID } from '@atproto/common'
-import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
+import { decode as cborDecode } from '@atproto/lex-cbor'
 import { decodeCid, type Cid } from '@atproto/lex-data'
-import { signCommit, type Commit } from '@atproto/repo'
+import type { Commit, UnsignedCommit } from '@atproto/repo'
 import type { Keypair } from '@atproto/crypto'
 import { CidRef } from '@atsuite/common/dag-cbor'
+import { encodeCbor } from '@atsuite/common/dag-cbor-encode'
 import { coveringProof, put, remove, rootCid, stubTree, type BlockSource, type MstNode } from '@atsuite/common/mst'
 import { cborCid } from './car.ts'
 
@@ -169,8 +170,10 @@ export const formatCommit = async (
   const removedCids = [...removed.values()]
   const dataCid = cidOf(dataRef)
   const rev = TID.nextStr(head.commit.rev)
-  const signed = await signCommit({ did: head.commit.did, version: 3, rev, prev: null, data: dataCid }, keypair)
-  const commitBytes = cborEncode(signed as never)
+  const unsigned: UnsignedCommit = { did: head.commit.did, version: 3, rev, prev: null, data: dataCid }
+  // @atproto/repo's signCommit, with the direct encoder (held to the library's bytes in common's tests)
+  const signed: Commit = { ...unsigned, sig: await keypair.sign(encodeCbor(unsigned)) }
+  const commitBytes = encodeCbor(signed)
   const commitCid = cborCid(commitBytes)
   if (!commitCid.equals(head.cid)) {
     const commitRef = ref(commitCid)

@@ -1,5 +1,5 @@
 import { TID } from '@atproto/common'
-import { encode as cborEncode } from '@atproto/lex-cbor'
+import { encodeCbor } from '@atsuite/common/dag-cbor-encode'
 import { parseCid, type Cid } from '@atproto/lex-data'
 import { BlobRef, jsonToLex, lexToIpld, type LexUserType } from '@atproto/lexicon'
 import {
@@ -144,7 +144,7 @@ const prepareRecord = async (opts: RecordOpts): Promise<PreparedRecordWrite> => 
   let cid: Cid
   let bytes: Uint8Array
   try {
-    bytes = cborEncode(ipld as never)
+    bytes = encodeCbor(ipld)
     cid = cborCid(bytes)
   } catch (err) {
     throw new InvalidRecordError(`record cannot be encoded: ${(err as Error).message}`)

@@ -1,4 +1,5 @@
-import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
+import { decode as cborDecode } from '@atproto/lex-cbor'
+import { encodeCbor } from '@atsuite/common/dag-cbor-encode'
 import { encodeFrame, frameFromBody, type EventLog } from '@atsuite/common'
 import type { ActorDb } from '../actor-store/actor-db.ts'
 import type { ActorStore } from '../actor-store/actor-store.ts'
@@ -67,7 +68,8 @@ export class CommitSequencer {
    */
   prepare(event: PendingEvent): PreparedCommitEvent {
     const seq = this.log.nextSeq
-    const body = cborEncode({ ...event.body, seq } as never)
+    const blocks = event.body.blocks
+    const body = encodeCbor({ ...event.body, seq }, (blocks instanceof Uint8Array ? blocks.length : 0) + 512)
     const frame = frameFromBody(event.type, body)
     const encoded = (at: number): Uint8Array => (at === seq ? frame : encodeFrame(event.type, { ...event.body, seq: at }))
     return { event: { ...event, encoded }, seq, body }
