@@ -150,10 +150,15 @@ const write = (w: Writer, v: unknown, depth: number): void => {
 /**
  * The DAG-CBOR bytes of `value`, as @atproto/lex-cbor's `encode` gives them;
  * throws NotEncodable for anything outside the subset above (see the file's
- * head). The bytes are a view of their own buffer.
+ * head). The bytes are a view of their own buffer. `prefix` (an event frame's
+ * header) is written first, in the same buffer.
  */
-export const encodeDagCbor = (value: unknown, sizeHint = 256): Buffer => {
-  const w = new Writer(sizeHint)
+export const encodeDagCbor = (value: unknown, sizeHint = 256, prefix?: Uint8Array): Buffer => {
+  const w = new Writer(sizeHint + (prefix?.length ?? 0))
+  if (prefix) {
+    w.buf.set(prefix, 0)
+    w.pos = prefix.length
+  }
   write(w, value, 0)
   return w.buf.subarray(0, w.pos)
 }
@@ -163,11 +168,12 @@ export const encodeDagCbor = (value: unknown, sizeHint = 256): Buffer => {
  * `encode` (whose bytes or error stand): a drop-in for the library's
  * `encode` where most values are plain data.
  */
-export const encodeCbor = (value: unknown, sizeHint?: number): Uint8Array => {
+export const encodeCbor = (value: unknown, sizeHint?: number, prefix?: Uint8Array): Uint8Array => {
   try {
-    return encodeDagCbor(value, sizeHint)
+    return encodeDagCbor(value, sizeHint, prefix)
   } catch (err) {
-    if (err instanceof NotEncodable) return libEncode(value as never)
-    throw err
+    if (!(err instanceof NotEncodable)) throw err
+    const bytes = libEncode(value as never)
+    return prefix ? Buffer.concat([prefix, bytes]) : bytes
   }
 }

@@ -5,7 +5,7 @@ import { encode as libEncode } from '@atproto/lex-cbor'
 import { jsonToLex, lexToIpld } from '@atproto/lexicon'
 import { parseCid } from '@atproto/lex-data'
 import { CidRef } from '../src/dag-cbor.ts'
-import { NotEncodable, encodeDagCbor } from '../src/dag-cbor-encode.ts'
+import { NotEncodable, encodeCbor, encodeDagCbor } from '../src/dag-cbor-encode.ts'
 
 // encodeDagCbor against @atproto/lex-cbor's encode: the same bytes for every
 // value of the data model, NotEncodable (the caller then asks the library) for
@@ -115,4 +115,17 @@ test('the data-model vectors: the fixtures encode to their CBOR, and every valid
   const valid = JSON.parse(fs.readFileSync(path.join(dir, 'data-model-valid.json'), 'utf8')) as { json: unknown }[]
   for (const v of valid) same(lexToIpld(jsonToLex(v.json)))
   expect(fixtures.length + valid.length).toBeGreaterThan(5)
+})
+
+test('a prefix (a frame header) comes first in the same bytes, on the direct path and through the library', () => {
+  const header = libEncode({ op: 1, t: '#commit' })
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+  const body = { seq: 7, blocks: Buffer.alloc(3000, 1), repo: 'did:plc:x' }
+  expect(hex(encodeDagCbor(body, 16, header))).toBe(hex(header) + hex(libEncode(body as never)))
+  // a JS Map is outside the direct subset: the library encodes it, behind the same prefix
+  const map = new Map([['b', 1], ['a', 2]])
+  expect(hex(encodeCbor(map, 16, header))).toBe(hex(header) + hex(libEncode(map as never)))
+  expect(hex(encodeCbor(map))).toBe(hex(libEncode(map as never)))
+  // and what the library refuses stays refused
+  expect(() => encodeCbor({ n: 1.5 })).toThrow(/Non-integer/)
 })

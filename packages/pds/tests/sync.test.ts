@@ -342,3 +342,44 @@ describe('blobs', () => {
     expect(Buffer.from(await got.arrayBuffer()).equals(png)).toBe(true)
   })
 })
+
+describe('a create at a key the repo already has', () => {
+  test('createRecord and applyWrites are refused; the head stays, and the next commit still verifies', async () => {
+    const repo = alice.did
+    const before = await net.agent().com.atproto.sync.getLatestCommit({ did: repo })
+    const refused = async (p: Promise<unknown>) => {
+      const err = (await p.then(
+        () => new Error('expected a refusal'),
+        (e: unknown) => e,
+      )) as { status?: number; error?: string; message?: string }
+      expect(err.status).toBe(400)
+      expect(err.error).toBe('InvalidRequest')
+      expect(err.message).toBe(`Record already exists: at://${repo}/com.example.item/item-05`)
+    }
+    await refused(alice.agent.com.atproto.repo.createRecord({ repo, collection: 'com.example.item', rkey: 'item-05', record: { i: 'again' } }))
+    await refused(
+      alice.agent.com.atproto.repo.applyWrites({
+        repo,
+        writes: [
+          { $type: 'com.atproto.repo.applyWrites#create', collection: 'com.example.item', rkey: 'item-new', value: { i: 'new' } },
+          { $type: 'com.atproto.repo.applyWrites#create', collection: 'com.example.item', rkey: 'item-05', value: { i: 'again' } },
+        ],
+      }),
+    )
+    const after = await net.agent().com.atproto.sync.getLatestCommit({ did: repo })
+    expect(after.data).toEqual(before.data)
+    // nothing of the refused batch was written, and the record at the key is the one from before
+    await expect(alice.agent.com.atproto.repo.getRecord({ repo, collection: 'com.example.item', rkey: 'item-new' })).rejects.toMatchObject({ status: 400 })
+    const kept = await alice.agent.com.atproto.repo.getRecord({ repo, collection: 'com.example.item', rkey: 'item-05' })
+    expect(kept.data.cid).toBe(written.get(key('com.example.item', 'item-05')))
+
+    // the writer's cached tree was changed by the refused create: the next commit must be built from the stored one
+    const next = await alice.agent.com.atproto.repo.createRecord({ repo, collection: 'com.example.item', rkey: 'item-next', record: { i: 'next' } })
+    record(next.data.uri, next.data.cid)
+    const { root, blocks } = await readCarWithRoot(await getRepoCar(repo))
+    const verified = await verifyRepo(blocks, root, repo, await signingKeyOf(repo))
+    expect(root.toString()).toBe(next.data.commit!.cid)
+    const contents = new Map(verified.creates.map((c) => [key(c.collection, c.rkey), c.cid.toString()]))
+    expect(contents).toEqual(written)
+  })
+})

@@ -55,6 +55,15 @@ export type FormattedCommit = CommitBlocks & {
 
 const ref = (cid: Cid): CidRef => new CidRef(cid.bytes)
 
+/** A create of a key the tree already has (the writer looks no record up before a plain create: the tree answers). */
+export class KeyTakenError extends Error {
+  readonly key: string
+  constructor(key: string) {
+    super(`${key} is already in the tree`)
+    this.key = key
+  }
+}
+
 /** Adds a block to a commit's list unless it is there already (first one kept, in first-seen order, as a BlockMap lists them). */
 const addBlock = (blocks: Map<string, CommitBlock>, cid: CidRef, bytes: Uint8Array): void => {
   if (!blocks.has(cid.key)) blocks.set(cid.key, [cid, bytes])
@@ -110,6 +119,7 @@ export const formatCommit = async (
     } else {
       const cid = ref(write.cid)
       const res = put(root, write.key, cid, walk)
+      if (write.action === 'create' && res.prev) throw new KeyTakenError(write.key)
       root = res.root
       leafChanges.push({ key: write.key, prev: res.prev, cid })
       leafBytes.set(cid.key, write.bytes)

@@ -10,7 +10,7 @@ import type { BlobStore } from '../blobstore/blobstore.ts'
 import { InvalidRequest, InvalidSwapError, NotFoundErr } from '../errors.ts'
 import type { AtUriString } from '@atproto/syntax'
 import { mimeAccepted, type PreparedWrite, type ValidationStatus } from './prepare.ts'
-import { formatCommit, loadHead, type CommitBlocks, type CommitWrite } from './commit.ts'
+import { KeyTakenError, formatCommit, loadHead, type CommitBlocks, type CommitWrite } from './commit.ts'
 import type { BlockSource } from '@atsuite/common/mst'
 import type { CommitSequencer } from '../sequencer/commits.ts'
 import { commitEvent } from '../sequencer/events.ts'
@@ -101,7 +101,8 @@ export class RepoWriter {
         const path = `${w.collection}/${w.rkey}`
         if (seenPaths.has(path)) throw new InvalidRequest(`more than one write to ${path}`)
         seenPaths.add(path)
-        const current = db.getRecord(w.uri)
+        // a create with no swap skips the lookup: formatCommit finds a taken key in the tree (KeyTakenError)
+        const current = w.action === 'create' && w.swapCid === undefined ? undefined : db.getRecord(w.uri)
         if (w.swapCid !== undefined) {
           const currentCid = current?.cid ?? null
           const expected = w.swapCid === null ? null : w.swapCid.toString()
@@ -137,7 +138,10 @@ export class RepoWriter {
       const head = cached && cached.cid.toString() === root.cid ? cached : loadHead(source, parseCidStr(root.cid))
       // formatting changes the head's tree in place: it is cached again only once this commit is in
       this.actorStore.setHead(did, undefined)
-      const { commit, next } = await formatCommit(head, ops, keypair, source)
+      const { commit, next } = await formatCommit(head, ops, keypair, source).catch((err: unknown) => {
+        if (!(err instanceof KeyTakenError)) throw err
+        throw new InvalidRequest(`Record already exists: at://${did}/${err.key}`, 'InvalidRequest')
+      })
       const evt: CommitEvent = { did, commit, ops: commitOps, prevData: head.commit.data }
       // the event as the firehose will carry it: refused here if a relay would drop it
       const event = commitEvent(evt)

@@ -1,6 +1,6 @@
 import { decode as cborDecode } from '@atproto/lex-cbor'
 import { encodeCbor } from '@atsuite/common/dag-cbor-encode'
-import { encodeFrame, frameFromBody, type EventLog } from '@atsuite/common'
+import { encodeFrame, frameHeader, type EventLog } from '@atsuite/common'
 import type { ActorDb } from '../actor-store/actor-db.ts'
 import type { ActorStore } from '../actor-store/actor-store.ts'
 import { UnavailableErr } from '../errors.ts'
@@ -69,8 +69,10 @@ export class CommitSequencer {
   prepare(event: PendingEvent): PreparedCommitEvent {
     const seq = this.log.nextSeq
     const blocks = event.body.blocks
-    const body = encodeCbor({ ...event.body, seq }, (blocks instanceof Uint8Array ? blocks.length : 0) + 512)
-    const frame = frameFromBody(event.type, body)
+    // header and body written into one buffer: the frame, whose tail is the body
+    const header = frameHeader(event.type)
+    const frame = encodeCbor({ ...event.body, seq }, (blocks instanceof Uint8Array ? blocks.length : 0) + 512, header)
+    const body = frame.subarray(header.length)
     const encoded = (at: number): Uint8Array => (at === seq ? frame : encodeFrame(event.type, { ...event.body, seq: at }))
     return { event: { ...event, encoded }, seq, body }
   }
