@@ -174,3 +174,21 @@ test('a log sharing a StoreCheckpointer has its WAL copied by that thread, which
   await ckpt.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })
+
+test('an append that fails midway writes none of its events, and the next one takes their seqs', () => {
+  const dir = tmp()
+  const log = new EventLog(path.join(dir, 'log.sqlite'), { retentionMs: 60_000, checkpointer: 'writer' })
+  try {
+    log.append([evt(1)])
+    const failing = { ...evt(3), encoded: () => { throw new Error('no frame') } }
+    expect(() => log.append([evt(2), failing])).toThrow('no frame')
+    expect(log.db.inTransaction).toBe(false)
+    expect(seqs(log)).toEqual([1])
+    expect(log.currentSeq).toBe(1)
+    log.append([evt(2), evt(3)])
+    expect(log.after(0, 10).map((r) => decodeN(r.frame))).toEqual([1, 2, 3])
+  } finally {
+    log.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
