@@ -56,7 +56,7 @@ export class ActorReader {
    * transaction of its own for it.
    */
   getRoot(): RepoRootRow | undefined {
-    if (this.root === undefined) this.root = (this.prep('SELECT * FROM repo_root LIMIT 1').get() as RepoRootRow | undefined) ?? null
+    if (this.root === undefined) this.root = (this.prep('SELECT did, cid, rev, indexedAt FROM repo_root LIMIT 1').get() as RepoRootRow | undefined) ?? null
     return this.root ?? undefined
   }
 
@@ -64,7 +64,9 @@ export class ActorReader {
 
   /** #commit events of commits after `rev`, oldest first. */
   outboxAfter(rev: string): OutboxRow[] {
-    return this.prep('SELECT rev, seq, body FROM commit_outbox WHERE rev > ? ORDER BY rev').all(rev) as OutboxRow[]
+    return this.prep(
+      'SELECT outboxRev AS rev, outboxSeq AS seq, outboxBody AS body FROM repo_root WHERE outboxRev > ?',
+    ).all(rev) as OutboxRow[]
   }
 
   // blocks
@@ -295,25 +297,33 @@ export class ActorDb extends ActorReader {
 
   // repo root
 
-  setRoot(did: string, cid: string, rev: string, now: string): void {
-    this.prep(
-      `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
-       ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
-    ).run(did, cid, rev, now)
+  /**
+   * Moves the head. With `outbox` (a commit's transaction): the commit's
+   * #commit event, with the seq it is expected to get, replaces the outbox
+   * (the event of the commit before was sequenced before this one began).
+   * Without (an import, a re-signing, a new repo): the outbox stays as it was.
+   */
+  setRoot(did: string, cid: string, rev: string, now: string, outbox?: { seq: number; body: Uint8Array }): void {
+    if (outbox) {
+      this.prep(
+        `INSERT INTO repo_root (did, cid, rev, indexedAt, outboxRev, outboxSeq, outboxBody) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt,
+           outboxRev = excluded.outboxRev, outboxSeq = excluded.outboxSeq, outboxBody = excluded.outboxBody`,
+      ).run(did, cid, rev, now, rev, outbox.seq, outbox.body)
+    } else {
+      this.prep(
+        `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
+         ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
+      ).run(did, cid, rev, now)
+    }
     this.root = Object.freeze({ did, cid, rev, indexedAt: now })
   }
 
   // firehose outbox
 
-  /** In the commit's transaction: its event, and the events of earlier commits (already sequenced) dropped. */
-  putOutbox(rev: string, seq: number, body: Uint8Array): void {
-    this.prep('DELETE FROM commit_outbox WHERE rev < ?').run(rev)
-    this.prep('INSERT INTO commit_outbox (rev, seq, body) VALUES (?, ?, ?)').run(rev, seq, body)
-  }
-
   /** The seq an event got when it was sequenced later than expected. */
   setOutboxSeq(rev: string, seq: number): void {
-    this.prep('UPDATE commit_outbox SET seq = ? WHERE rev = ?').run(seq, rev)
+    this.prep('UPDATE repo_root SET outboxSeq = ? WHERE outboxRev = ?').run(seq, rev)
   }
 
   // blocks

@@ -5,7 +5,7 @@ import type { SqliteHandle } from '@atsuite/common'
  * thousands of small files must stay cheap, so no migration table).
  * Migrations are append-only; SQL kept to what Postgres also accepts.
  */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `
   CREATE TABLE repo_root (
     did varchar PRIMARY KEY,
@@ -72,6 +72,18 @@ const MIGRATIONS: string[] = [
   -- still uses, which must stay (applyCommitBlocks asks)
   CREATE INDEX record_cid_idx ON record (cid);
   `,
+  `
+  -- the outbox moves into the head's row, which every commit rewrites anyway: a commit's
+  -- transaction writes one page for both instead of three (the head's, the outbox table's
+  -- and its rev index's). A commit keeps only its own event (the one before it is
+  -- sequenced first), so one row holds the whole outbox.
+  ALTER TABLE repo_root ADD COLUMN outboxRev varchar;
+  ALTER TABLE repo_root ADD COLUMN outboxSeq integer;
+  ALTER TABLE repo_root ADD COLUMN outboxBody blob;
+  UPDATE repo_root SET (outboxRev, outboxSeq, outboxBody) =
+    (SELECT rev, seq, body FROM commit_outbox ORDER BY rev DESC LIMIT 1);
+  DROP TABLE commit_outbox;
+  `,
 ]
 
 export const migrateActorDb = (db: SqliteHandle): void => {
@@ -83,6 +95,7 @@ export const migrateActorDb = (db: SqliteHandle): void => {
   }).immediate()
 }
 
+/** The head's row (its outbox columns are read by `outboxAfter` only). */
 export type RepoRootRow = { did: string; cid: string; rev: string; indexedAt: string }
 export type RecordRow = {
   uri: string

@@ -78,13 +78,19 @@ export class SqlRepoStorage extends SqlBlockReader implements RepoStorage {
 }
 
 /**
- * Blocks and root of a commit; call inside a transaction, after the commit's
+ * Blocks and root of a commit (and its firehose event, `outbox`, when it has
+ * one: `ActorDb.setRoot`); call inside a transaction, after the commit's
  * record rows are written. A removed CID is kept when the commit also adds
  * it or a remaining record still is that block: identical records share one
  * block, and a commit's removed CIDs (as @atproto/repo computes them, per
  * key) can name a block that another record still uses.
  */
-export const applyCommitBlocks = (db: ActorDb, did: string, commit: CommitBlocks): void => {
+export const applyCommitBlocks = (
+  db: ActorDb,
+  did: string,
+  commit: CommitBlocks,
+  outbox?: { seq: number; body: Uint8Array },
+): void => {
   const added = new Set<string>()
   for (const [cid, bytes] of commit.newBlocks) {
     const s = cid.toString()
@@ -95,5 +101,5 @@ export const applyCommitBlocks = (db: ActorDb, did: string, commit: CommitBlocks
     const s = cid.toString()
     if (!added.has(s) && !db.recordUsesCid(s)) db.deleteBlock(s)
   }
-  db.setRoot(did, commit.cid.toString(), commit.rev, new Date().toISOString())
+  db.setRoot(did, commit.cid.toString(), commit.rev, new Date().toISOString(), outbox)
 }

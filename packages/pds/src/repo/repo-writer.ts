@@ -163,7 +163,6 @@ export class RepoWriter {
       // from here to committed(): synchronous, so the event's expected seq holds
       const prepared = this.commits.prepare(event)
       db.transaction(() => {
-        db.putOutbox(commit.rev, prepared.seq, prepared.body)
         // record rows before blocks: a removed block that a remaining record still uses stays
         for (const w of writes) {
           const orphans = db.removeRecordBlobs(w.uri)
@@ -182,7 +181,8 @@ export class RepoWriter {
           }
           orphanBlobs.push(...orphans)
         }
-        applyCommitBlocks(db, did, commit)
+        // the head moves with the commit's event beside it (the outbox: sequencer/commits.ts)
+        applyCommitBlocks(db, did, commit, prepared)
         for (const cid of blobTempKeys.keys()) db.markBlobPermanent(cid)
         orphanBlobs = orphanBlobs.filter((c) => db.removeUnreferencedBlob(c))
       })

@@ -29,12 +29,13 @@ const withoutSeq = (body: Record<string, unknown>): Record<string, unknown> => {
  * across `kill -9` and a failing log.
  *
  * The event is written into the account's own store in the commit's
- * transaction (`commit_outbox`, with the seq it is expected to get), then
+ * transaction (the outbox, in the store's `repo_root` row, with the seq it
+ * is expected to get), then
  * queued on the firehose log in the same tick (written at the end of the
  * turn, in order with every other append), then the account DB's copy
  * of the head (`repo_root`) is moved (written behind, within 100 ms: it may
  * lag, never lead). So at any instant, the commits not yet sequenced are
- * among the outbox rows newer than `repo_root` — exactly those whose expected
+ * among the outbox events newer than `repo_root` — exactly those whose expected
  * seq in the log is not this account's `#commit` — which is what
  * `sequenceOutbox` appends, in rev order, with the bodies they were
  * committed with (so `since`/`prevData` chains stay unbroken). It runs at
