@@ -19,6 +19,21 @@ const open = (location: string, autocheckpointPages?: number): SqliteHandle => {
 }
 
 /**
+ * The record table's key of a record URI, `at://<did>/<collection>/<rkey>`:
+ * [collection, rkey], or null for anything not of that shape (no record has
+ * it). Queries by URI also match the uri column, so a URI naming another DID
+ * finds nothing, as before.
+ */
+const recordKey = (uri: string): [string, string] | null => {
+  if (!uri.startsWith('at://')) return null
+  const a = uri.indexOf('/', 5)
+  if (a < 0) return null
+  const b = uri.indexOf('/', a + 1)
+  if (b < 0) return null
+  return [uri.slice(a + 1, b), uri.slice(b + 1)]
+}
+
+/**
  * Read access to one account's SQLite store (what `ActorStore.read` hands
  * out). All methods are synchronous, and this file and db.ts hold the only
  * SQL over actor stores.
@@ -126,7 +141,11 @@ export class ActorReader {
   // records
 
   getRecord(uri: string): RecordRow | undefined {
-    return this.prep('SELECT * FROM record WHERE uri = ?').get(uri) as RecordRow | undefined
+    const key = recordKey(uri)
+    if (!key) return undefined
+    return this.prep('SELECT * FROM record WHERE collection = ? AND rkey = ? AND uri = ?').get(key[0], key[1], uri) as
+      | RecordRow
+      | undefined
   }
 
   listRecords(collection: string, limit: number, cursor: string | undefined, reverse: boolean): RecordRow[] {
@@ -155,8 +174,10 @@ export class ActorReader {
     if (collections.length === 0) return []
     const marks = collections.map(() => '?').join(', ')
     return this.prep(
+      // through the rev index (the unary + keeps SQLite off the key's collection prefix, which
+      // would read every record of those collections): what is newer than rev is a few rows
       `SELECT r.*, b.content FROM record r JOIN repo_block b ON b.cid = r.cid
-       WHERE r.repoRev > ? AND r.collection IN (${marks}) ORDER BY r.repoRev DESC LIMIT ?`,
+       WHERE r.repoRev > ? AND +r.collection IN (${marks}) ORDER BY r.repoRev DESC LIMIT ?`,
     ).all(rev, ...collections, limit) as (RecordRow & { content: Buffer })[]
   }
 
@@ -166,9 +187,15 @@ export class ActorReader {
   }
 
   listCollections(): string[] {
-    return (this.prep('SELECT DISTINCT collection FROM record ORDER BY collection').all() as {
-      collection: string
-    }[]).map((r) => r.collection)
+    // one key search per collection (a skip scan), not a read of every record
+    return (this.prep(
+      `WITH RECURSIVE c(collection) AS (
+         SELECT min(collection) FROM record
+         UNION ALL
+         SELECT (SELECT min(collection) FROM record WHERE collection > c.collection) FROM c WHERE c.collection IS NOT NULL
+       )
+       SELECT collection FROM c WHERE collection IS NOT NULL`,
+    ).all() as { collection: string }[]).map((r) => r.collection)
   }
 
   countRecords(): number {
@@ -196,7 +223,8 @@ export class ActorReader {
   listBlobs(sinceRev: string | undefined, limit: number, cursor: string | undefined): string[] {
     if (sinceRev) {
       return (this.prep(
-        `SELECT DISTINCT rb.blobCid AS cid FROM record_blob rb JOIN record r ON r.uri = rb.recordUri
+        // records newer than the rev first (rev index), then their blob links (CROSS JOIN keeps that order)
+        `SELECT DISTINCT rb.blobCid AS cid FROM record r CROSS JOIN record_blob rb ON rb.recordUri = r.uri
          WHERE r.repoRev > ? AND rb.blobCid > ? ORDER BY rb.blobCid LIMIT ?`,
       ).all(sinceRev, cursor ?? '', limit) as { cid: string }[]).map((r) => r.cid)
     }
@@ -348,12 +376,13 @@ export class ActorDb extends ActorReader {
   putRecord(row: RecordRow): void {
     this.prep(
       `INSERT INTO record (uri, cid, collection, rkey, repoRev, indexedAt) VALUES (@uri, @cid, @collection, @rkey, @repoRev, @indexedAt)
-       ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, repoRev = excluded.repoRev, indexedAt = excluded.indexedAt`,
+       ON CONFLICT (collection, rkey) DO UPDATE SET cid = excluded.cid, repoRev = excluded.repoRev, indexedAt = excluded.indexedAt`,
     ).run(row)
   }
 
   deleteRecord(uri: string): void {
-    this.prep('DELETE FROM record WHERE uri = ?').run(uri)
+    const key = recordKey(uri)
+    if (key) this.prep('DELETE FROM record WHERE collection = ? AND rkey = ? AND uri = ?').run(key[0], key[1], uri)
   }
 
   // blobs
@@ -431,7 +460,7 @@ export class ActorDb extends ActorReader {
         const changedRecords = run(
           `INSERT INTO record (uri, cid, collection, rkey, repoRev, indexedAt)
            SELECT uri, cid, collection, rkey, ?, ? FROM stage.leaf WHERE true
-           ON CONFLICT (uri) DO UPDATE SET cid = excluded.cid, repoRev = excluded.repoRev, indexedAt = excluded.indexedAt
+           ON CONFLICT (collection, rkey) DO UPDATE SET cid = excluded.cid, repoRev = excluded.repoRev, indexedAt = excluded.indexedAt
            WHERE record.cid != excluded.cid`,
           root.rev,
           root.now,
