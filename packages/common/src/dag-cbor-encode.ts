@@ -18,11 +18,17 @@ export class NotEncodable extends Error {}
 
 const MAX_DEPTH = 128
 
-class Writer {
+/**
+ * Writes DAG-CBOR into one growing buffer: heads in their shortest form and
+ * values as they come (the caller puts map keys in canonical order). Shared
+ * by the encoder below, the MST's node encoder and the benchmark's frame
+ * generator.
+ */
+export class CborWriter {
   buf: Buffer
   pos = 0
 
-  constructor(size: number) {
+  constructor(size = 1024) {
     this.buf = Buffer.allocUnsafe(size)
   }
 
@@ -34,7 +40,7 @@ class Writer {
   }
 
   /** A head: major type and argument, in its shortest form. */
-  head(major: number, n: number): void {
+  head(major: number, n: number): this {
     this.ensure(9)
     const b = this.buf
     const m = major << 5
@@ -57,24 +63,45 @@ class Writer {
       b.writeUInt32BE(n >>> 0, this.pos + 4)
       this.pos += 8
     }
+    return this
   }
 
-  text(s: string): void {
+  /** A safe integer (a negative one as major type 1). */
+  int(n: number): this {
+    return n >= 0 ? this.head(0, n) : this.head(1, -1 - n)
+  }
+
+  uint(n: number): this {
+    return this.head(0, n)
+  }
+
+  text(s: string): this {
     const len = isAscii(s) ? s.length : Buffer.byteLength(s, 'utf8')
     this.head(3, len)
     this.ensure(len)
     this.buf.write(s, this.pos, len, len === s.length ? 'latin1' : 'utf8')
     this.pos += len
+    return this
   }
 
-  bytes(major: number, bytes: Uint8Array): void {
-    this.head(major, bytes.length)
+  bytes(bytes: Uint8Array): this {
+    this.head(2, bytes.length)
     this.ensure(bytes.length)
     this.buf.set(bytes, this.pos)
     this.pos += bytes.length
+    return this
   }
 
-  cid(bytes: Uint8Array): void {
+  /** A byte string holding a latin1 string's code units (an MST key suffix). */
+  latin1Bytes(s: string): this {
+    this.head(2, s.length)
+    this.ensure(s.length)
+    this.pos += this.buf.write(s, this.pos, 'latin1')
+    return this
+  }
+
+  /** A CID link: tag 42 around the CID's bytes behind a 0x00 prefix. */
+  cid(bytes: Uint8Array): this {
     this.ensure(3)
     this.buf[this.pos++] = 0xd8 // tag, one-byte argument
     this.buf[this.pos++] = 42
@@ -83,6 +110,42 @@ class Writer {
     this.buf[this.pos++] = 0 // the DAG-CBOR CID prefix
     this.buf.set(bytes, this.pos)
     this.pos += bytes.length
+    return this
+  }
+
+  map(n: number): this {
+    return this.head(5, n)
+  }
+
+  array(n: number): this {
+    return this.head(4, n)
+  }
+
+  null(): this {
+    this.ensure(1)
+    this.buf[this.pos++] = 0xf6
+    return this
+  }
+
+  bool(v: boolean): this {
+    this.ensure(1)
+    this.buf[this.pos++] = v ? 0xf5 : 0xf4
+    return this
+  }
+
+  /** Bytes appended as they are (a value encoded before). */
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.length)
+    this.buf.set(bytes, this.pos)
+    this.pos += bytes.length
+    return this
+  }
+
+  /** A copy of what was written, and the writer empty again. */
+  take(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.pos))
+    this.pos = 0
+    return out
   }
 }
 
@@ -99,17 +162,17 @@ const compareKeys = (a: string, b: string): number => {
   return ab.length - bb.length || Buffer.compare(ab, bb)
 }
 
-const write = (w: Writer, v: unknown, depth: number): void => {
+const write = (w: CborWriter, v: unknown, depth: number): void => {
   switch (typeof v) {
     case 'string':
-      return w.text(v)
+      w.text(v)
+      return
     case 'number':
       if (!Number.isSafeInteger(v)) throw new NotEncodable(`not an integer: ${v}`)
-      if (v >= 0) return w.head(0, v)
-      return w.head(1, -1 - v)
+      w.int(v)
+      return
     case 'boolean':
-      w.ensure(1)
-      w.buf[w.pos++] = v ? 0xf5 : 0xf4
+      w.bool(v)
       return
     case 'object':
       break
@@ -117,25 +180,30 @@ const write = (w: Writer, v: unknown, depth: number): void => {
       throw new NotEncodable(`not encodable: ${typeof v}`)
   }
   if (v === null) {
-    w.ensure(1)
-    w.buf[w.pos++] = 0xf6
+    w.null()
     return
   }
   if (depth >= MAX_DEPTH) throw new NotEncodable('nested too deep')
   if (Array.isArray(v)) {
-    w.head(4, v.length)
+    w.array(v.length)
     for (let i = 0; i < v.length; i++) write(w, v[i], depth + 1)
     return
   }
-  if (v instanceof Uint8Array) return w.bytes(2, v)
-  if (v instanceof CidRef) return w.cid(v.bytes)
+  if (v instanceof Uint8Array) {
+    w.bytes(v)
+    return
+  }
+  if (v instanceof CidRef) {
+    w.cid(v.bytes)
+    return
+  }
   const proto = Object.getPrototypeOf(v) as unknown
   if (proto === Object.prototype || proto === null) {
     const obj = v as Record<string, unknown>
     const keys: string[] = []
     for (const k in obj) if (obj[k] !== undefined) keys.push(k)
     if (keys.length > 1) keys.sort(compareKeys)
-    w.head(5, keys.length)
+    w.map(keys.length)
     for (const k of keys) {
       w.text(k)
       write(w, obj[k], depth + 1)
@@ -143,7 +211,10 @@ const write = (w: Writer, v: unknown, depth: number): void => {
     return
   }
   const cid = ifCid(v)
-  if (cid) return w.cid(cid.bytes)
+  if (cid) {
+    w.cid(cid.bytes)
+    return
+  }
   throw new NotEncodable(`not encodable: ${(proto as { constructor?: { name?: string } })?.constructor?.name ?? 'object'}`)
 }
 
@@ -154,11 +225,8 @@ const write = (w: Writer, v: unknown, depth: number): void => {
  * header) is written first, in the same buffer.
  */
 export const encodeDagCbor = (value: unknown, sizeHint = 256, prefix?: Uint8Array): Buffer => {
-  const w = new Writer(sizeHint + (prefix?.length ?? 0))
-  if (prefix) {
-    w.buf.set(prefix, 0)
-    w.pos = prefix.length
-  }
+  const w = new CborWriter(sizeHint + (prefix?.length ?? 0))
+  if (prefix) w.raw(prefix)
   write(w, value, 0)
   return w.buf.subarray(0, w.pos)
 }

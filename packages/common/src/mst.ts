@@ -1,5 +1,6 @@
 import { cidForCbor, sha256, type BlockMap } from './car.ts'
 import { CborError, CidRef, decodeCbor, isMap } from './dag-cbor.ts'
+import { CborWriter } from './dag-cbor-encode.ts'
 
 // A Merkle Search Tree, synchronous, mutated in place, with subtrees loaded
 // only when an operation reaches them. Two uses:
@@ -398,66 +399,6 @@ export const rootCid = (node: MstNode, encoded?: MstNode[]): CidRef => {
 
 // -- canonical DAG-CBOR for MST nodes: {e: [{k, p, t, v}], l} ---------------
 
-const CID_TAG = [0xd8, 0x2a]
-
-class Writer {
-  buf = Buffer.allocUnsafe(1024)
-  pos = 0
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n))
-    this.buf.copy(next, 0, 0, this.pos)
-    this.buf = next
-  }
-  head(major: number, n: number): void {
-    this.ensure(9)
-    const m = major << 5
-    if (n < 24) this.buf[this.pos++] = m | n
-    else if (n < 0x100) {
-      this.buf[this.pos++] = m | 24
-      this.buf[this.pos++] = n
-    } else if (n < 0x10000) {
-      this.buf[this.pos++] = m | 25
-      this.buf.writeUInt16BE(n, this.pos)
-      this.pos += 2
-    } else {
-      this.buf[this.pos++] = m | 26
-      this.buf.writeUInt32BE(n, this.pos)
-      this.pos += 4
-    }
-  }
-  text(s: string): void {
-    this.head(3, s.length)
-    this.ensure(s.length)
-    this.pos += this.buf.write(s, this.pos, 'latin1')
-  }
-  bytes(b: Uint8Array): void {
-    this.head(2, b.length)
-    this.ensure(b.length)
-    this.buf.set(b, this.pos)
-    this.pos += b.length
-  }
-  latin1Bytes(s: string): void {
-    this.head(2, s.length)
-    this.ensure(s.length)
-    this.pos += this.buf.write(s, this.pos, 'latin1')
-  }
-  cid(c: CidRef | null): void {
-    this.ensure(2)
-    if (c === null) {
-      this.buf[this.pos++] = 0xf6
-      return
-    }
-    this.buf[this.pos++] = CID_TAG[0]
-    this.buf[this.pos++] = CID_TAG[1]
-    this.head(2, c.bytes.length + 1)
-    this.ensure(c.bytes.length + 1)
-    this.buf[this.pos++] = 0
-    this.buf.set(c.bytes, this.pos)
-    this.pos += c.bytes.length
-  }
-}
-
 const childCid = (e: Entry | undefined, encoded: MstNode[] | undefined): CidRef | null =>
   e && e.child !== undefined ? rootCid(e.child, encoded) : null
 
@@ -488,13 +429,15 @@ export const encodeNode = (node: MstNode, encoded?: MstNode[]): Uint8Array => {
     w.text('p')
     w.head(0, p)
     w.text('t')
-    w.cid(leaf.right)
+    if (leaf.right) w.cid(leaf.right.bytes)
+    else w.null()
     w.text('v')
-    w.cid(leaf.value)
+    w.cid(leaf.value.bytes)
     prev = leaf.key
   }
   w.text('l')
-  w.cid(left)
+  if (left) w.cid(left.bytes)
+  else w.null()
   // a store of its own, not a slice of Node's 64 KiB pool: a node's bytes live as long as the
   // node does (between commits, in the account's cached tree), and a pool slice kept every
   // pool it touched alive (100,000 records: ~40 MB of pools pinned by a few bytes each)
@@ -503,7 +446,7 @@ export const encodeNode = (node: MstNode, encoded?: MstNode[]): Uint8Array => {
   return out
 }
 
-const scratch = new Writer()
+const scratch = new CborWriter()
 
 let emptyTree: CidRef | null = null
 
