@@ -165,7 +165,8 @@ export class RepoWriter {
       db.transaction(() => {
         // record rows before blocks: a removed block that a remaining record still uses stays
         for (const w of writes) {
-          const orphans = db.removeRecordBlobs(w.uri)
+          // a create's key was free (KeyTakenError otherwise), and a deleted record's links went with it
+          const orphans = w.action === 'create' ? [] : db.removeRecordBlobs(w.uri)
           if (w.action === 'delete') {
             db.deleteRecord(w.uri)
           } else {
