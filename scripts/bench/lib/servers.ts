@@ -34,14 +34,14 @@ export const startPlc = async (workDir: string): Promise<ServerProcess> => {
 
 /**
  * How `npm run pds` runs our PDS (package.json), for every benchmark that starts one: a 4 MB young
- * generation keeps RSS ~100 MB lower at no CPU cost under write-heavy load, two malloc arenas
- * another ~70 MB, Node's compile cache ~8 MB from the second start on (packages/pds/HACKING.md,
+ * generation keeps RSS ~100 MB lower at no CPU cost under write-heavy load, fewer malloc arenas
+ * another ~70 MB (two; one, ~10 MB more), Node's compile cache ~8 MB from the second start on (packages/pds/HACKING.md,
  * Runtime).
  */
 export const OUR_PDS_RUNTIME = {
   nodeArgs: ['--max-semi-space-size=4'],
   env: {
-    MALLOC_ARENA_MAX: '2',
+    MALLOC_ARENA_MAX: '1',
     MALLOC_MMAP_THRESHOLD_: '1048576',
     MALLOC_TRIM_THRESHOLD_: '8388608',
     NODE_COMPILE_CACHE: path.join(repoRoot, 'node_modules/.cache/node-compile-cache'),
