@@ -49,7 +49,7 @@ test('trim drops exactly the events sequenced before the retention window', asyn
   expect(log.trim(Date.now() + 61_000)).toBe(3)
   expect(seqs(log)).toEqual([])
   expect(log.append([evt(7)])[0]!.seq).toBe(7)
-  log.close()
+  await log.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -95,15 +95,16 @@ test('appendSoon: seqs held at once, one transaction at the end of the turn, in 
 
   // close writes what is still queued
   log.appendSoon([evt(11)], (err) => done.push(err))
-  log.close()
+  const closed = log.close()
   expect(done.at(-1)).toBeNull()
+  await closed
   const reopened = new EventLog(path.join(dir, 'events.sqlite'), { retentionMs: 60_000 })
   expect(reopened.currentSeq).toBe(9)
-  reopened.close()
+  await reopened.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
-test('rows without timeUs are trimmed by sequencedAt, and the old time index is dropped on open', () => {
+test('rows without timeUs are trimmed by sequencedAt, and the old time index is dropped on open', async () => {
   const dir = tmp()
   const file = path.join(dir, 'events.sqlite')
   // a log as an earlier version left it: no timeUs column, an index on sequencedAt
@@ -121,7 +122,7 @@ test('rows without timeUs are trimmed by sequencedAt, and the old time index is 
   log.append([evt(3)])
   expect(log.trim(Date.parse('2026-01-02T12:00:00.000Z'))).toBe(1)
   expect(seqs(log)).toEqual([2, 3])
-  log.close()
+  await log.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -139,7 +140,7 @@ test("a log that checkpoints by itself ('writer') keeps its WAL under its bound,
   // the log restarted from its beginning after each copy instead of growing
   expect(fs.statSync(`${file}-wal`).size).toBeLessThan((SELF_CHECKPOINT_PAGES + 200) * (pageSize + 24))
   expect(log.after(19_990, 100).map((r) => decodeN(r.frame))).toEqual([19_990, 19_991, 19_992, 19_993, 19_994, 19_995, 19_996, 19_997, 19_998, 19_999])
-  log.close()
+  await log.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -162,7 +163,7 @@ test('a log sharing a StoreCheckpointer has its WAL copied by that thread, which
   expect(ckpt.stats.failures).toBe(0)
 
   // closing the log leaves the shared thread to its owner: it still checkpoints other files
-  log.close()
+  await log.close()
   const other = path.join(dir, 'other.sqlite')
   const db = new Database(other)
   db.pragma('journal_mode = WAL')
@@ -175,7 +176,7 @@ test('a log sharing a StoreCheckpointer has its WAL copied by that thread, which
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
-test('an append that fails midway writes none of its events, and the next one takes their seqs', () => {
+test('an append that fails midway writes none of its events, and the next one takes their seqs', async () => {
   const dir = tmp()
   const log = new EventLog(path.join(dir, 'log.sqlite'), { retentionMs: 60_000, checkpointer: 'writer' })
   try {
@@ -188,7 +189,7 @@ test('an append that fails midway writes none of its events, and the next one ta
     log.append([evt(2), evt(3)])
     expect(log.after(0, 10).map((r) => decodeN(r.frame))).toEqual([1, 2, 3])
   } finally {
-    log.close()
+    await log.close()
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })

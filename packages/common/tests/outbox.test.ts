@@ -21,7 +21,8 @@ let url: string
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-'))
-  log = new EventLog(path.join(dir, 'events.sqlite'), { retentionMs: 3_600_000 })
+  // no checkpoint thread: one still copying the log while the directory is removed made rmSync fail (ENOTEMPTY)
+  log = new EventLog(path.join(dir, 'events.sqlite'), { retentionMs: 3_600_000, checkpointer: 'writer' })
   subs = new SubscriptionServer('/xrpc/com.atproto.sync.subscribeRepos', log, { maxBufferBytes: 64 * 1024 * 1024 })
   server = http.createServer((_req, res) => res.writeHead(404).end())
   server.on('upgrade', (req, socket, head) => {
@@ -34,7 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   subs.close()
   await new Promise<void>((resolve) => server.close(() => resolve()))
-  log.db.close()
+  await log.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 

@@ -232,7 +232,7 @@ export class AppContext {
   async destroy(): Promise<void> {
     this.blobs.stop()
     this.commits.stop()
-    this.sequencer.close()
+    await this.sequencer.close()
     await this.actorStore.close()
     this.accounts.flushRoots()
     await this.accountDb.close()

@@ -165,7 +165,7 @@ export class RelayContext {
     await this.pool.close()
     this.flush()
     this.out.close()
-    this.eventLog.close()
+    await this.eventLog.close()
     await this.db.close()
   }
 }

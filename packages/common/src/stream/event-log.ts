@@ -268,12 +268,18 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.timer.unref()
   }
 
-  close(): void {
+  /**
+   * Writes what is queued and closes the connection at once; resolves once
+   * the log's own checkpoint thread (if it has one) has stopped, so a caller
+   * that then removes the files does not race a checkpoint still running.
+   */
+  close(): Promise<void> {
     if (this.db.open) this.flushQueued()
     if (this.timer) clearInterval(this.timer)
     this.timer = null
     this.removeAllListeners()
-    void this.checkpointer?.close()
+    const stopped = this.checkpointer?.close() ?? Promise.resolve()
     if (this.db.open) this.db.close()
+    return stopped
   }
 }
