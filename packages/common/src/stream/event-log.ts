@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import Database from 'better-sqlite3'
-import type { SqliteHandle } from '../db.ts'
+import { immediateTransaction, type SqliteHandle } from '../db.ts'
 import { encodeFrame } from './frames.ts'
 import { WalCheckpointer } from '../wal-checkpointer.ts'
 import type { StoreCheckpointer } from '../store-checkpointer.ts'
@@ -47,8 +47,6 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   private readonly afterStmt: Database.Statement
   private atStmt: Database.Statement | undefined
   private timeStmt: Database.Statement | undefined
-  private beginStmt: Database.Statement | undefined
-  private commitStmt: Database.Statement | undefined
   private readonly retentionMs: number
   private timer: NodeJS.Timeout | null = null
   /** copies the log's WAL into its file every second, so no append waits for a checkpoint's fsyncs (none: shared or 'writer') */
@@ -173,34 +171,13 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     for (const b of batch) b.done(err)
   }
 
-  /**
-   * fn in one IMMEDIATE transaction through prepared BEGIN/COMMIT: what
-   * better-sqlite3's `transaction(fn).immediate()` runs, without building its
-   * wrapper on every append (~10 µs of a PDS write). Inside a transaction of
-   * the connection's, that wrapper's savepoint.
-   */
-  private immediate(fn: () => void): void {
-    if (this.db.inTransaction) return this.db.transaction(fn)()
-    this.beginStmt ??= this.db.prepare('BEGIN IMMEDIATE')
-    this.commitStmt ??= this.db.prepare('COMMIT')
-    this.beginStmt.run()
-    try {
-      fn()
-      this.commitStmt.run()
-    } catch (err) {
-      // SQLite may have rolled back by itself (e.g. a full disk)
-      if (this.db.inTransaction) this.db.exec('ROLLBACK')
-      throw err
-    }
-  }
-
   private write(events: LogEvent[]): LogRow[] {
     if (events.length === 0) return []
     const ms = Date.now()
     const now = new Date(ms).toISOString()
     const rows: LogRow[] = []
     let timeUs = Math.max(ms * 1000, this.lastTimeUs + 1)
-    this.immediate(() => {
+    immediateTransaction(this.db, () => {
       for (const evt of events) {
         const seq = this.lastSeq + 1 + rows.length
         const frame = Buffer.from(evt.encoded ? evt.encoded(seq) : encodeFrame(evt.type, { seq, ...evt.body }))

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import type { SqliteHandle } from '@atsuite/common'
+import { immediateTransaction, type SqliteHandle } from '@atsuite/common'
 import { migrateActorDb, type BlobRow, type OutboxRow, type RecordRow, type RepoRootRow } from './db.ts'
 
 type Stmt = Database.Statement
@@ -296,21 +296,16 @@ export class ActorDb extends ActorReader {
   }
 
   /**
-   * fn in one IMMEDIATE transaction, through prepared BEGIN/COMMIT (what
-   * better-sqlite3's `transaction()` runs, without building its wrapper on
-   * every call: this is once per commit); inside another transaction, a
-   * savepoint, as that wrapper makes.
+   * fn in one IMMEDIATE transaction (common's `immediateTransaction`: once
+   * per commit, so no wrapper built per call); inside another transaction, a
+   * savepoint, as better-sqlite3's wrapper makes.
    */
   transaction<T>(fn: () => T): T {
     if (this.sqlite.inTransaction) return this.sqlite.transaction(fn)()
     let out: T
     try {
-      this.prep('BEGIN IMMEDIATE').run()
-      out = fn()
-      this.prep('COMMIT').run()
+      out = immediateTransaction(this.sqlite, fn)
     } catch (err) {
-      // SQLite may have rolled back by itself (e.g. a full disk)
-      if (this.sqlite.inTransaction) this.prep('ROLLBACK').run()
       // rolled back: a root written inside it never happened
       this.root = undefined
       throw err
