@@ -5,9 +5,11 @@
  * order, counts, viewer state, paging, blocks both ways, deletes, duplicates
  * and hidden accounts.
  */
-import { isValidDid, type DidString } from '@atproto/syntax'
+import { isValidDid, type AtUriString, type DidString } from '@atproto/syntax'
 import { TestNetwork, type TestUser } from '@atsuite/dev-env'
 import { edgePageQuery } from '../packages/appview/src/data/graph.ts'
+import { bySubjectQuery } from '../packages/appview/src/data/interactions.ts'
+import { viewerPairs } from '../packages/appview/src/hydration/util.ts'
 import { appviewGet, appviewPost } from './_appview.ts'
 
 let net: TestNetwork
@@ -444,4 +446,33 @@ test('query plan: a getFollowers page walks follow_subject_idx in order (no scan
     expect(plan.join('\n')).toMatch(/SEARCH dup USING COVERING INDEX follow_pair_idx \(creator=\? AND subject=\?/)
     expect(plan.join('\n')).not.toMatch(/\bSCAN\b|TEMP B-TREE/)
   }
+})
+
+test('query plan: a getLikes page walks like_subject_idx by the subject id in order; viewer likes probe like_pair_idx', async () => {
+  const [author, fan] = await users('lqauthor', 'lqfan')
+  const p = await post(author!, 'liked')
+  await like(fan!, p)
+  await net.processAll()
+  const db = net.appview.ctx.db
+  const explain = (q: { sql: string; parameters: readonly unknown[] }) =>
+    db.sqlite
+      .prepare(`EXPLAIN QUERY PLAN ${q.sql}`)
+      .all(...q.parameters)
+      .map((r: any) => String(r.detail))
+      .join('\n')
+  for (const table of ['like', 'repost'] as const) {
+    for (const c of [undefined, `${Date.now()}::at://${didOf(fan!)}/app.bsky.feed.${table}/3kzzzzzzzzzzz`]) {
+      const plan = explain(bySubjectQuery(db, table, p.uri as AtUriString, 50, c).compile())
+      expect(plan).toMatch(new RegExp(`^SEARCH ${table} USING (COVERING )?INDEX ${table}_subject_idx \\(subjectId=\\?`))
+      expect(plan).toMatch(new RegExp(`SEARCH record_agg USING (COVERING )?INDEX sqlite_autoindex_record_agg_1 \\(uri=\\?\\)`))
+      expect(plan).toMatch(new RegExp(`SEARCH dup USING COVERING INDEX ${table}_pair_idx \\(creator=\\? AND subjectId=\\?`))
+      expect(plan).not.toMatch(/\bSCAN\b|TEMP B-TREE/)
+    }
+    const viewerPlan = explain(viewerPairs(db, table, didOf(fan!), [p.uri as AtUriString]).compile())
+    expect(viewerPlan).toMatch(new RegExp(`SEARCH ${table} USING (COVERING )?INDEX ${table}_pair_idx \\(creator=\\? AND subjectId=\\?\\)`))
+    // (the URI list itself is a json_each scan: inList in db/sql.ts)
+    expect(viewerPlan).not.toMatch(/\bSCAN (like|repost|record_agg)\b/)
+  }
+  // what the plan reads is what the API answers
+  expect((await get(null, 'app.bsky.feed.getLikes', { uri: p.uri })).likes.map((l: { actor: { did: string } }) => l.actor.did)).toEqual([fan!.did])
 })

@@ -180,3 +180,37 @@ test('an account first seen mid-history is backfilled from its PDS', async () =>
     await late.destroy()
   }
 })
+
+test('likes, reposts, follows and blocks with just their fields are stored without their JSON and shown exactly as written', async () => {
+  const dave = await net.createUser('jsondave')
+  const erin = await net.createUser('jsonerin')
+  const post = await erin.agent.post({ text: 'notice me' })
+  const like = await dave.agent.like(post.uri, post.cid)
+  const repost = await dave.agent.repost(post.uri, post.cid)
+  const follow = await dave.agent.follow(erin.did)
+  const block = await dave.agent.app.bsky.graph.block.create({ repo: dave.did }, { subject: carol.did, createdAt: new Date().toISOString() })
+  // a like with more than its fields (a `via` and a field no lexicon names) keeps its JSON as written
+  const via = await createRaw(carol, 'app.bsky.feed.like', {
+    $type: 'app.bsky.feed.like',
+    subject: { uri: post.uri, cid: post.cid },
+    via: { uri: repost.uri, cid: repost.cid },
+    createdAt: new Date().toISOString(),
+    zzz: 'kept',
+  })
+  await net.processAll()
+
+  const sqlite = net.appview.ctx.db.sqlite
+  const stored = (table: string, uri: string) => (sqlite.prepare(`SELECT json FROM "${table}" WHERE uri = ?`).get(uri) as { json: string }).json
+  for (const [table, uri] of [['like', like.uri], ['repost', repost.uri], ['follow', follow.uri], ['block', block.uri]] as const) expect(stored(table, uri)).toBe('')
+  expect(JSON.parse(stored('like', via.data.uri))).toMatchObject({ zzz: 'kept', via: { uri: repost.uri } })
+
+  // what erin's notifications show is the record the PDS holds, field for field
+  const res = await appviewGet(net, erin, 'app.bsky.notification.listNotifications', { limit: 50 })
+  expect(res.status).toBe(200)
+  const shown = new Map<string, unknown>(res.body.notifications.map((n: { uri: string; record: unknown }) => [n.uri, n.record]))
+  for (const uri of [like.uri, repost.uri, follow.uri, via.data.uri]) {
+    const [, , repo, collection, rkey] = uri.split('/')
+    const original = await erin.agent.com.atproto.repo.getRecord({ repo: repo!, collection: collection!, rkey: rkey! })
+    expect(shown.get(uri)).toEqual(original.data.value)
+  }
+})

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { Db } from '@atsuite/common'
 import { APPVIEW_PAGE_SIZE, dbOptions, openAppViewDb } from '../src/db/index.ts'
 import { envToConfig } from '../src/config.ts'
+import * as m001 from '../src/db/migrations/001-init.ts'
 
 // The index file's page size is chosen at its creation (db/index.ts says why
 // 8 KiB); a file made before keeps its own, and the writer's checkpoint
@@ -61,4 +62,48 @@ test("the indexer's connection gets a page cache of its own size, readers theirs
   await writer.close()
   await reader.close()
   expect(() => envToConfig({ APPVIEW_INDEXER_CACHE_MB: '0' })).toThrow('APPVIEW_INDEXER_CACHE_MB must be at least 1')
+})
+
+test('migration 002: a file indexed before keeps its counts, and its likes and reposts are keyed by subject ids', async () => {
+  const file = path.join(dir, 'before-ids.sqlite')
+  const old = new Db(file, { pageSize: APPVIEW_PAGE_SIZE })
+  await old.migrateToLatest({ '001': m001 })
+  const alice = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
+  const bob = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb'
+  const post = (did: string, rkey: string) => `at://${did}/app.bsky.feed.post/${rkey}`
+  const t = '2026-01-01T00:00:00.000Z'
+  const insert = (table: string, uri: string, creator: string, subject: string) =>
+    old.sqlite
+      .prepare(`INSERT INTO "${table}" (uri, cid, creator, subject, subjectCid, json, createdAt, indexedAt, sortAt) VALUES (?, 'c', ?, ?, 's', '{}', ?, ?, ?)`)
+      .run(uri, creator, subject, t, t, t)
+  // bob's post counted; alice's like of a post not yet indexed (no count row), and a duplicate like
+  old.sqlite.prepare('INSERT INTO record_agg (uri, likeCount, repostCount, replyCount, quoteCount) VALUES (?, 1, 1, 2, 3)').run(post(bob, '3k2a'))
+  insert('like', `at://${alice}/app.bsky.feed.like/3k2b`, alice, post(bob, '3k2a'))
+  insert('like', `at://${alice}/app.bsky.feed.like/3k2c`, alice, post(bob, '3k2a'))
+  insert('like', `at://${bob}/app.bsky.feed.like/3k2d`, bob, post(alice, '3k2e'))
+  insert('repost', `at://${alice}/app.bsky.feed.repost/3k2f`, alice, post(bob, '3k2a'))
+  await old.close()
+
+  const db = await openAppViewDb(file)
+  const aggs = db.sqlite.prepare('SELECT id, uri, likeCount, repostCount, replyCount, quoteCount FROM record_agg ORDER BY id').all() as { id: number; uri: string }[]
+  expect(aggs).toEqual([
+    { id: 1, uri: post(bob, '3k2a'), likeCount: 1, repostCount: 1, replyCount: 2, quoteCount: 3 },
+    { id: 2, uri: post(alice, '3k2e'), likeCount: 0, repostCount: 0, replyCount: 0, quoteCount: 0 },
+  ])
+  // (URIs sort alice's likes first)
+  expect(db.sqlite.prepare('SELECT subject, subjectId FROM "like" ORDER BY uri').all()).toEqual([
+    { subject: post(bob, '3k2a'), subjectId: 1 },
+    { subject: post(bob, '3k2a'), subjectId: 1 },
+    { subject: post(alice, '3k2e'), subjectId: 2 },
+  ])
+  expect(db.sqlite.prepare('SELECT subjectId FROM repost').all()).toEqual([{ subjectId: 1 }])
+  const indexColumns = (name: string) => (db.sqlite.prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`).all(name) as { name: string }[]).map((c) => c.name)
+  for (const table of ['like', 'repost']) {
+    expect(indexColumns(`${table}_subject_idx`)).toEqual(['subjectId', 'sortAt', 'uri'])
+    expect(indexColumns(`${table}_pair_idx`)).toEqual(['creator', 'subjectId', 'sortAt', 'uri'])
+  }
+  // a new record gets an id never given before
+  db.sqlite.prepare('INSERT INTO record_agg (uri) VALUES (?)').run(post(bob, '3k2g'))
+  expect((db.sqlite.prepare('SELECT id FROM record_agg WHERE uri = ?').get(post(bob, '3k2g')) as { id: number }).id).toBeGreaterThan(2)
+  await db.close()
 })

@@ -20,12 +20,15 @@ type PairTable = 'follow' | 'block' | 'like' | 'repost'
 /**
  * The earliest record of its (creator, subject) pair: a duplicate follow, like
  * or repost is stored (it counts once, see indexer/plugins/subject.ts) and
- * listed once. One probe of the `<table>_pair_idx` index per row.
+ * listed once. One probe of the `<table>_pair_idx` index per row (likes and
+ * reposts pair by `subjectId`, the subject's `record_agg.id`).
  */
-export const firstOfPair = (table: PairTable) =>
-  sql<SqlBool>`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} AS dup
-    WHERE ${sql.ref('dup.creator')} = ${sql.ref(`${table}.creator`)} AND ${sql.ref('dup.subject')} = ${sql.ref(`${table}.subject`)}
+export const firstOfPair = (table: PairTable) => {
+  const column = table === 'like' || table === 'repost' ? 'subjectId' : 'subject'
+  return sql<SqlBool>`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} AS dup
+    WHERE ${sql.ref('dup.creator')} = ${sql.ref(`${table}.creator`)} AND ${sql.ref(`dup.${column}`)} = ${sql.ref(`${table}.${column}`)}
       AND (${sql.ref('dup.sortAt')}, ${sql.ref('dup.uri')}) < (${sql.ref(`${table}.sortAt`)}, ${sql.ref(`${table}.uri`)}))`
+}
 
 /** The query of one page of follows or blocks by creator or subject, newest first (exported for the query-plan test). */
 export const edgePageQuery = (

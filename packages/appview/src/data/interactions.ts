@@ -8,21 +8,25 @@ import { firstOfPair, type Page } from './graph.ts'
 export type InteractionRow = { uri: AtUriString; creator: DidString; createdAt: DatetimeString; sortAt: DatetimeString }
 
 /**
- * Likes or reposts of a subject, newest first, one per actor. The subject's
- * CID is not a filter (as the reference: a client's CID may name an older
- * version of the record).
+ * The query of one page of likes or reposts of a subject, newest first, one
+ * per actor (exported for the query-plan test). The subject's CID is not a
+ * filter (as the reference: a client's CID may name an older version of the
+ * record). The index is keyed by the subject's `record_agg.id`: a subject
+ * without a row was never liked or reposted.
  */
-const bySubject = async (db: AppViewDb, table: 'like' | 'repost', subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> => {
+export const bySubjectQuery = (db: AppViewDb, table: 'like' | 'repost', subject: AtUriString, limit: number, cursor?: string) => {
   const ks = decodeCursor(cursor, isUriKey)
   let q = db.kysely
     .selectFrom(table)
     .select(['uri', 'creator', 'createdAt', 'sortAt'])
-    .where('subject', '=', subject)
+    .where('subjectId', '=', (eb) => eb.selectFrom('record_agg').select('id').where('record_agg.uri', '=', subject))
     .where(firstOfPair(table))
   if (ks) q = q.where(keysetBefore(`${table}.sortAt`, `${table}.uri`, ks))
-  const rows = await q.orderBy('sortAt', 'desc').orderBy('uri', 'desc').limit(limit).execute()
-  return pageOf(rows, limit, uriCursor)
+  return q.orderBy('sortAt', 'desc').orderBy('uri', 'desc').limit(limit)
 }
+
+const bySubject = async (db: AppViewDb, table: 'like' | 'repost', subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> =>
+  pageOf(await bySubjectQuery(db, table, subject, limit, cursor).execute(), limit, uriCursor)
 
 export const likesPage = (db: AppViewDb, subject: AtUriString, limit: number, cursor?: string) => bySubject(db, 'like', subject, limit, cursor)
 

@@ -5,7 +5,7 @@ import { hydrateProfiles } from './actor.ts'
 import { hydrateFeedGens, hydrateLists } from './graph.ts'
 import { storedRecord, type HydrationState } from './state.ts'
 import { embeddedRecordUri } from '../views/embed.ts'
-import { earliestBy, missing } from './util.ts'
+import { earliestBy, missing, viewerPairs } from './util.ts'
 import { inList } from '../db/sql.ts'
 
 
@@ -38,7 +38,11 @@ const hydratePostRows = async (db: AppViewDb, uris: AtUriString[], state: Hydrat
 export const hydrateRecordCounts = async (db: AppViewDb, uris: Iterable<AtUriString>, state: HydrationState): Promise<void> => {
   const todo = missing(uris, state.recordCounts)
   if (todo.length === 0) return
-  const rows = await db.kysely.selectFrom('record_agg').selectAll().where('uri', 'in', inList(todo)).execute()
+  const rows = await db.kysely
+    .selectFrom('record_agg')
+    .select(['uri', 'likeCount', 'repostCount', 'replyCount', 'quoteCount'])
+    .where('uri', 'in', inList(todo))
+    .execute()
   for (const uri of todo) state.recordCounts.set(uri, { likeCount: 0, repostCount: 0, replyCount: 0, quoteCount: 0 })
   for (const r of rows) state.recordCounts.set(r.uri, r)
 }
@@ -49,8 +53,8 @@ const hydratePostViewers = async (db: AppViewDb, uris: AtUriString[], state: Hyd
   const todo = missing(uris, state.postViewers)
   if (!viewer || todo.length === 0) return
   const [likes, reposts] = await Promise.all([
-    db.kysely.selectFrom('like').select(['subject', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', inList(todo)).execute(),
-    db.kysely.selectFrom('repost').select(['subject', 'uri', 'sortAt']).where('creator', '=', viewer).where('subject', 'in', inList(todo)).execute(),
+    viewerPairs(db, 'like', viewer, todo).select('sortAt').execute(),
+    viewerPairs(db, 'repost', viewer, todo).select('sortAt').execute(),
   ])
   for (const uri of todo) state.postViewers.set(uri, {})
   for (const [subject, l] of earliestBy(likes, (r) => r.subject)) state.postViewers.get(subject)!.like = l.uri

@@ -3,7 +3,7 @@ import type { app } from '@atsuite/lexicon'
 import type { AppViewDb } from '../db/index.ts'
 import { hydrateProfiles } from './actor.ts'
 import { blockPairKey, storedRecord, type HydrationState } from './state.ts'
-import { missing } from './util.ts'
+import { missing, viewerPairs } from './util.ts'
 import { inList } from '../db/sql.ts'
 
 
@@ -46,7 +46,7 @@ export const hydrateFeedGens = async (db: AppViewDb, uris: Iterable<AtUriString>
 const hydrateRecordLikes = async (db: AppViewDb, uris: AtUriString[], state: HydrationState): Promise<void> => {
   const viewer = state.viewer
   if (!viewer || uris.length === 0) return
-  const likes = await db.kysely.selectFrom('like').select(['subject', 'uri']).where('creator', '=', viewer).where('subject', 'in', inList(uris)).execute()
+  const likes = await viewerPairs(db, 'like', viewer, uris).execute()
   for (const l of likes) if (!state.recordViewerLikes.has(l.subject)) state.recordViewerLikes.set(l.subject, l.uri)
 }
 

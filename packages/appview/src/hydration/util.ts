@@ -1,3 +1,7 @@
+import type { AtUriString, DidString } from '@atproto/syntax'
+import type { AppViewDb } from '../db/index.ts'
+import { inList } from '../db/sql.ts'
+
 /** The distinct ids not yet in `known` (a hydration step loads each thing once per request). */
 export const missing = <T>(ids: Iterable<T>, known: { has(k: T): boolean }): T[] => [...new Set(ids)].filter((id) => !known.has(id))
 
@@ -16,3 +20,14 @@ export const earliestBy = <K, R extends { sortAt: string; uri: string }>(rows: R
   }
   return m
 }
+
+/**
+ * The viewer's likes or reposts of these records: one probe of the pair index
+ * (creator, subjectId) per record that has a `record_agg` id.
+ */
+export const viewerPairs = (db: AppViewDb, table: 'like' | 'repost', viewer: DidString, uris: AtUriString[]) =>
+  db.kysely
+    .selectFrom(table)
+    .select(['subject', 'uri'])
+    .where('creator', '=', viewer)
+    .where('subjectId', 'in', (eb) => eb.selectFrom('record_agg').select('id').where('record_agg.uri', 'in', inList(uris)))

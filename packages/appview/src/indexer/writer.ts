@@ -11,6 +11,9 @@ export type NewNotification = Omit<NotificationTable, 'id'>
 
 type Deltas<F extends string> = Map<string, Partial<Record<F, number>>>
 
+/** URI → `record_agg.id` kept in memory; past this many the map starts again (ids never change) */
+const SUBJECT_ID_CACHE_MAX = 500_000
+
 /**
  * The indexer's synchronous write path: prepared statements on the raw
  * SQLite handle, always called inside `transaction()` (so an event's rows,
@@ -27,9 +30,12 @@ export class IndexWriter {
   private actorDeltas: Deltas<ActorAggField> = new Map()
   private readonly beforeCommitHooks: (() => void)[] = []
   private readonly rollbackHooks: (() => void)[] = []
+  private subjectIds = new Map<string, number>()
 
   constructor(sqlite: SqliteHandle) {
     this.sqlite = sqlite
+    // ids given in a transaction that rolled back were never written
+    this.rollbackHooks.push(() => (this.subjectIds = new Map()))
   }
 
   /**
@@ -92,6 +98,21 @@ export class IndexWriter {
     return this.prep(sql).get(...params) !== undefined
   }
 
+  /**
+   * The record's `record_agg.id`, its row made when it has none yet (a like
+   * may come before its post): what likes and reposts are indexed by.
+   */
+  subjectId(uri: string): number {
+    const known = this.subjectIds.get(uri)
+    if (known !== undefined) return known
+    const row =
+      this.get<{ id: number }>('SELECT id FROM record_agg WHERE uri = ?', uri) ??
+      this.get<{ id: number }>('INSERT INTO record_agg (uri) VALUES (?) RETURNING id', uri)!
+    if (this.subjectIds.size >= SUBJECT_ID_CACHE_MAX) this.subjectIds = new Map()
+    this.subjectIds.set(uri, row.id)
+    return row.id
+  }
+
   // aggregates (the row may precede its subject)
 
   bumpRecordAgg(uri: string, field: RecordAggField, delta: number): void {
@@ -107,19 +128,22 @@ export class IndexWriter {
   }
 
   private flushAggregates(): void {
-    this.flushDeltas('record_agg', 'uri', this.recordDeltas)
-    this.flushDeltas('actor_agg', 'did', this.actorDeltas)
-  }
-
-  private flushDeltas(table: 'record_agg' | 'actor_agg', key: 'uri' | 'did', deltas: Deltas<string>): void {
-    for (const [id, d] of deltas) {
+    for (const [uri, d] of this.recordDeltas) {
+      let id: number | undefined
       // field names come from the typed bump* calls only
       for (const [field, delta] of Object.entries(d)) {
         if (!delta) continue
+        id ??= this.subjectId(uri)
+        this.run(`UPDATE record_agg SET ${field} = ${field} + ? WHERE id = ?`, delta, id)
+      }
+    }
+    for (const [did, d] of this.actorDeltas) {
+      for (const [field, delta] of Object.entries(d)) {
+        if (!delta) continue
         this.run(
-          `INSERT INTO ${table} (${key}, ${field}) VALUES (?, ?)
-           ON CONFLICT (${key}) DO UPDATE SET ${field} = ${table}.${field} + excluded.${field}`,
-          id,
+          `INSERT INTO actor_agg (did, ${field}) VALUES (?, ?)
+           ON CONFLICT (did) DO UPDATE SET ${field} = actor_agg.${field} + excluded.${field}`,
+          did,
           delta,
         )
       }

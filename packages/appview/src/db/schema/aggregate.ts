@@ -1,3 +1,4 @@
+import type { Generated } from 'kysely'
 import type { AtUriString, DidString } from '@atproto/syntax'
 
 /**
@@ -5,6 +6,11 @@ import type { AtUriString, DidString } from '@atproto/syntax'
  * before its subject is indexed (a like that arrived before its post).
  */
 export interface RecordAggTable {
+  /**
+   * Stands for `uri` in the like and repost indexes (their `subjectId`), given in
+   * the order records are first counted; a row is never deleted.
+   */
+  id: Generated<number>
   uri: AtUriString
   likeCount: number
   repostCount: number

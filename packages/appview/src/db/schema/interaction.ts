@@ -6,17 +6,20 @@ interface SubjectRecord<S> {
   cid: string
   creator: DidString
   subject: S
-  /** the record as written (kept here rather than in `record`) */
+  /** the record as written (kept here rather than in `record`); '' when the columns rebuild it (db/pair-record-json.ts) */
   json: string
   createdAt: DatetimeString
   indexedAt: DatetimeString
   sortAt: DatetimeString
 }
 
+/** Likes and reposts: `subjectId` is the subject's `record_agg.id`, what their indexes are keyed by. */
 export interface LikeTable extends SubjectRecord<AtUriString> {
+  subjectId: number
   subjectCid: string
 }
 export interface RepostTable extends SubjectRecord<AtUriString> {
+  subjectId: number
   subjectCid: string
 }
 /** subject = the followed DID */

@@ -1,8 +1,9 @@
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 import type { NewNotification } from '../writer.ts'
 import type { IndexWriter } from '../writer.ts'
+import { compactPairJson, type PairTable } from '../../db/pair-record-json.ts'
 
-type Table = 'like' | 'repost' | 'follow' | 'block'
+type Table = PairTable
 
 export type SubjectRow = { uri: AtUriString; cid: string; creator: DidString; subject: string; sortAt: DatetimeString }
 
@@ -18,14 +19,16 @@ export const insertSubjectRow = (
   table: Table,
   row: SubjectRow & { subjectCid?: string; json: string; createdAt: string; indexedAt: string },
 ): { inserted: boolean; firstOfPair: boolean } => {
-  const hasCid = table === 'like' || table === 'repost'
+  const byId = pairedById(table)
+  // likes and reposts name their subject by its record_agg id (db/migrations/002-subject-ids.ts)
+  const pairKey = byId ? w.subjectId(row.subject) : row.subject
   // asked before the insert: the pair index answers it from one page
-  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND subject = ? AND uri <> ?`, row.creator, row.subject, row.uri)
+  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND ${pairColumn(table)} = ? AND uri <> ?`, row.creator, pairKey, row.uri)
   const inserted =
     w.run(
-      `INSERT INTO "${table}" (uri, cid, creator, subject, ${hasCid ? 'subjectCid, ' : ''}json, createdAt, indexedAt, sortAt)
-       VALUES (?, ?, ?, ?, ${hasCid ? '?, ' : ''}?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
-      ...[row.uri, row.cid, row.creator, row.subject, ...(hasCid ? [row.subjectCid ?? ''] : []), row.json, row.createdAt, row.indexedAt, row.sortAt],
+      `INSERT INTO "${table}" (uri, cid, creator, subject, ${byId ? 'subjectId, subjectCid, ' : ''}json, createdAt, indexedAt, sortAt)
+       VALUES (?, ?, ?, ?, ${byId ? '?, ?, ' : ''}?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
+      ...[row.uri, row.cid, row.creator, row.subject, ...(byId ? [pairKey, row.subjectCid ?? ''] : []), compactPairJson(table, row.json, row), row.createdAt, row.indexedAt, row.sortAt],
     ) > 0
   return { inserted, firstOfPair: inserted && !others }
 }
@@ -36,16 +39,23 @@ export const deleteSubjectRow = (
   table: Table,
   uri: string,
 ): { row: SubjectRow; lastOfPair: boolean; remaining: SubjectRow | undefined } | null => {
-  const row = w.get<SubjectRow>(`SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE uri = ?`, uri)
+  const column = pairColumn(table)
+  const row = w.get<SubjectRow & { pairKey: string | number }>(`SELECT uri, cid, creator, subject, sortAt, ${column} AS pairKey FROM "${table}" WHERE uri = ?`, uri)
   if (!row) return null
   w.run(`DELETE FROM "${table}" WHERE uri = ?`, uri)
   const remaining = w.get<SubjectRow>(
-    `SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE creator = ? AND subject = ? ORDER BY sortAt, uri LIMIT 1`,
+    `SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE creator = ? AND ${column} = ? ORDER BY sortAt, uri LIMIT 1`,
     row.creator,
-    row.subject,
+    row.pairKey,
   )
   return { row, lastOfPair: !remaining, remaining }
 }
+
+/** Likes and reposts key their pair by the subject's id, follows and blocks by the subject DID. */
+const pairedById = (table: Table): table is 'like' | 'repost' => table === 'like' || table === 'repost'
+
+/** The column a table's pair index has after `creator`. */
+export const pairColumn = (table: Table): 'subjectId' | 'subject' => (pairedById(table) ? 'subjectId' : 'subject')
 
 /** Collections whose records can be liked or reposted (and notify their author). */
 export const isLikeable = (uri: string): boolean =>

@@ -1,0 +1,34 @@
+/**
+ * Likes, reposts, follows and blocks are most of all records, and nearly
+ * every one holds exactly its collection's fields. For those the table's
+ * `json` column is '' and the record is rebuilt from the row's own columns,
+ * byte for byte: the same JSON the indexer was given, DAG-CBOR's key order
+ * (shorter keys first). A record with anything more (a `via`, a field this
+ * app view does not know) or in another order keeps its JSON as written.
+ * A like row was ~600 bytes, ~250 of them that JSON: shorter rows fill
+ * fewer pages, and the pages a batch dirties are what it writes to the log.
+ */
+export type PairTable = 'like' | 'repost' | 'follow' | 'block'
+
+export type PairRecordFields = { subject: string; subjectCid?: string | null; createdAt: string }
+
+const COLLECTION: Record<PairTable, string> = {
+  like: 'app.bsky.feed.like',
+  repost: 'app.bsky.feed.repost',
+  follow: 'app.bsky.graph.follow',
+  block: 'app.bsky.graph.block',
+}
+
+const q = JSON.stringify
+
+/** The JSON of a record with just its collection's fields. */
+export const pairRecordJson = (table: PairTable, f: PairRecordFields): string => {
+  const subject = table === 'like' || table === 'repost' ? `{"cid":${q(f.subjectCid ?? '')},"uri":${q(f.subject)}}` : q(f.subject)
+  return `{"$type":${q(COLLECTION[table])},"subject":${subject},"createdAt":${q(f.createdAt)}}`
+}
+
+/** What the `json` column keeps: '' when the columns rebuild the record exactly. */
+export const compactPairJson = (table: PairTable, json: string, f: PairRecordFields): string => (json === pairRecordJson(table, f) ? '' : json)
+
+/** The record's JSON from a row. */
+export const expandPairJson = (table: PairTable, json: string, f: PairRecordFields): string => (json === '' ? pairRecordJson(table, f) : json)
