@@ -2,6 +2,7 @@ import { sql, type SqlBool } from 'kysely'
 import { isValidDid, isValidHandle, type AtIdentifierString, type AtUriString, type DatetimeString, type DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
 import { inList } from '../db/sql.ts'
+import { pairColumn, type PairTable } from '../db/pair-tables.ts'
 import type { FeedItem } from '../views/feed.ts'
 import { newestOf } from './feed.ts'
 
@@ -15,8 +16,6 @@ export type Page<T> = { items: T[]; cursor?: string }
 /** A follow or block: who, whom, and where it sorts. */
 export type EdgeRow = { uri: AtUriString; creator: DidString; subject: DidString; sortAt: DatetimeString }
 
-type PairTable = 'follow' | 'block' | 'like' | 'repost'
-
 /**
  * The earliest record of its (creator, subject) pair: a duplicate follow, like
  * or repost is stored (it counts once, see indexer/plugins/subject.ts) and
@@ -24,7 +23,7 @@ type PairTable = 'follow' | 'block' | 'like' | 'repost'
  * reposts pair by `subjectId`, the subject's `record_agg.id`).
  */
 export const firstOfPair = (table: PairTable) => {
-  const column = table === 'like' || table === 'repost' ? 'subjectId' : 'subject'
+  const column = pairColumn(table)
   return sql<SqlBool>`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} AS dup
     WHERE ${sql.ref('dup.creator')} = ${sql.ref(`${table}.creator`)} AND ${sql.ref(`dup.${column}`)} = ${sql.ref(`${table}.${column}`)}
       AND (${sql.ref('dup.sortAt')}, ${sql.ref('dup.uri')}) < (${sql.ref(`${table}.sortAt`)}, ${sql.ref(`${table}.uri`)}))`

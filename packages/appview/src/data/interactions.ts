@@ -1,5 +1,6 @@
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
+import type { SubjectIdTable } from '../db/pair-tables.ts'
 import { InvalidRequestError } from '../errors.ts'
 import type { FeedItem } from '../views/feed.ts'
 import { decodeCursor, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
@@ -14,7 +15,7 @@ export type InteractionRow = { uri: AtUriString; creator: DidString; createdAt: 
  * record). The index is keyed by the subject's `record_agg.id`: a subject
  * without a row was never liked or reposted.
  */
-export const bySubjectQuery = (db: AppViewDb, table: 'like' | 'repost', subject: AtUriString, limit: number, cursor?: string) => {
+export const bySubjectQuery = (db: AppViewDb, table: SubjectIdTable, subject: AtUriString, limit: number, cursor?: string) => {
   const ks = decodeCursor(cursor, isUriKey)
   let q = db.kysely
     .selectFrom(table)
@@ -25,7 +26,7 @@ export const bySubjectQuery = (db: AppViewDb, table: 'like' | 'repost', subject:
   return q.orderBy('sortAt', 'desc').orderBy('uri', 'desc').limit(limit)
 }
 
-const bySubject = async (db: AppViewDb, table: 'like' | 'repost', subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> =>
+const bySubject = async (db: AppViewDb, table: SubjectIdTable, subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> =>
   pageOf(await bySubjectQuery(db, table, subject, limit, cursor).execute(), limit, uriCursor)
 
 export const likesPage = (db: AppViewDb, subject: AtUriString, limit: number, cursor?: string) => bySubject(db, 'like', subject, limit, cursor)

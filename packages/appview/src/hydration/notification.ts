@@ -6,7 +6,7 @@ import { hydratePosts } from './feed.ts'
 import { storedRecord, type HydrationState } from './state.ts'
 import { missing } from './util.ts'
 import { inList } from '../db/sql.ts'
-import { expandPairJson } from '../db/pair-record-json.ts'
+import { expandPairJson, isPairTable, isSubjectIdTable } from '../db/pair-tables.ts'
 import { sql } from 'kysely'
 
 
@@ -28,10 +28,10 @@ export const hydrateRecords = async (db: AppViewDb, uris: Iterable<AtUriString>,
   for (const uri of todo) state.records.set(uri, null)
   const byTable = Map.groupBy(todo, tableOf)
   for (const [table, list] of byTable) {
-    if (table === 'like' || table === 'repost' || table === 'follow' || table === 'block') {
+    if (isPairTable(table)) {
       const rows = await db.kysely
         .selectFrom(table)
-        .select(['uri', 'cid', 'json', 'subject', 'createdAt', table === 'like' || table === 'repost' ? 'subjectCid' : sql<null>`NULL`.as('subjectCid')])
+        .select(['uri', 'cid', 'json', 'subject', 'createdAt', isSubjectIdTable(table) ? 'subjectCid' : sql<null>`NULL`.as('subjectCid')])
         .where('uri', 'in', inList(list))
         .execute()
       for (const r of rows) state.records.set(r.uri, { uri: r.uri, cid: r.cid, record: storedRecord<LexMap>(expandPairJson(table, r.json, r)) })

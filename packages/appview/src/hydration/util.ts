@@ -1,6 +1,7 @@
 import type { AtUriString, DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
 import { inList } from '../db/sql.ts'
+import type { SubjectIdTable } from '../db/pair-tables.ts'
 
 /** The distinct ids not yet in `known` (a hydration step loads each thing once per request). */
 export const missing = <T>(ids: Iterable<T>, known: { has(k: T): boolean }): T[] => [...new Set(ids)].filter((id) => !known.has(id))
@@ -25,7 +26,7 @@ export const earliestBy = <K, R extends { sortAt: string; uri: string }>(rows: R
  * The viewer's likes or reposts of these records: one probe of the pair index
  * (creator, subjectId) per record that has a `record_agg` id.
  */
-export const viewerPairs = (db: AppViewDb, table: 'like' | 'repost', viewer: DidString, uris: AtUriString[]) =>
+export const viewerPairs = (db: AppViewDb, table: SubjectIdTable, viewer: DidString, uris: AtUriString[]) =>
   db.kysely
     .selectFrom(table)
     .select(['subject', 'uri'])

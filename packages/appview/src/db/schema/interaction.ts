@@ -6,7 +6,7 @@ interface SubjectRecord<S> {
   cid: string
   creator: DidString
   subject: S
-  /** the record as written (kept here rather than in `record`); '' when the columns rebuild it (db/pair-record-json.ts) */
+  /** the record as written (kept here rather than in `record`); '' when the columns rebuild it (db/pair-tables.ts) */
   json: string
   createdAt: DatetimeString
   indexedAt: DatetimeString

@@ -1,9 +1,7 @@
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 import type { NewNotification } from '../writer.ts'
 import type { IndexWriter } from '../writer.ts'
-import { compactPairJson, type PairTable } from '../../db/pair-record-json.ts'
-
-type Table = PairTable
+import { compactPairJson, isSubjectIdTable, pairColumn, type PairTable } from '../../db/pair-tables.ts'
 
 export type SubjectRow = { uri: AtUriString; cid: string; creator: DidString; subject: string; sortAt: DatetimeString }
 
@@ -16,10 +14,10 @@ export type SubjectRow = { uri: AtUriString; cid: string; creator: DidString; su
  */
 export const insertSubjectRow = (
   w: IndexWriter,
-  table: Table,
+  table: PairTable,
   row: SubjectRow & { subjectCid?: string; json: string; createdAt: string; indexedAt: string },
 ): { inserted: boolean; firstOfPair: boolean } => {
-  const byId = pairedById(table)
+  const byId = isSubjectIdTable(table)
   // likes and reposts name their subject by its record_agg id (db/migrations/002-subject-ids.ts)
   const pairKey = byId ? w.subjectId(row.subject) : row.subject
   // asked before the insert: the pair index answers it from one page
@@ -36,7 +34,7 @@ export const insertSubjectRow = (
 /** Deletes a record of a pair; `lastOfPair` when no other record of the same pair remains. */
 export const deleteSubjectRow = (
   w: IndexWriter,
-  table: Table,
+  table: PairTable,
   uri: string,
 ): { row: SubjectRow; lastOfPair: boolean; remaining: SubjectRow | undefined } | null => {
   const column = pairColumn(table)
@@ -50,12 +48,6 @@ export const deleteSubjectRow = (
   )
   return { row, lastOfPair: !remaining, remaining }
 }
-
-/** Likes and reposts key their pair by the subject's id, follows and blocks by the subject DID. */
-const pairedById = (table: Table): table is 'like' | 'repost' => table === 'like' || table === 'repost'
-
-/** The column a table's pair index has after `creator`. */
-export const pairColumn = (table: Table): 'subjectId' | 'subject' => (pairedById(table) ? 'subjectId' : 'subject')
 
 /** Collections whose records can be liked or reposted (and notify their author). */
 export const isLikeable = (uri: string): boolean =>

@@ -1,3 +1,16 @@
+/** Likes, reposts, follows and blocks: one actor → one subject, a table each (indexer/plugins/subject.ts). */
+export type PairTable = 'like' | 'repost' | 'follow' | 'block'
+
+/** The pair tables whose subject is a record, named in their indexes by its `record_agg.id` (migration 002). */
+export type SubjectIdTable = 'like' | 'repost'
+
+export const isPairTable = (table: string): table is PairTable => table === 'like' || table === 'repost' || table === 'follow' || table === 'block'
+
+export const isSubjectIdTable = (table: PairTable): table is SubjectIdTable => table === 'like' || table === 'repost'
+
+/** The column a pair table's pair index has after `creator`: the subject's id, or the subject DID. */
+export const pairColumn = (table: PairTable): 'subjectId' | 'subject' => (isSubjectIdTable(table) ? 'subjectId' : 'subject')
+
 /**
  * Likes, reposts, follows and blocks are most of all records, and nearly
  * every one holds exactly its collection's fields. For those the table's
@@ -8,8 +21,6 @@
  * A like row was ~600 bytes, ~250 of them that JSON: shorter rows fill
  * fewer pages, and the pages a batch dirties are what it writes to the log.
  */
-export type PairTable = 'like' | 'repost' | 'follow' | 'block'
-
 export type PairRecordFields = { subject: string; subjectCid?: string | null; createdAt: string }
 
 const COLLECTION: Record<PairTable, string> = {
@@ -23,7 +34,7 @@ const q = JSON.stringify
 
 /** The JSON of a record with just its collection's fields. */
 export const pairRecordJson = (table: PairTable, f: PairRecordFields): string => {
-  const subject = table === 'like' || table === 'repost' ? `{"cid":${q(f.subjectCid ?? '')},"uri":${q(f.subject)}}` : q(f.subject)
+  const subject = isSubjectIdTable(table) ? `{"cid":${q(f.subjectCid ?? '')},"uri":${q(f.subject)}}` : q(f.subject)
   return `{"$type":${q(COLLECTION[table])},"subject":${subject},"createdAt":${q(f.createdAt)}}`
 }
 
