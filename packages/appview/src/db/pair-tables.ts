@@ -1,6 +1,9 @@
 /** Likes, reposts, follows and blocks: one actor → one subject, a table each (indexer/plugins/subject.ts). */
 export type PairTable = 'like' | 'repost' | 'follow' | 'block'
 
+/** Tables that keep a collection's records themselves (the pair tables and list items); the rest are in `record`. */
+export type OwnTable = PairTable | 'list_item'
+
 /** The pair tables whose subject is a record, named in their indexes by its `record_agg.id` (migration 002). */
 export type SubjectIdTable = 'like' | 'repost'
 

@@ -6,12 +6,12 @@ import { hydratePosts } from './feed.ts'
 import { storedRecord, type HydrationState } from './state.ts'
 import { missing } from './util.ts'
 import { inList } from '../db/sql.ts'
-import { expandPairJson, isPairTable, isSubjectIdTable } from '../db/pair-tables.ts'
+import { expandPairJson, isPairTable, isSubjectIdTable, type OwnTable } from '../db/pair-tables.ts'
 import { sql } from 'kysely'
 
 
 /** Where each collection's records are kept (see indexer plugins' `table`); the rest are in `record`. */
-const OWN_TABLE = new Map<string, 'like' | 'repost' | 'follow' | 'block' | 'list_item'>([
+const OWN_TABLE = new Map<string, OwnTable>([
   ['app.bsky.feed.like', 'like'],
   ['app.bsky.feed.repost', 'repost'],
   ['app.bsky.graph.follow', 'follow'],

@@ -1,6 +1,7 @@
 import type { LexValue } from '@atproto/lex-data'
 import { isValidDid, toDatetimeString, type AtUriString, type DatetimeString, type DidString, type NsidString } from '@atproto/syntax'
 import type { IndexWriter } from './writer.ts'
+import type { OwnTable } from '../db/pair-tables.ts'
 
 /** Where a record comes from: its URI parts and when we indexed it. */
 export type RecordMeta = {
@@ -47,8 +48,6 @@ export interface IndexerPlugin<T> {
 }
 
 /** A plugin with its record type closed over, as the processor holds them. */
-export type OwnTable = 'like' | 'repost' | 'follow' | 'block' | 'list_item'
-
 export type AnyPlugin = {
   collection: NsidString
   table?: OwnTable
