@@ -5,6 +5,7 @@ import { Db } from '@atsuite/common'
 import { APPVIEW_PAGE_SIZE, dbOptions, openAppViewDb } from '../src/db/index.ts'
 import { envToConfig } from '../src/config.ts'
 import * as m001 from '../src/db/migrations/001-init.ts'
+import * as m002 from '../src/db/migrations/002-subject-ids.ts'
 
 // The index file's page size is chosen at its creation (db/index.ts says why
 // 8 KiB); a file made before keeps its own, and the writer's checkpoint
@@ -64,6 +65,42 @@ test("the indexer's connection gets a page cache of its own size, readers theirs
   expect(() => envToConfig({ APPVIEW_INDEXER_CACHE_MB: '0' })).toThrow('APPVIEW_INDEXER_CACHE_MB must be at least 1')
 })
 
+test('migration 003: likes and reposts indexed before are keyed by creator and record key, their URIs and contents unchanged', async () => {
+  const file = path.join(dir, 'before-keys.sqlite')
+  const old = new Db(file, { pageSize: APPVIEW_PAGE_SIZE })
+  await old.migrateToLatest({ '001': m001, '002': m002 })
+  const alice = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
+  const web = 'did:web:example.com'
+  const post = `at://${alice}/app.bsky.feed.post/3k2a`
+  const t = '2026-01-01T00:00:00.000Z'
+  const subjectId = (old.sqlite.prepare('INSERT INTO record_agg (uri, likeCount, repostCount) VALUES (?, 2, 1) RETURNING id').get(post) as { id: number }).id
+  const rows = [
+    ['like', `at://${alice}/app.bsky.feed.like/3k2b`, alice, ''],
+    ['like', `at://${web}/app.bsky.feed.like/3k2c`, web, '{"$type":"app.bsky.feed.like","via":"x"}'],
+    ['repost', `at://${web}/app.bsky.feed.repost/3k2d`, web, ''],
+  ] as const
+  for (const [table, uri, creator, json] of rows) {
+    old.sqlite
+      .prepare(`INSERT INTO "${table}" (uri, cid, creator, subject, subjectId, subjectCid, json, createdAt, indexedAt, sortAt) VALUES (?, 'c', ?, ?, ?, 's', ?, ?, ?, ?)`)
+      .run(uri, creator, post, subjectId, json, t, t, t)
+  }
+  await old.close()
+
+  const db = await openAppViewDb(file)
+  const read = (table: string) => db.sqlite.prepare(`SELECT uri, creator, rkey, subject, subjectId, json FROM "${table}" ORDER BY creator, rkey`).all()
+  expect(read('like')).toEqual([
+    { uri: `at://${alice}/app.bsky.feed.like/3k2b`, creator: alice, rkey: '3k2b', subject: post, subjectId, json: '' },
+    { uri: `at://${web}/app.bsky.feed.like/3k2c`, creator: web, rkey: '3k2c', subject: post, subjectId, json: rows[1][3] },
+  ])
+  expect(read('repost')).toEqual([{ uri: `at://${web}/app.bsky.feed.repost/3k2d`, creator: web, rkey: '3k2d', subject: post, subjectId, json: '' }])
+  // the primary key is (creator, rkey): a second row there is refused, the same rkey by another creator is not
+  const insert = db.sqlite.prepare(`INSERT INTO "like" (creator, rkey, cid, subject, subjectId, subjectCid, json, createdAt, indexedAt, sortAt) VALUES (?, ?, 'c', ?, ?, 's', '', ?, ?, ?)`)
+  expect(() => insert.run(alice, '3k2b', post, subjectId, t, t, t)).toThrow(/UNIQUE constraint failed/)
+  insert.run(web, '3k2b', post, subjectId, t, t, t)
+  expect(db.sqlite.prepare('SELECT likeCount, repostCount FROM record_agg WHERE id = ?').get(subjectId)).toEqual({ likeCount: 2, repostCount: 1 })
+  await db.close()
+})
+
 test('migration 002: a file indexed before keeps its counts, and its likes and reposts are keyed by subject ids', async () => {
   const file = path.join(dir, 'before-ids.sqlite')
   const old = new Db(file, { pageSize: APPVIEW_PAGE_SIZE })
@@ -98,9 +135,10 @@ test('migration 002: a file indexed before keeps its counts, and its likes and r
   ])
   expect(db.sqlite.prepare('SELECT subjectId FROM repost').all()).toEqual([{ subjectId: 1 }])
   const indexColumns = (name: string) => (db.sqlite.prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`).all(name) as { name: string }[]).map((c) => c.name)
+  // (as migration 003 leaves them: keyed by creator and rkey, which every entry carries)
   for (const table of ['like', 'repost']) {
-    expect(indexColumns(`${table}_subject_idx`)).toEqual(['subjectId', 'sortAt', 'uri'])
-    expect(indexColumns(`${table}_pair_idx`)).toEqual(['creator', 'subjectId', 'sortAt', 'uri'])
+    expect(indexColumns(`${table}_subject_idx`)).toEqual(['subjectId', 'sortAt'])
+    expect(indexColumns(`${table}_pair_idx`)).toEqual(['creator', 'subjectId', 'sortAt'])
   }
   // a new record gets an id never given before
   db.sqlite.prepare('INSERT INTO record_agg (uri) VALUES (?)').run(post(bob, '3k2g'))

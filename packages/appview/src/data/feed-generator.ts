@@ -1,5 +1,6 @@
 import { isAtUriString, type AtUriString, type DatetimeString, type DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
+import { whereUris } from '../db/pair-tables.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 
 export type FeedGenRow = { uri: AtUriString; creator: DidString; feedDid: DidString }
@@ -57,7 +58,7 @@ export const repostsByUri = async (db: AppViewDb, uris: AtUriString[]): Promise<
   const rows = await db.kysely
     .selectFrom('repost')
     .select(['uri', 'cid', 'creator', 'subject', 'indexedAt'])
-    .where('uri', 'in', [...new Set(uris)])
+    .where(whereUris(uris))
     .execute()
   return new Map(rows.map((r) => [r.uri, r]))
 }

@@ -2,6 +2,7 @@ import { isAtUriString, type AtUriString, type DatetimeString, type DidString } 
 import { sql } from 'kysely'
 import type { AppViewDb } from '../db/index.ts'
 import { inList } from '../db/sql.ts'
+import { whereUris } from '../db/pair-tables.ts'
 import type { FeedItem } from '../views/feed.ts'
 import { decodeCursor, encodeCursor, type Keyset } from './cursor.ts'
 
@@ -16,7 +17,7 @@ export type AuthorFeedFilter = 'posts_with_replies' | 'posts_no_replies' | 'post
 const toSkeleton = async (db: AppViewDb, rows: ItemRow[], limit: number): Promise<FeedSkeleton> => {
   const reposts = rows.filter((r) => r.type === 'repost').map((r) => r.uri)
   const repostRows = reposts.length
-    ? await db.kysely.selectFrom('repost').select(['uri', 'cid', 'creator', 'indexedAt']).where('uri', 'in', inList(reposts)).execute()
+    ? await db.kysely.selectFrom('repost').select(['uri', 'cid', 'creator', 'indexedAt']).where(whereUris(reposts)).execute()
     : []
   const byUri = new Map(repostRows.map((r) => [r.uri, r]))
   const items: FeedItem[] = []

@@ -2,7 +2,7 @@ import { sql, type SqlBool } from 'kysely'
 import { isValidDid, isValidHandle, type AtIdentifierString, type AtUriString, type DatetimeString, type DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
 import { inList } from '../db/sql.ts'
-import { pairColumn, type PairTable } from '../db/pair-tables.ts'
+import { isSubjectIdTable, pairColumn, type PairTable } from '../db/pair-tables.ts'
 import type { FeedItem } from '../views/feed.ts'
 import { newestOf } from './feed.ts'
 
@@ -24,9 +24,11 @@ export type EdgeRow = { uri: AtUriString; creator: DidString; subject: DidString
  */
 export const firstOfPair = (table: PairTable) => {
   const column = pairColumn(table)
+  // likes and reposts are keyed by (creator, rkey): within one creator their URIs sort as their record keys
+  const tiebreak = isSubjectIdTable(table) ? 'rkey' : 'uri'
   return sql<SqlBool>`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} AS dup
     WHERE ${sql.ref('dup.creator')} = ${sql.ref(`${table}.creator`)} AND ${sql.ref(`dup.${column}`)} = ${sql.ref(`${table}.${column}`)}
-      AND (${sql.ref('dup.sortAt')}, ${sql.ref('dup.uri')}) < (${sql.ref(`${table}.sortAt`)}, ${sql.ref(`${table}.uri`)}))`
+      AND (${sql.ref('dup.sortAt')}, ${sql.ref(`dup.${tiebreak}`)}) < (${sql.ref(`${table}.sortAt`)}, ${sql.ref(`${table}.${tiebreak}`)}))`
 }
 
 /** The query of one page of follows or blocks by creator or subject, newest first (exported for the query-plan test). */

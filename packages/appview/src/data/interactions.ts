@@ -1,6 +1,7 @@
+import { sql, type SqlBool } from 'kysely'
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
-import type { SubjectIdTable } from '../db/pair-tables.ts'
+import { recordKeyOf, type SubjectIdTable } from '../db/pair-tables.ts'
 import { InvalidRequestError } from '../errors.ts'
 import type { FeedItem } from '../views/feed.ts'
 import { decodeCursor, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
@@ -22,8 +23,13 @@ export const bySubjectQuery = (db: AppViewDb, table: SubjectIdTable, subject: At
     .select(['uri', 'creator', 'createdAt', 'sortAt'])
     .where('subjectId', '=', (eb) => eb.selectFrom('record_agg').select('id').where('record_agg.uri', '=', subject))
     .where(firstOfPair(table))
-  if (ks) q = q.where(keysetBefore(`${table}.sortAt`, `${table}.uri`, ks))
-  return q.orderBy('sortAt', 'desc').orderBy('uri', 'desc').limit(limit)
+  // the rows are keyed by (creator, rkey), the subject index's order after sortAt; the cursor names the last row by URI
+  if (ks) {
+    const key = recordKeyOf(ks.key)
+    if (!key) throw new InvalidRequestError('Malformed cursor')
+    q = q.where(sql<SqlBool>`(${sql.ref(`${table}.sortAt`)}, ${sql.ref(`${table}.creator`)}, ${sql.ref(`${table}.rkey`)}) < (${ks.sortAt}, ${key.creator}, ${key.rkey})`)
+  }
+  return q.orderBy('sortAt', 'desc').orderBy('creator', 'desc').orderBy('rkey', 'desc').limit(limit)
 }
 
 const bySubject = async (db: AppViewDb, table: SubjectIdTable, subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> =>
@@ -44,27 +50,23 @@ export const quotesPage = async (db: AppViewDb, subject: AtUriString, limit: num
 }
 
 /**
- * Posts an actor liked, most recent like first: the actor's like URIs are one
- * key range of the primary key (`at://<did>/app.bsky.feed.like/<tid>`), newest
- * record key first; the cursor is the last like's URI.
+ * Posts an actor liked, most recent like first: the actor's likes are one
+ * key range of the primary key (creator, rkey), newest record key (a TID)
+ * first; the cursor is the last like's URI.
  */
 export const actorLikesPage = async (db: AppViewDb, actor: DidString, limit: number, cursor?: string): Promise<Page<FeedItem>> => {
   const prefix = `at://${actor}/app.bsky.feed.like/` as const
-  let upper: AtUriString = `${prefix}~`
-  if (cursor !== undefined && cursor !== '') {
-    if (!cursor.startsWith(prefix) || !isUriKey(cursor)) throw new InvalidRequestError('Malformed cursor')
-    upper = cursor
-  }
-  const rows = await db.kysely
+  let q = db.kysely
     .selectFrom('like')
     .select(['uri', 'subject'])
-    .where('uri', '>', prefix)
-    .where('uri', '<', upper)
+    .where('creator', '=', actor)
     .where('subject', 'like', 'at://%/app.bsky.feed.post/%')
     .where(firstOfPair('like'))
-    .orderBy('uri', 'desc')
-    .limit(limit)
-    .execute()
+  if (cursor !== undefined && cursor !== '') {
+    if (!cursor.startsWith(prefix) || !isUriKey(cursor) || cursor.length === prefix.length) throw new InvalidRequestError('Malformed cursor')
+    q = q.where('rkey', '<', cursor.slice(prefix.length))
+  }
+  const rows = await q.orderBy('rkey', 'desc').limit(limit).execute()
   const last = rows.at(-1)
   return { items: rows.map((r) => ({ postUri: r.subject })), cursor: rows.length === limit && last ? last.uri : undefined }
 }

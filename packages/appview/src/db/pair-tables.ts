@@ -1,10 +1,16 @@
+import { sql, type RawBuilder, type SqlBool } from 'kysely'
+
 /** Likes, reposts, follows and blocks: one actor → one subject, a table each (indexer/plugins/subject.ts). */
 export type PairTable = 'like' | 'repost' | 'follow' | 'block'
 
 /** Tables that keep a collection's records themselves (the pair tables and list items); the rest are in `record`. */
 export type OwnTable = PairTable | 'list_item'
 
-/** The pair tables whose subject is a record, named in their indexes by its `record_agg.id` (migration 002). */
+/**
+ * The pair tables whose subject is a record, named in their indexes by its
+ * `record_agg.id` (migration 002), and keyed by (creator, rkey) with `uri`
+ * computed from them (migration 003).
+ */
 export type SubjectIdTable = 'like' | 'repost'
 
 export const isPairTable = (table: string): table is PairTable => table === 'like' || table === 'repost' || table === 'follow' || table === 'block'
@@ -46,3 +52,37 @@ export const compactPairJson = (table: PairTable, json: string, f: PairRecordFie
 
 /** The record's JSON from a row. */
 export const expandPairJson = (table: PairTable, json: string, f: PairRecordFields): string => (json === '' ? pairRecordJson(table, f) : json)
+
+/** A record's URI from its key (likes and reposts are stored by creator and rkey). */
+export const pairUri = (table: PairTable, creator: string, rkey: string): string => `at://${creator}/${COLLECTION[table]}/${rkey}`
+
+/** A like's or repost's primary key from its URI (`at://<creator>/<collection>/<rkey>`); null for anything else. */
+export const recordKeyOf = (uri: string): { creator: string; rkey: string } | null => {
+  if (!uri.startsWith('at://')) return null
+  const slash = uri.indexOf('/', 5)
+  const last = uri.lastIndexOf('/')
+  if (slash < 0 || last <= slash || last === uri.length - 1) return null
+  return { creator: uri.slice(5, slash), rkey: uri.slice(last + 1) }
+}
+
+/**
+ * Rows of a like or repost table by URI: `(creator, rkey) IN (…)`, one probe
+ * of the primary key per URI (`uri` is computed, so it has no index). The
+ * keys are one bound JSON array, so the SQL text is the same whatever their
+ * number (see `inList` in sql.ts). A URI of another shape matches nothing;
+ * the caller picks the table by the URIs' collection.
+ */
+export const whereUris = (uris: Iterable<string>): RawBuilder<SqlBool> => {
+  const keys = [...new Set(uris)].flatMap((uri) => {
+    const k = recordKeyOf(uri)
+    return k ? [[k.creator, k.rkey]] : []
+  })
+  return sql<SqlBool>`(${sql.ref('creator')}, ${sql.ref('rkey')}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(${JSON.stringify(keys)}))`
+}
+
+/** The condition naming one row of a table by its URI (raw SQL for the indexer's prepared statements), and its parameters. */
+export const rowByUri = (table: string, uri: string): { where: string; params: string[] } => {
+  if (table !== 'like' && table !== 'repost') return { where: 'uri = ?', params: [uri] }
+  const k = recordKeyOf(uri)
+  return k ? { where: 'creator = ? AND rkey = ?', params: [k.creator, k.rkey] } : { where: '1 = 0', params: [] }
+}

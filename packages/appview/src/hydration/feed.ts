@@ -53,8 +53,8 @@ const hydratePostViewers = async (db: AppViewDb, uris: AtUriString[], state: Hyd
   const todo = missing(uris, state.postViewers)
   if (!viewer || todo.length === 0) return
   const [likes, reposts] = await Promise.all([
-    viewerPairs(db, 'like', viewer, todo).select('sortAt').execute(),
-    viewerPairs(db, 'repost', viewer, todo).select('sortAt').execute(),
+    viewerPairs(db, 'like', viewer, todo),
+    viewerPairs(db, 'repost', viewer, todo),
   ])
   for (const uri of todo) state.postViewers.set(uri, {})
   for (const [subject, l] of earliestBy(likes, (r) => r.subject)) state.postViewers.get(subject)!.like = l.uri

@@ -46,7 +46,7 @@ export const hydrateFeedGens = async (db: AppViewDb, uris: Iterable<AtUriString>
 const hydrateRecordLikes = async (db: AppViewDb, uris: AtUriString[], state: HydrationState): Promise<void> => {
   const viewer = state.viewer
   if (!viewer || uris.length === 0) return
-  const likes = await viewerPairs(db, 'like', viewer, uris).execute()
+  const likes = await viewerPairs(db, 'like', viewer, uris)
   for (const l of likes) if (!state.recordViewerLikes.has(l.subject)) state.recordViewerLikes.set(l.subject, l.uri)
 }
 

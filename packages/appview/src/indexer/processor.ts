@@ -2,7 +2,7 @@ import type { DatetimeString, DidString } from '@atproto/syntax'
 import type { IndexerCounters } from './counters.ts'
 import type { RecordCheck, RecordOp } from './events.ts'
 import type { AnyPlugin } from './plugin.ts'
-import type { OwnTable } from '../db/pair-tables.ts'
+import { rowByUri, type OwnTable } from '../db/pair-tables.ts'
 import { plugins } from './plugins/index.ts'
 import { preparedFromCheck, prepareRecord } from './prepare.ts'
 import type { IndexWriter } from './writer.ts'
@@ -52,7 +52,8 @@ export class RecordProcessor {
   /** The stored version of a record (indexed or refused), if any. */
   private stored(plugin: AnyPlugin, uri: string): { cid: string } | undefined {
     if (plugin.table) {
-      const own = this.w.get<{ cid: string }>(`SELECT cid FROM "${plugin.table}" WHERE uri = ?`, uri)
+      const key = rowByUri(plugin.table, uri)
+      const own = this.w.get<{ cid: string }>(`SELECT cid FROM "${plugin.table}" WHERE ${key.where}`, ...key.params)
       if (own) return own
     }
     return this.w.get<{ cid: string }>('SELECT cid FROM record WHERE uri = ?', uri)
@@ -103,7 +104,8 @@ export class RecordProcessor {
 
   deleteRecord(plugin: AnyPlugin, did: DidString, rkey: string): void {
     const uri = `at://${did}/${plugin.collection}/${rkey}` as const
-    const own = plugin.table ? this.w.exists(`SELECT 1 FROM "${plugin.table}" WHERE uri = ?`, uri) : false
+    const key = plugin.table ? rowByUri(plugin.table, uri) : null
+    const own = key ? this.w.exists(`SELECT 1 FROM "${plugin.table}" WHERE ${key.where}`, ...key.params) : false
     plugin.delete(this.w, uri, did)
     // the record row: an indexed record of a collection without its own table, or a refused one
     if (this.w.run('DELETE FROM record WHERE uri = ?', uri) > 0 || own) this.counters.count('records_deleted')
@@ -114,7 +116,12 @@ export class RecordProcessor {
     const [from, to] = accountRange(did)
     const out = new Map<string, StoredRecord>()
     for (const table of ['record', ...OWN_TABLES]) {
-      for (const r of this.w.all<{ uri: string; cid: string }>(`SELECT uri, cid FROM "${table}" WHERE uri > ? AND uri < ?`, from, to)) {
+      // likes and reposts are keyed by (creator, rkey): the account's rows are those of its creator
+      const rows =
+        table === 'like' || table === 'repost'
+          ? this.w.all<{ uri: string; cid: string }>(`SELECT uri, cid FROM "${table}" WHERE creator = ?`, did)
+          : this.w.all<{ uri: string; cid: string }>(`SELECT uri, cid FROM "${table}" WHERE uri > ? AND uri < ?`, from, to)
+      for (const r of rows) {
         const path = r.uri.slice(from.length)
         const slash = path.indexOf('/')
         out.set(path, { cid: r.cid, collection: path.slice(0, slash), rkey: path.slice(slash + 1) })

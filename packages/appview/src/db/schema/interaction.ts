@@ -1,3 +1,4 @@
+import type { GeneratedAlways } from 'kysely'
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 
 /** Shape shared by likes, reposts, follows and blocks: one actor pointing at a subject. */
@@ -13,15 +14,18 @@ interface SubjectRecord<S> {
   sortAt: DatetimeString
 }
 
-/** Likes and reposts: `subjectId` is the subject's `record_agg.id`, what their indexes are keyed by. */
-export interface LikeTable extends SubjectRecord<AtUriString> {
+/**
+ * Likes and reposts: keyed by (creator, rkey), `uri` computed from them
+ * (migration 003); `subjectId` is the subject's `record_agg.id`, what their
+ * indexes are keyed by.
+ */
+export interface LikeTable extends Omit<SubjectRecord<AtUriString>, 'uri'> {
+  uri: GeneratedAlways<AtUriString>
+  rkey: string
   subjectId: number
   subjectCid: string
 }
-export interface RepostTable extends SubjectRecord<AtUriString> {
-  subjectId: number
-  subjectCid: string
-}
+export type RepostTable = LikeTable
 /** subject = the followed DID */
 export type FollowTable = SubjectRecord<DidString>
 /** subject = the blocked DID */

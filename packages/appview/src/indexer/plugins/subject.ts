@@ -1,7 +1,7 @@
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 import type { NewNotification } from '../writer.ts'
 import type { IndexWriter } from '../writer.ts'
-import { compactPairJson, isSubjectIdTable, pairColumn, type PairTable } from '../../db/pair-tables.ts'
+import { compactPairJson, isSubjectIdTable, pairColumn, recordKeyOf, rowByUri, type PairTable } from '../../db/pair-tables.ts'
 
 export type SubjectRow = { uri: AtUriString; cid: string; creator: DidString; subject: string; sortAt: DatetimeString }
 
@@ -17,16 +17,43 @@ export const insertSubjectRow = (
   table: PairTable,
   row: SubjectRow & { subjectCid?: string; json: string; createdAt: string; indexedAt: string },
 ): { inserted: boolean; firstOfPair: boolean } => {
-  const byId = isSubjectIdTable(table)
-  // likes and reposts name their subject by its record_agg id (db/migrations/002-subject-ids.ts)
-  const pairKey = byId ? w.subjectId(row.subject) : row.subject
-  // asked before the insert: the pair index answers it from one page
-  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND ${pairColumn(table)} = ? AND uri <> ?`, row.creator, pairKey, row.uri)
+  if (isSubjectIdTable(table)) {
+    // likes and reposts name their subject by its record_agg id (db/migrations/002-subject-ids.ts)
+    // and are keyed by (creator, rkey) (003-like-keys.ts)
+    const subjectId = w.subjectId(row.subject)
+    const key = recordKeyOf(row.uri)!
+    // asked before the insert: the pair index answers it from one page
+    const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND subjectId = ? AND rkey <> ?`, row.creator, subjectId, key.rkey)
+    const inserted =
+      w.run(
+        `INSERT INTO "${table}" (creator, rkey, cid, subject, subjectId, subjectCid, json, createdAt, indexedAt, sortAt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (creator, rkey) DO NOTHING`,
+        row.creator,
+        key.rkey,
+        row.cid,
+        row.subject,
+        subjectId,
+        row.subjectCid ?? '',
+        compactPairJson(table, row.json, row),
+        row.createdAt,
+        row.indexedAt,
+        row.sortAt,
+      ) > 0
+    return { inserted, firstOfPair: inserted && !others }
+  }
+  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND subject = ? AND uri <> ?`, row.creator, row.subject, row.uri)
   const inserted =
     w.run(
-      `INSERT INTO "${table}" (uri, cid, creator, subject, ${byId ? 'subjectId, subjectCid, ' : ''}json, createdAt, indexedAt, sortAt)
-       VALUES (?, ?, ?, ?, ${byId ? '?, ?, ' : ''}?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
-      ...[row.uri, row.cid, row.creator, row.subject, ...(byId ? [pairKey, row.subjectCid ?? ''] : []), compactPairJson(table, row.json, row), row.createdAt, row.indexedAt, row.sortAt],
+      `INSERT INTO "${table}" (uri, cid, creator, subject, json, createdAt, indexedAt, sortAt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
+      row.uri,
+      row.cid,
+      row.creator,
+      row.subject,
+      compactPairJson(table, row.json, row),
+      row.createdAt,
+      row.indexedAt,
+      row.sortAt,
     ) > 0
   return { inserted, firstOfPair: inserted && !others }
 }
@@ -38,11 +65,13 @@ export const deleteSubjectRow = (
   uri: string,
 ): { row: SubjectRow; lastOfPair: boolean; remaining: SubjectRow | undefined } | null => {
   const column = pairColumn(table)
-  const row = w.get<SubjectRow & { pairKey: string | number }>(`SELECT uri, cid, creator, subject, sortAt, ${column} AS pairKey FROM "${table}" WHERE uri = ?`, uri)
+  const key = rowByUri(table, uri)
+  const row = w.get<SubjectRow & { pairKey: string | number }>(`SELECT uri, cid, creator, subject, sortAt, ${column} AS pairKey FROM "${table}" WHERE ${key.where}`, ...key.params)
   if (!row) return null
-  w.run(`DELETE FROM "${table}" WHERE uri = ?`, uri)
+  w.run(`DELETE FROM "${table}" WHERE ${key.where}`, ...key.params)
+  // the earliest left of the pair (one creator and collection: their URIs sort as their record keys)
   const remaining = w.get<SubjectRow>(
-    `SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE creator = ? AND ${column} = ? ORDER BY sortAt, uri LIMIT 1`,
+    `SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE creator = ? AND ${column} = ? ORDER BY sortAt, ${isSubjectIdTable(table) ? 'rkey' : 'uri'} LIMIT 1`,
     row.creator,
     row.pairKey,
   )
