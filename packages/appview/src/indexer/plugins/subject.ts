@@ -17,43 +17,30 @@ export const insertSubjectRow = (
   table: PairTable,
   row: SubjectRow & { subjectCid?: string; json: string; createdAt: string; indexedAt: string },
 ): { inserted: boolean; firstOfPair: boolean } => {
-  if (isSubjectIdTable(table)) {
-    // likes and reposts name their subject by its record_agg id (db/migrations/002-subject-ids.ts)
-    // and are keyed by (creator, rkey) (003-like-keys.ts)
-    const subjectId = w.subjectId(row.subject)
-    const key = recordKeyOf(row.uri)!
-    // asked before the insert: the pair index answers it from one page
-    const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND subjectId = ? AND rkey <> ?`, row.creator, subjectId, key.rkey)
-    const inserted =
-      w.run(
-        `INSERT INTO "${table}" (creator, rkey, cid, subject, subjectId, subjectCid, json, createdAt, indexedAt, sortAt)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (creator, rkey) DO NOTHING`,
-        row.creator,
-        key.rkey,
-        row.cid,
-        row.subject,
-        subjectId,
-        row.subjectCid ?? '',
-        compactPairJson(table, row.json, row),
-        row.createdAt,
-        row.indexedAt,
-        row.sortAt,
-      ) > 0
-    return { inserted, firstOfPair: inserted && !others }
-  }
-  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND subject = ? AND uri <> ?`, row.creator, row.subject, row.uri)
+  const byId = isSubjectIdTable(table)
+  // likes and reposts name their subject by its record_agg id (db/migrations/002-subject-ids.ts)
+  // and are keyed by (creator, rkey) (003-like-keys.ts); follows and blocks by URI
+  const pairKey = byId ? w.subjectId(row.subject) : row.subject
+  // what tells this record from others of its creator
+  const own: [string, string] = byId ? ['rkey', recordKeyOf(row.uri)!.rkey] : ['uri', row.uri]
+  // asked before the insert: the pair index answers it from one page
+  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND ${pairColumn(table)} = ? AND ${own[0]} <> ?`, row.creator, pairKey, own[1])
+  const columns: [string, unknown][] = [
+    ['creator', row.creator],
+    own,
+    ...(byId ? [['subjectId', pairKey], ['subjectCid', row.subjectCid ?? '']] as [string, unknown][] : []),
+    ['cid', row.cid],
+    ['subject', row.subject],
+    ['json', compactPairJson(table, row.json, row)],
+    ['createdAt', row.createdAt],
+    ['indexedAt', row.indexedAt],
+    ['sortAt', row.sortAt],
+  ]
   const inserted =
     w.run(
-      `INSERT INTO "${table}" (uri, cid, creator, subject, json, createdAt, indexedAt, sortAt)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING`,
-      row.uri,
-      row.cid,
-      row.creator,
-      row.subject,
-      compactPairJson(table, row.json, row),
-      row.createdAt,
-      row.indexedAt,
-      row.sortAt,
+      `INSERT INTO "${table}" (${columns.map(([c]) => c).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
+       ON CONFLICT (${byId ? 'creator, rkey' : 'uri'}) DO NOTHING`,
+      ...columns.map(([, v]) => v),
     ) > 0
   return { inserted, firstOfPair: inserted && !others }
 }
