@@ -2,7 +2,7 @@ import { sql, type SqlBool } from 'kysely'
 import { isValidDid, isValidHandle, type AtIdentifierString, type AtUriString, type DatetimeString, type DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
 import { inList } from '../db/sql.ts'
-import { isSubjectIdTable, pairColumn, type PairTable } from '../db/pair-tables.ts'
+import { ownKeyColumn, pairColumn, type PairTable } from '../db/pair-tables.ts'
 import type { FeedItem } from '../views/feed.ts'
 import { newestOf } from './feed.ts'
 
@@ -24,8 +24,7 @@ export type EdgeRow = { uri: AtUriString; creator: DidString; subject: DidString
  */
 export const firstOfPair = (table: PairTable) => {
   const column = pairColumn(table)
-  // likes and reposts are keyed by (creator, rkey): within one creator their URIs sort as their record keys
-  const tiebreak = isSubjectIdTable(table) ? 'rkey' : 'uri'
+  const tiebreak = ownKeyColumn(table)
   return sql<SqlBool>`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} AS dup
     WHERE ${sql.ref('dup.creator')} = ${sql.ref(`${table}.creator`)} AND ${sql.ref(`dup.${column}`)} = ${sql.ref(`${table}.${column}`)}
       AND (${sql.ref('dup.sortAt')}, ${sql.ref(`dup.${tiebreak}`)}) < (${sql.ref(`${table}.sortAt`)}, ${sql.ref(`${table}.${tiebreak}`)}))`

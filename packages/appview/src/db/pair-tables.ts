@@ -1,4 +1,5 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
+import { inList } from './sql.ts'
 
 /** Likes, reposts, follows and blocks: one actor → one subject, a table each (indexer/plugins/subject.ts). */
 export type PairTable = 'like' | 'repost' | 'follow' | 'block'
@@ -15,7 +16,10 @@ export type SubjectIdTable = 'like' | 'repost'
 
 export const isPairTable = (table: string): table is PairTable => table === 'like' || table === 'repost' || table === 'follow' || table === 'block'
 
-export const isSubjectIdTable = (table: PairTable): table is SubjectIdTable => table === 'like' || table === 'repost'
+export const isSubjectIdTable = (table: string): table is SubjectIdTable => table === 'like' || table === 'repost'
+
+/** The column that tells a record from its creator's others: the record key for likes and reposts (their URIs sort alike within one creator), else the URI. */
+export const ownKeyColumn = (table: PairTable): 'rkey' | 'uri' => (isSubjectIdTable(table) ? 'rkey' : 'uri')
 
 /** The column a pair table's pair index has after `creator`: the subject's id, or the subject DID. */
 export const pairColumn = (table: PairTable): 'subjectId' | 'subject' => (isSubjectIdTable(table) ? 'subjectId' : 'subject')
@@ -66,13 +70,15 @@ export const recordKeyOf = (uri: string): { creator: string; rkey: string } | nu
 }
 
 /**
- * Rows of a like or repost table by URI: `(creator, rkey) IN (…)`, one probe
- * of the primary key per URI (`uri` is computed, so it has no index). The
- * keys are one bound JSON array, so the SQL text is the same whatever their
- * number (see `inList` in sql.ts). A URI of another shape matches nothing;
- * the caller picks the table by the URIs' collection.
+ * Rows of a pair table by URI. Likes and reposts: `(creator, rkey) IN (…)`,
+ * one probe of the primary key per URI (`uri` is computed, so it has no
+ * index); a URI of another shape matches nothing. Follows and blocks: `uri IN
+ * (…)`. Either way the keys are one bound JSON array, so the SQL text is the
+ * same whatever their number (see `inList` in sql.ts). The caller picks the
+ * table by the URIs' collection.
  */
-export const whereUris = (uris: Iterable<string>): RawBuilder<SqlBool> => {
+export const whereUris = (table: PairTable, uris: Iterable<string>): RawBuilder<SqlBool> => {
+  if (!isSubjectIdTable(table)) return sql<SqlBool>`${sql.ref('uri')} IN ${inList([...uris])}`
   const keys = [...new Set(uris)].flatMap((uri) => {
     const k = recordKeyOf(uri)
     return k ? [[k.creator, k.rkey]] : []
@@ -82,7 +88,7 @@ export const whereUris = (uris: Iterable<string>): RawBuilder<SqlBool> => {
 
 /** The condition naming one row of a table by its URI (raw SQL for the indexer's prepared statements), and its parameters. */
 export const rowByUri = (table: string, uri: string): { where: string; params: string[] } => {
-  if (table !== 'like' && table !== 'repost') return { where: 'uri = ?', params: [uri] }
+  if (!isSubjectIdTable(table)) return { where: 'uri = ?', params: [uri] }
   const k = recordKeyOf(uri)
   return k ? { where: 'creator = ? AND rkey = ?', params: [k.creator, k.rkey] } : { where: '1 = 0', params: [] }
 }

@@ -7,7 +7,7 @@ import { storedRecord, type HydrationState } from './state.ts'
 import { missing } from './util.ts'
 import { inList } from '../db/sql.ts'
 import { expandPairJson, isPairTable, isSubjectIdTable, whereUris, type OwnTable } from '../db/pair-tables.ts'
-import { sql, type SqlBool } from 'kysely'
+import { sql } from 'kysely'
 
 
 /** Where each collection's records are kept (see indexer plugins' `table`); the rest are in `record`. */
@@ -32,7 +32,7 @@ export const hydrateRecords = async (db: AppViewDb, uris: Iterable<AtUriString>,
       const rows = await db.kysely
         .selectFrom(table)
         .select(['uri', 'cid', 'json', 'subject', 'createdAt', isSubjectIdTable(table) ? 'subjectCid' : sql<null>`NULL`.as('subjectCid')])
-        .where(isSubjectIdTable(table) ? whereUris(list) : sql<SqlBool>`${sql.ref('uri')} IN ${inList(list)}`)
+        .where(whereUris(table, list))
         .execute()
       for (const r of rows) state.records.set(r.uri, { uri: r.uri, cid: r.cid, record: storedRecord<LexMap>(expandPairJson(table, r.json, r)) })
       continue

@@ -1,7 +1,7 @@
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 import type { NewNotification } from '../writer.ts'
 import type { IndexWriter } from '../writer.ts'
-import { compactPairJson, isSubjectIdTable, pairColumn, recordKeyOf, rowByUri, type PairTable } from '../../db/pair-tables.ts'
+import { compactPairJson, isSubjectIdTable, ownKeyColumn, pairColumn, recordKeyOf, rowByUri, type PairTable } from '../../db/pair-tables.ts'
 
 export type SubjectRow = { uri: AtUriString; cid: string; creator: DidString; subject: string; sortAt: DatetimeString }
 
@@ -22,7 +22,7 @@ export const insertSubjectRow = (
   // and are keyed by (creator, rkey) (003-like-keys.ts); follows and blocks by URI
   const pairKey = byId ? w.subjectId(row.subject) : row.subject
   // what tells this record from others of its creator
-  const own: [string, string] = byId ? ['rkey', recordKeyOf(row.uri)!.rkey] : ['uri', row.uri]
+  const own: [string, string] = [ownKeyColumn(table), byId ? recordKeyOf(row.uri)!.rkey : row.uri]
   // asked before the insert: the pair index answers it from one page
   const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND ${pairColumn(table)} = ? AND ${own[0]} <> ?`, row.creator, pairKey, own[1])
   const columns: [string, unknown][] = [
@@ -56,9 +56,9 @@ export const deleteSubjectRow = (
   const row = w.get<SubjectRow & { pairKey: string | number }>(`SELECT uri, cid, creator, subject, sortAt, ${column} AS pairKey FROM "${table}" WHERE ${key.where}`, ...key.params)
   if (!row) return null
   w.run(`DELETE FROM "${table}" WHERE ${key.where}`, ...key.params)
-  // the earliest left of the pair (one creator and collection: their URIs sort as their record keys)
+  // the earliest left of the pair
   const remaining = w.get<SubjectRow>(
-    `SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE creator = ? AND ${column} = ? ORDER BY sortAt, ${isSubjectIdTable(table) ? 'rkey' : 'uri'} LIMIT 1`,
+    `SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE creator = ? AND ${column} = ? ORDER BY sortAt, ${ownKeyColumn(table)} LIMIT 1`,
     row.creator,
     row.pairKey,
   )
