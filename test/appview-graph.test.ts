@@ -435,7 +435,7 @@ test('query plan: a getFollowers page walks follow_subject_idx in order (no scan
   await net.processAll()
   const db = net.appview.ctx.db
   const did = didOf(star!)
-  const cursor = `${Date.now()}::at://${did}/app.bsky.graph.follow/3kzzzzzzzzzzz`
+  const cursor = `${Date.now()}::12345`
   for (const c of [undefined, cursor]) {
     const q = edgePageQuery(db, 'follow', 'subject', did, 50, c).compile()
     const plan = db.sqlite
@@ -461,7 +461,7 @@ test('query plan: a getLikes page walks like_subject_idx by the subject id in or
       .map((r: any) => String(r.detail))
       .join('\n')
   for (const table of ['like', 'repost'] as const) {
-    for (const c of [undefined, `${Date.now()}::at://${didOf(fan!)}/app.bsky.feed.${table}/3kzzzzzzzzzzz`]) {
+    for (const c of [undefined, `${Date.now()}::12345`]) {
       const plan = explain(bySubjectQuery(db, table, p.uri as AtUriString, 50, c).compile())
       expect(plan).toMatch(new RegExp(`^SEARCH ${table} USING (COVERING )?INDEX ${table}_subject_idx \\(subjectId=\\?`))
       expect(plan).toMatch(new RegExp(`SEARCH record_agg USING (COVERING )?INDEX sqlite_autoindex_record_agg_1 \\(uri=\\?\\)`))
@@ -469,7 +469,7 @@ test('query plan: a getLikes page walks like_subject_idx by the subject id in or
       expect(plan).not.toMatch(/\bSCAN\b|TEMP B-TREE/)
     }
     const viewerPlan = explain(viewerPairsQuery(db, table, didOf(fan!), [p.uri as AtUriString]).compile())
-    expect(viewerPlan).toMatch(new RegExp(`SEARCH pair USING COVERING INDEX ${table}_pair_idx \\(creator=\\? AND subjectId=\\?\\)`))
+    expect(viewerPlan).toMatch(new RegExp(`SEARCH pair USING INDEX ${table}_pair_idx \\(creator=\\? AND subjectId=\\?\\)`))
     // (the URI list itself is a json_each scan: inList in db/sql.ts)
     expect(viewerPlan).not.toMatch(/\bSCAN (like|repost|record_agg)\b/)
   }

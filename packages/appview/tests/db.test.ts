@@ -6,6 +6,8 @@ import { APPVIEW_PAGE_SIZE, dbOptions, openAppViewDb } from '../src/db/index.ts'
 import { envToConfig } from '../src/config.ts'
 import * as m001 from '../src/db/migrations/001-init.ts'
 import * as m002 from '../src/db/migrations/002-subject-ids.ts'
+import * as m003 from '../src/db/migrations/003-like-keys.ts'
+import * as m004 from '../src/db/migrations/004-like-rowids.ts'
 
 // The index file's page size is chosen at its creation (db/index.ts says why
 // 8 KiB); a file made before keeps its own, and the writer's checkpoint
@@ -93,11 +95,94 @@ test('migration 003: likes and reposts indexed before are keyed by creator and r
     { uri: `at://${web}/app.bsky.feed.like/3k2c`, creator: web, rkey: '3k2c', subject: post, subjectId, json: rows[1][3] },
   ])
   expect(read('repost')).toEqual([{ uri: `at://${web}/app.bsky.feed.repost/3k2d`, creator: web, rkey: '3k2d', subject: post, subjectId, json: '' }])
-  // the primary key is (creator, rkey): a second row there is refused, the same rkey by another creator is not
+  // (creator, rkey) is unique: a second row there is refused, the same rkey by another creator is not
   const insert = db.sqlite.prepare(`INSERT INTO "like" (creator, rkey, cid, subject, subjectId, subjectCid, json, createdAt, indexedAt, sortAt) VALUES (?, ?, 'c', ?, ?, 's', '', ?, ?, ?)`)
   expect(() => insert.run(alice, '3k2b', post, subjectId, t, t, t)).toThrow(/UNIQUE constraint failed/)
   insert.run(web, '3k2b', post, subjectId, t, t, t)
   expect(db.sqlite.prepare('SELECT likeCount, repostCount FROM record_agg WHERE id = ?').get(subjectId)).toEqual({ likeCount: 2, repostCount: 1 })
+  await db.close()
+})
+
+test('migration 004: likes and reposts become rowid tables, ids in indexing order, (creator, rkey) still unique', async () => {
+  const file = path.join(dir, 'before-rowids.sqlite')
+  const old = new Db(file, { pageSize: APPVIEW_PAGE_SIZE })
+  await old.migrateToLatest({ '001': m001, '002': m002, '003': m003 })
+  const alice = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
+  const bob = 'did:plc:bbbbbbbbbbbbbbbbbbbbbbbb'
+  const post = `at://${alice}/app.bsky.feed.post/3k2a`
+  const subjectId = (old.sqlite.prepare('INSERT INTO record_agg (uri, likeCount, repostCount) VALUES (?, 2, 1) RETURNING id').get(post) as { id: number }).id
+  // indexed in this order (indexedAt), which is not the (creator, rkey) order
+  const rows = [
+    ['like', bob, '3k2c', '2026-01-01T00:00:01.000Z'],
+    ['like', alice, '3k2d', '2026-01-01T00:00:02.000Z'],
+    ['repost', bob, '3k2e', '2026-01-01T00:00:03.000Z'],
+  ] as const
+  for (const [table, creator, rkey, at] of rows) {
+    old.sqlite
+      .prepare(`INSERT INTO "${table}" (creator, rkey, cid, subject, subjectId, subjectCid, json, createdAt, indexedAt, sortAt) VALUES (?, ?, 'c', ?, ?, 's', '', ?, ?, ?)`)
+      .run(creator, rkey, post, subjectId, at, at, at)
+  }
+  await old.close()
+
+  const db = await openAppViewDb(file)
+  expect(db.sqlite.prepare('SELECT id, uri, indexedAt FROM "like" ORDER BY id').all()).toEqual([
+    { id: 1, uri: `at://${bob}/app.bsky.feed.like/3k2c`, indexedAt: rows[0][3] },
+    { id: 2, uri: `at://${alice}/app.bsky.feed.like/3k2d`, indexedAt: rows[1][3] },
+  ])
+  expect(db.sqlite.prepare('SELECT id, uri FROM repost').all()).toEqual([{ id: 1, uri: `at://${bob}/app.bsky.feed.repost/3k2e` }])
+  // rowid tables now (a WITHOUT ROWID table has no rowid to select)
+  for (const table of ['like', 'repost']) expect((db.sqlite.prepare(`SELECT sql FROM sqlite_schema WHERE name = ?`).get(table) as { sql: string }).sql).not.toMatch(/WITHOUT ROWID/)
+  const indexColumns = (name: string) => (db.sqlite.prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`).all(name) as { name: string }[]).map((c) => c.name)
+  expect(indexColumns('like_key_idx')).toEqual(['creator', 'rkey'])
+  expect(indexColumns('like_subject_idx')).toEqual(['subjectId', 'sortAt'])
+  expect(indexColumns('like_pair_idx')).toEqual(['creator', 'subjectId', 'sortAt'])
+  // a new like goes after the others; the same (creator, rkey) again is refused
+  const insert = db.sqlite.prepare(`INSERT INTO "like" (creator, rkey, cid, subject, subjectId, subjectCid, json, createdAt, indexedAt, sortAt) VALUES (?, ?, 'c', ?, ?, 's', '', ?, ?, ?) RETURNING id`)
+  const t = '2026-01-02T00:00:00.000Z'
+  expect(insert.get(alice, '3k2f', post, subjectId, t, t, t)).toEqual({ id: 3 })
+  expect(() => insert.get(bob, '3k2c', post, subjectId, t, t, t)).toThrow(/UNIQUE constraint failed/)
+  expect(db.sqlite.prepare('SELECT likeCount, repostCount FROM record_agg WHERE id = ?').get(subjectId)).toEqual({ likeCount: 2, repostCount: 1 })
+  await db.close()
+})
+
+test('migration 005: follows and blocks become rowid tables keyed by (creator, rkey), their URIs and contents unchanged', async () => {
+  const file = path.join(dir, 'before-follow-rowids.sqlite')
+  const old = new Db(file, { pageSize: APPVIEW_PAGE_SIZE })
+  await old.migrateToLatest({ '001': m001, '002': m002, '003': m003, '004': m004 })
+  const alice = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
+  const web = 'did:web:example.com'
+  const rows = [
+    ['follow', `at://${web}/app.bsky.graph.follow/3k2b`, web, alice, '', '2026-01-01T00:00:01.000Z'],
+    ['follow', `at://${alice}/app.bsky.graph.follow/3k2c`, alice, web, '{"$type":"app.bsky.graph.follow","via":"x"}', '2026-01-01T00:00:02.000Z'],
+    ['block', `at://${alice}/app.bsky.graph.block/3k2d`, alice, web, '', '2026-01-01T00:00:03.000Z'],
+  ] as const
+  for (const [table, uri, creator, subject, json, at] of rows) {
+    old.sqlite
+      .prepare(`INSERT INTO "${table}" (uri, cid, creator, subject, json, createdAt, indexedAt, sortAt) VALUES (?, 'c', ?, ?, ?, ?, ?, ?)`)
+      .run(uri, creator, subject, json, at, at, at)
+  }
+  await old.close()
+
+  const db = await openAppViewDb(file)
+  const read = (table: string) => db.sqlite.prepare(`SELECT id, uri, creator, rkey, subject, json FROM "${table}" ORDER BY id`).all()
+  // ids in indexing order (web's follow first), not the URIs' order
+  expect(read('follow')).toEqual([
+    { id: 1, uri: rows[0][1], creator: web, rkey: '3k2b', subject: alice, json: '' },
+    { id: 2, uri: rows[1][1], creator: alice, rkey: '3k2c', subject: web, json: rows[1][4] },
+  ])
+  expect(read('block')).toEqual([{ id: 1, uri: rows[2][1], creator: alice, rkey: '3k2d', subject: web, json: '' }])
+  const indexColumns = (name: string) => (db.sqlite.prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`).all(name) as { name: string }[]).map((c) => c.name)
+  expect(indexColumns('follow_key_idx')).toEqual(['creator', 'rkey'])
+  expect(indexColumns('follow_creator_idx')).toEqual(['creator', 'sortAt'])
+  expect(indexColumns('follow_pair_idx')).toEqual(['creator', 'subject', 'sortAt'])
+  expect(indexColumns('follow_subject_idx')).toEqual(['subject', 'sortAt'])
+  expect(indexColumns('block_key_idx')).toEqual(['creator', 'rkey'])
+  expect(indexColumns('block_pair_idx')).toEqual(['creator', 'subject', 'sortAt'])
+  // (creator, rkey) is unique; the same rkey by another creator is not refused
+  const insert = db.sqlite.prepare(`INSERT INTO follow (creator, rkey, cid, subject, json, createdAt, indexedAt, sortAt) VALUES (?, ?, 'c', ?, '', ?, ?, ?) RETURNING id`)
+  const t = '2026-01-02T00:00:00.000Z'
+  expect(() => insert.get(web, '3k2b', alice, t, t, t)).toThrow(/UNIQUE constraint failed/)
+  expect(insert.get(alice, '3k2b', alice, t, t, t)).toEqual({ id: 3 })
   await db.close()
 })
 
@@ -135,7 +220,7 @@ test('migration 002: a file indexed before keeps its counts, and its likes and r
   ])
   expect(db.sqlite.prepare('SELECT subjectId FROM repost').all()).toEqual([{ subjectId: 1 }])
   const indexColumns = (name: string) => (db.sqlite.prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`).all(name) as { name: string }[]).map((c) => c.name)
-  // (as migration 003 leaves them: keyed by creator and rkey, which every entry carries)
+  // (as migration 004 leaves them: every entry carries the row's id)
   for (const table of ['like', 'repost']) {
     expect(indexColumns(`${table}_subject_idx`)).toEqual(['subjectId', 'sortAt'])
     expect(indexColumns(`${table}_pair_idx`)).toEqual(['creator', 'subjectId', 'sortAt'])

@@ -58,7 +58,7 @@ export const repostsByUri = async (db: AppViewDb, uris: AtUriString[]): Promise<
   const rows = await db.kysely
     .selectFrom('repost')
     .select(['uri', 'cid', 'creator', 'subject', 'indexedAt'])
-    .where(whereUris('repost', uris))
+    .where(whereUris(uris))
     .execute()
   return new Map(rows.map((r) => [r.uri, r]))
 }

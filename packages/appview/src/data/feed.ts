@@ -17,7 +17,7 @@ export type AuthorFeedFilter = 'posts_with_replies' | 'posts_no_replies' | 'post
 const toSkeleton = async (db: AppViewDb, rows: ItemRow[], limit: number): Promise<FeedSkeleton> => {
   const reposts = rows.filter((r) => r.type === 'repost').map((r) => r.uri)
   const repostRows = reposts.length
-    ? await db.kysely.selectFrom('repost').select(['uri', 'cid', 'creator', 'indexedAt']).where(whereUris('repost', reposts)).execute()
+    ? await db.kysely.selectFrom('repost').select(['uri', 'cid', 'creator', 'indexedAt']).where(whereUris(reposts)).execute()
     : []
   const byUri = new Map(repostRows.map((r) => [r.uri, r]))
   const items: FeedItem[] = []

@@ -2,14 +2,14 @@ import { sql, type SqlBool } from 'kysely'
 import { isValidDid, isValidHandle, type AtIdentifierString, type AtUriString, type DatetimeString, type DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
 import { inList } from '../db/sql.ts'
-import { ownKeyColumn, pairColumn, type PairTable } from '../db/pair-tables.ts'
+import { pairColumn, type PairTable } from '../db/pair-tables.ts'
 import type { FeedItem } from '../views/feed.ts'
 import { newestOf } from './feed.ts'
 
 /** Lists up to this many members are read by merging members' index ranges (a SQLite compound select has at most 500 terms). */
 const MERGE_MAX = 300
 import type { Relationship } from '../views/graph.ts'
-import { decodeCursor, encodeCursor, isDidKey, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
+import { decodeCursor, encodeCursor, isDidKey, isIdKey, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
 
 export type Page<T> = { items: T[]; cursor?: string }
 
@@ -19,15 +19,15 @@ export type EdgeRow = { uri: AtUriString; creator: DidString; subject: DidString
 /**
  * The earliest record of its (creator, subject) pair: a duplicate follow, like
  * or repost is stored (it counts once, see indexer/plugins/subject.ts) and
- * listed once. One probe of the `<table>_pair_idx` index per row (likes and
+ * listed once: the earliest by (sortAt, id). One probe of the
+ * `<table>_pair_idx` index per row, which its entries answer alone (likes and
  * reposts pair by `subjectId`, the subject's `record_agg.id`).
  */
 export const firstOfPair = (table: PairTable) => {
   const column = pairColumn(table)
-  const tiebreak = ownKeyColumn(table)
   return sql<SqlBool>`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} AS dup
     WHERE ${sql.ref('dup.creator')} = ${sql.ref(`${table}.creator`)} AND ${sql.ref(`dup.${column}`)} = ${sql.ref(`${table}.${column}`)}
-      AND (${sql.ref('dup.sortAt')}, ${sql.ref(`dup.${tiebreak}`)}) < (${sql.ref(`${table}.sortAt`)}, ${sql.ref(`${table}.${tiebreak}`)}))`
+      AND (${sql.ref('dup.sortAt')}, ${sql.ref('dup.id')}) < (${sql.ref(`${table}.sortAt`)}, ${sql.ref(`${table}.id`)}))`
 }
 
 /** The query of one page of follows or blocks by creator or subject, newest first (exported for the query-plan test). */
@@ -39,14 +39,15 @@ export const edgePageQuery = (
   limit: number,
   cursor: string | undefined,
 ) => {
-  const ks = decodeCursor(cursor, isUriKey)
+  const ks = decodeCursor(cursor, isIdKey)
   let q = db.kysely
     .selectFrom(table)
-    .select(['uri', 'creator', 'subject', 'sortAt'])
+    .select(['id', 'uri', 'creator', 'subject', 'sortAt'])
     .where(by, '=', did)
     .where(firstOfPair(table))
-  if (ks) q = q.where(keysetBefore(`${table}.sortAt`, `${table}.uri`, ks))
-  return q.orderBy('sortAt', 'desc').orderBy('uri', 'desc').limit(limit)
+  // the creator and subject indexes' order: (sortAt, id); the cursor names the last row's id
+  if (ks) q = q.where(keysetBefore(`${table}.sortAt`, `${table}.id`, ks))
+  return q.orderBy('sortAt', 'desc').orderBy('id', 'desc').limit(limit)
 }
 
 const edgePage = async (
@@ -56,7 +57,10 @@ const edgePage = async (
   did: DidString,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<EdgeRow>> => pageOf(await edgePageQuery(db, table, by, did, limit, cursor).execute(), limit, uriCursor)
+): Promise<Page<EdgeRow>> => {
+  const page = pageOf(await edgePageQuery(db, table, by, did, limit, cursor).execute(), limit, (r) => encodeCursor(r.sortAt, r.id))
+  return { items: page.items.map(({ id: _, ...row }) => row), cursor: page.cursor }
+}
 
 /** Whom `did` follows, newest follow first. */
 export const followsPage = (db: AppViewDb, did: DidString, limit: number, cursor?: string) => edgePage(db, 'follow', 'creator', did, limit, cursor)
@@ -118,9 +122,9 @@ export const relationships = async (db: AppViewDb, actor: DidString, others: Did
   const out = new Map<DidString, Relationship>(others.map((d) => [d, {}]))
   if (others.length === 0) return out
   const from = (table: 'follow' | 'block') =>
-    db.kysely.selectFrom(table).select(['subject as did', 'uri']).where('creator', '=', actor).where('subject', 'in', inList(others)).orderBy('sortAt', 'desc').orderBy('uri', 'desc').execute()
+    db.kysely.selectFrom(table).select(['subject as did', 'uri']).where('creator', '=', actor).where('subject', 'in', inList(others)).orderBy('sortAt', 'desc').orderBy('id', 'desc').execute()
   const to = (table: 'follow' | 'block') =>
-    db.kysely.selectFrom(table).select(['creator as did', 'uri']).where('subject', '=', actor).where('creator', 'in', inList(others)).orderBy('sortAt', 'desc').orderBy('uri', 'desc').execute()
+    db.kysely.selectFrom(table).select(['creator as did', 'uri']).where('subject', '=', actor).where('creator', 'in', inList(others)).orderBy('sortAt', 'desc').orderBy('id', 'desc').execute()
   const [following, followedBy, blocking, blockedBy] = await Promise.all([from('follow'), to('follow'), from('block'), to('block')])
   // newest first, so the last write per DID is the earliest record of the pair
   for (const r of following) out.get(r.did)!.following = r.uri

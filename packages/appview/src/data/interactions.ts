@@ -1,10 +1,9 @@
-import { sql, type SqlBool } from 'kysely'
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
-import { recordKeyOf, type SubjectIdTable } from '../db/pair-tables.ts'
+import type { SubjectIdTable } from '../db/pair-tables.ts'
 import { InvalidRequestError } from '../errors.ts'
 import type { FeedItem } from '../views/feed.ts'
-import { decodeCursor, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
+import { decodeCursor, encodeCursor, isIdKey, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
 import { firstOfPair, type Page } from './graph.ts'
 
 export type InteractionRow = { uri: AtUriString; creator: DidString; createdAt: DatetimeString; sortAt: DatetimeString }
@@ -17,23 +16,21 @@ export type InteractionRow = { uri: AtUriString; creator: DidString; createdAt: 
  * without a row was never liked or reposted.
  */
 export const bySubjectQuery = (db: AppViewDb, table: SubjectIdTable, subject: AtUriString, limit: number, cursor?: string) => {
-  const ks = decodeCursor(cursor, isUriKey)
+  const ks = decodeCursor(cursor, isIdKey)
   let q = db.kysely
     .selectFrom(table)
-    .select(['uri', 'creator', 'createdAt', 'sortAt'])
+    .select(['id', 'uri', 'creator', 'createdAt', 'sortAt'])
     .where('subjectId', '=', (eb) => eb.selectFrom('record_agg').select('id').where('record_agg.uri', '=', subject))
     .where(firstOfPair(table))
-  // the rows are keyed by (creator, rkey), the subject index's order after sortAt; the cursor names the last row by URI
-  if (ks) {
-    const key = recordKeyOf(ks.key)
-    if (!key) throw new InvalidRequestError('Malformed cursor')
-    q = q.where(sql<SqlBool>`(${sql.ref(`${table}.sortAt`)}, ${sql.ref(`${table}.creator`)}, ${sql.ref(`${table}.rkey`)}) < (${ks.sortAt}, ${key.creator}, ${key.rkey})`)
-  }
-  return q.orderBy('sortAt', 'desc').orderBy('creator', 'desc').orderBy('rkey', 'desc').limit(limit)
+  // the subject index's order: (sortAt, id); the cursor names the last row's id
+  if (ks) q = q.where(keysetBefore(`${table}.sortAt`, `${table}.id`, ks))
+  return q.orderBy('sortAt', 'desc').orderBy('id', 'desc').limit(limit)
 }
 
-const bySubject = async (db: AppViewDb, table: SubjectIdTable, subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> =>
-  pageOf(await bySubjectQuery(db, table, subject, limit, cursor).execute(), limit, uriCursor)
+const bySubject = async (db: AppViewDb, table: SubjectIdTable, subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> => {
+  const page = pageOf(await bySubjectQuery(db, table, subject, limit, cursor).execute(), limit, (r) => encodeCursor(r.sortAt, r.id))
+  return { items: page.items.map(({ id: _, ...row }) => row), cursor: page.cursor }
+}
 
 export const likesPage = (db: AppViewDb, subject: AtUriString, limit: number, cursor?: string) => bySubject(db, 'like', subject, limit, cursor)
 

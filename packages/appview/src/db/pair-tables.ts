@@ -1,7 +1,13 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely'
-import { inList } from './sql.ts'
 
-/** Likes, reposts, follows and blocks: one actor → one subject, a table each (indexer/plugins/subject.ts). */
+/**
+ * Likes, reposts, follows and blocks: one actor → one subject, a table each
+ * (indexer/plugins/subject.ts). Each is a rowid table (`id`, given in indexing
+ * order, so new rows append at its end: migrations 004 and 005), unique by
+ * (creator, rkey), with `uri` a column computed from those two (migration
+ * 003). Records of one pair with the same `sortAt` are ordered by `id`, which
+ * every index entry carries.
+ */
 export type PairTable = 'like' | 'repost' | 'follow' | 'block'
 
 /** Tables that keep a collection's records themselves (the pair tables and list items); the rest are in `record`. */
@@ -9,17 +15,13 @@ export type OwnTable = PairTable | 'list_item'
 
 /**
  * The pair tables whose subject is a record, named in their indexes by its
- * `record_agg.id` (migration 002), and keyed by (creator, rkey) with `uri`
- * computed from them (migration 003).
+ * `record_agg.id` (migration 002). Follows' and blocks' subject is a DID.
  */
 export type SubjectIdTable = 'like' | 'repost'
 
 export const isPairTable = (table: string): table is PairTable => table === 'like' || table === 'repost' || table === 'follow' || table === 'block'
 
 export const isSubjectIdTable = (table: string): table is SubjectIdTable => table === 'like' || table === 'repost'
-
-/** The column that tells a record from its creator's others: the record key for likes and reposts (their URIs sort alike within one creator), else the URI. */
-export const ownKeyColumn = (table: PairTable): 'rkey' | 'uri' => (isSubjectIdTable(table) ? 'rkey' : 'uri')
 
 /** The column a pair table's pair index has after `creator`: the subject's id, or the subject DID. */
 export const pairColumn = (table: PairTable): 'subjectId' | 'subject' => (isSubjectIdTable(table) ? 'subjectId' : 'subject')
@@ -57,10 +59,7 @@ export const compactPairJson = (table: PairTable, json: string, f: PairRecordFie
 /** The record's JSON from a row. */
 export const expandPairJson = (table: PairTable, json: string, f: PairRecordFields): string => (json === '' ? pairRecordJson(table, f) : json)
 
-/** A record's URI from its key (likes and reposts are stored by creator and rkey). */
-export const pairUri = (table: PairTable, creator: string, rkey: string): string => `at://${creator}/${COLLECTION[table]}/${rkey}`
-
-/** A like's or repost's primary key from its URI (`at://<creator>/<collection>/<rkey>`); null for anything else. */
+/** A pair record's (creator, rkey) from its URI (`at://<creator>/<collection>/<rkey>`); null for anything else. */
 export const recordKeyOf = (uri: string): { creator: string; rkey: string } | null => {
   if (!uri.startsWith('at://')) return null
   const slash = uri.indexOf('/', 5)
@@ -70,15 +69,13 @@ export const recordKeyOf = (uri: string): { creator: string; rkey: string } | nu
 }
 
 /**
- * Rows of a pair table by URI. Likes and reposts: `(creator, rkey) IN (…)`,
- * one probe of the primary key per URI (`uri` is computed, so it has no
- * index); a URI of another shape matches nothing. Follows and blocks: `uri IN
- * (…)`. Either way the keys are one bound JSON array, so the SQL text is the
- * same whatever their number (see `inList` in sql.ts). The caller picks the
- * table by the URIs' collection.
+ * Rows of a pair table by URI: `(creator, rkey) IN (…)`, one probe of the key
+ * index per URI (`uri` is computed, so it has no index); a URI of another
+ * shape matches nothing. The keys are one bound JSON array, so the SQL text is
+ * the same whatever their number (see `inList` in sql.ts). The caller picks
+ * the table by the URIs' collection.
  */
-export const whereUris = (table: PairTable, uris: Iterable<string>): RawBuilder<SqlBool> => {
-  if (!isSubjectIdTable(table)) return sql<SqlBool>`${sql.ref('uri')} IN ${inList([...uris])}`
+export const whereUris = (uris: Iterable<string>): RawBuilder<SqlBool> => {
   const keys = [...new Set(uris)].flatMap((uri) => {
     const k = recordKeyOf(uri)
     return k ? [[k.creator, k.rkey]] : []
@@ -88,7 +85,7 @@ export const whereUris = (table: PairTable, uris: Iterable<string>): RawBuilder<
 
 /** The condition naming one row of a table by its URI (raw SQL for the indexer's prepared statements), and its parameters. */
 export const rowByUri = (table: string, uri: string): { where: string; params: string[] } => {
-  if (!isSubjectIdTable(table)) return { where: 'uri = ?', params: [uri] }
+  if (!isPairTable(table)) return { where: 'uri = ?', params: [uri] }
   const k = recordKeyOf(uri)
   return k ? { where: 'creator = ? AND rkey = ?', params: [k.creator, k.rkey] } : { where: '1 = 0', params: [] }
 }

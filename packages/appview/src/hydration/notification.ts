@@ -32,7 +32,7 @@ export const hydrateRecords = async (db: AppViewDb, uris: Iterable<AtUriString>,
       const rows = await db.kysely
         .selectFrom(table)
         .select(['uri', 'cid', 'json', 'subject', 'createdAt', isSubjectIdTable(table) ? 'subjectCid' : sql<null>`NULL`.as('subjectCid')])
-        .where(whereUris(table, list))
+        .where(whereUris(list))
         .execute()
       for (const r of rows) state.records.set(r.uri, { uri: r.uri, cid: r.cid, record: storedRecord<LexMap>(expandPairJson(table, r.json, r)) })
       continue

@@ -1,7 +1,7 @@
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 import type { AppViewDb } from '../db/index.ts'
 import { inList } from '../db/sql.ts'
-import { pairUri, type SubjectIdTable } from '../db/pair-tables.ts'
+import type { SubjectIdTable } from '../db/pair-tables.ts'
 
 /** The distinct ids not yet in `known` (a hydration step loads each thing once per request). */
 export const missing = <T>(ids: Iterable<T>, known: { has(k: T): boolean }): T[] => [...new Set(ids)].filter((id) => !known.has(id))
@@ -25,18 +25,15 @@ export const earliestBy = <K, R extends { sortAt: string; uri: string }>(rows: R
 /**
  * The viewer's likes or reposts of these records: each record's `record_agg`
  * id by its URI, then one probe of the pair index (creator, subjectId, sortAt)
- * per id, which holds all it selects (every entry carries the row's key,
- * creator and rkey; the URI is made from them in `viewerPairs`, since SQLite
- * does not count a computed column as held by an index). A CROSS JOIN,
- * because SQLite takes its left side as the outer loop: given the choice, with
- * no statistics it would rather walk the viewer's whole primary-key range
- * (every like they made) once.
+ * per id, and the row it names (by id) for the URI. A CROSS JOIN, because
+ * SQLite takes its left side as the outer loop: given the choice, with no
+ * statistics it would rather walk every like the viewer made once.
  */
 export const viewerPairsQuery = (db: AppViewDb, table: SubjectIdTable, viewer: DidString, uris: AtUriString[]) =>
   db.kysely
     .selectFrom('record_agg')
     .crossJoin(`${table} as pair`)
-    .select(['record_agg.uri as subject', 'pair.rkey as rkey', 'pair.sortAt as sortAt'])
+    .select(['record_agg.uri as subject', 'pair.uri as uri', 'pair.sortAt as sortAt'])
     .where('record_agg.uri', 'in', inList(uris))
     .where('pair.creator', '=', viewer)
     .whereRef('pair.subjectId', '=', 'record_agg.id')
@@ -48,5 +45,5 @@ export const viewerPairs = async (
   uris: AtUriString[],
 ): Promise<{ subject: AtUriString; uri: AtUriString; sortAt: DatetimeString }[]> => {
   const rows = await viewerPairsQuery(db, table, viewer, uris).execute()
-  return rows.map((r) => ({ subject: r.subject as AtUriString, uri: pairUri(table, viewer, r.rkey) as AtUriString, sortAt: r.sortAt }))
+  return rows.map((r) => ({ subject: r.subject as AtUriString, uri: r.uri, sortAt: r.sortAt }))
 }

@@ -2,7 +2,7 @@ import type { DatetimeString, DidString } from '@atproto/syntax'
 import type { IndexerCounters } from './counters.ts'
 import type { RecordCheck, RecordOp } from './events.ts'
 import type { AnyPlugin } from './plugin.ts'
-import { isSubjectIdTable, rowByUri, type OwnTable } from '../db/pair-tables.ts'
+import { isPairTable, rowByUri, type OwnTable } from '../db/pair-tables.ts'
 import { plugins } from './plugins/index.ts'
 import { preparedFromCheck, prepareRecord } from './prepare.ts'
 import type { IndexWriter } from './writer.ts'
@@ -116,8 +116,8 @@ export class RecordProcessor {
     const [from, to] = accountRange(did)
     const out = new Map<string, StoredRecord>()
     for (const table of ['record', ...OWN_TABLES]) {
-      // likes and reposts are keyed by (creator, rkey): the account's rows are those of its creator
-      const rows = isSubjectIdTable(table)
+      // the pair tables are keyed by (creator, rkey): the account's rows are those of its creator
+      const rows = isPairTable(table)
         ? this.w.all<{ uri: string; cid: string }>(`SELECT uri, cid FROM "${table}" WHERE creator = ?`, did)
         : this.w.all<{ uri: string; cid: string }>(`SELECT uri, cid FROM "${table}" WHERE uri > ? AND uri < ?`, from, to)
       for (const r of rows) {

@@ -1,11 +1,17 @@
-import type { GeneratedAlways } from 'kysely'
+import type { Generated, GeneratedAlways } from 'kysely'
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 
-/** Shape shared by likes, reposts, follows and blocks: one actor pointing at a subject. */
+/**
+ * Shape shared by likes, reposts, follows and blocks: one actor pointing at a
+ * subject. Rowid tables (`id`, given in indexing order: migrations 004, 005),
+ * unique by (creator, rkey), `uri` computed from those two.
+ */
 interface SubjectRecord<S> {
-  uri: AtUriString
-  cid: string
+  id: Generated<number>
+  uri: GeneratedAlways<AtUriString>
   creator: DidString
+  rkey: string
+  cid: string
   subject: S
   /** the record as written (kept here rather than in `record`); '' when the columns rebuild it (db/pair-tables.ts) */
   json: string
@@ -14,14 +20,8 @@ interface SubjectRecord<S> {
   sortAt: DatetimeString
 }
 
-/**
- * Likes and reposts: keyed by (creator, rkey), `uri` computed from them
- * (migration 003); `subjectId` is the subject's `record_agg.id`, what their
- * indexes are keyed by.
- */
-export interface LikeTable extends Omit<SubjectRecord<AtUriString>, 'uri'> {
-  uri: GeneratedAlways<AtUriString>
-  rkey: string
+/** Likes and reposts: `subjectId` is the subject's `record_agg.id`, what their indexes are keyed by (migration 002). */
+export interface LikeTable extends SubjectRecord<AtUriString> {
   subjectId: number
   subjectCid: string
 }

@@ -1,7 +1,7 @@
 import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 import type { NewNotification } from '../writer.ts'
 import type { IndexWriter } from '../writer.ts'
-import { compactPairJson, isSubjectIdTable, ownKeyColumn, pairColumn, recordKeyOf, rowByUri, type PairTable } from '../../db/pair-tables.ts'
+import { compactPairJson, isSubjectIdTable, pairColumn, recordKeyOf, rowByUri, type PairTable } from '../../db/pair-tables.ts'
 
 export type SubjectRow = { uri: AtUriString; cid: string; creator: DidString; subject: string; sortAt: DatetimeString }
 
@@ -18,16 +18,15 @@ export const insertSubjectRow = (
   row: SubjectRow & { subjectCid?: string; json: string; createdAt: string; indexedAt: string },
 ): { inserted: boolean; firstOfPair: boolean } => {
   const byId = isSubjectIdTable(table)
-  // likes and reposts name their subject by its record_agg id (db/migrations/002-subject-ids.ts)
-  // and are keyed by (creator, rkey) (003-like-keys.ts); follows and blocks by URI
+  // likes and reposts name their subject by its record_agg id (db/migrations/002-subject-ids.ts),
+  // follows and blocks by its DID; every pair table is unique by (creator, rkey) (db/pair-tables.ts)
   const pairKey = byId ? w.subjectId(row.subject) : row.subject
-  // what tells this record from others of its creator
-  const own: [string, string] = [ownKeyColumn(table), byId ? recordKeyOf(row.uri)!.rkey : row.uri]
+  const rkey = recordKeyOf(row.uri)!.rkey
   // asked before the insert: the pair index answers it from one page
-  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND ${pairColumn(table)} = ? AND ${own[0]} <> ?`, row.creator, pairKey, own[1])
+  const others = w.exists(`SELECT 1 FROM "${table}" WHERE creator = ? AND ${pairColumn(table)} = ? AND rkey <> ?`, row.creator, pairKey, rkey)
   const columns: [string, unknown][] = [
     ['creator', row.creator],
-    own,
+    ['rkey', rkey],
     ...(byId ? [['subjectId', pairKey], ['subjectCid', row.subjectCid ?? '']] as [string, unknown][] : []),
     ['cid', row.cid],
     ['subject', row.subject],
@@ -39,7 +38,7 @@ export const insertSubjectRow = (
   const inserted =
     w.run(
       `INSERT INTO "${table}" (${columns.map(([c]) => c).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
-       ON CONFLICT (${byId ? 'creator, rkey' : 'uri'}) DO NOTHING`,
+       ON CONFLICT (creator, rkey) DO NOTHING`,
       ...columns.map(([, v]) => v),
     ) > 0
   return { inserted, firstOfPair: inserted && !others }
@@ -58,7 +57,7 @@ export const deleteSubjectRow = (
   w.run(`DELETE FROM "${table}" WHERE ${key.where}`, ...key.params)
   // the earliest left of the pair
   const remaining = w.get<SubjectRow>(
-    `SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE creator = ? AND ${column} = ? ORDER BY sortAt, ${ownKeyColumn(table)} LIMIT 1`,
+    `SELECT uri, cid, creator, subject, sortAt FROM "${table}" WHERE creator = ? AND ${column} = ? ORDER BY sortAt, id LIMIT 1`,
     row.creator,
     row.pairKey,
   )
