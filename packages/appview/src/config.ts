@@ -51,6 +51,8 @@ export type AppViewConfig = {
   dbSynchronous: 'normal' | 'off'
   /** how often the checkpoint thread copies the WAL into the database file, ms (see db/index.ts) */
   dbCheckpointMs: number
+  /** log length past which a connection copies the log itself after its commit, MiB (see db/index.ts) */
+  dbWriterCheckpointMb: number
   /** index on a worker thread (default), leaving this thread to the HTTP server */
   indexerThread: boolean
   /** read and decode the stream on a thread of its own (default), leaving the indexer's thread to apply events */
@@ -95,6 +97,7 @@ export const envToConfig = (env: Env): AppViewConfig => {
     dbMmapMb: envInt(env, 'APPVIEW_DB_MMAP_MB') ?? 16384,
     dbSynchronous: envStr(env, 'APPVIEW_DB_SYNCHRONOUS') === 'off' ? 'off' : 'normal',
     dbCheckpointMs: envInt(env, 'APPVIEW_DB_CHECKPOINT_MS') ?? 2000,
+    dbWriterCheckpointMb: envInt(env, 'APPVIEW_DB_WRITER_CHECKPOINT_MB') ?? 1024,
     indexerThread: envBool(env, 'APPVIEW_INDEXER_THREAD') ?? true,
     streamThread: envBool(env, 'APPVIEW_STREAM_THREAD') ?? true,
     feedGenTimeoutMs: envInt(env, 'APPVIEW_FEEDGEN_TIMEOUT_MS') ?? 10_000,
@@ -122,6 +125,7 @@ const validateConfig = (cfg: AppViewConfig, env: Env): void => {
   }
   if (cfg.dbCacheMb < 1) throw new ConfigError('APPVIEW_DB_CACHE_MB must be at least 1')
   if (cfg.indexerCacheMb < 1) throw new ConfigError('APPVIEW_INDEXER_CACHE_MB must be at least 1')
+  if (cfg.dbWriterCheckpointMb < 1) throw new ConfigError('APPVIEW_DB_WRITER_CHECKPOINT_MB must be at least 1')
   if (cfg.backfillConcurrency < 1) throw new ConfigError('APPVIEW_BACKFILL_CONCURRENCY must be at least 1')
   if (cfg.feedGenTimeoutMs < 1) throw new ConfigError('APPVIEW_FEEDGEN_TIMEOUT_MS must be at least 1')
 }

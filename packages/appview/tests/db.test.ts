@@ -67,6 +67,16 @@ test("the indexer's connection gets a page cache of its own size, readers theirs
   expect(() => envToConfig({ APPVIEW_INDEXER_CACHE_MB: '0' })).toThrow('APPVIEW_INDEXER_CACHE_MB must be at least 1')
 })
 
+test('APPVIEW_DB_WRITER_CHECKPOINT_MB sets the log length past which a writer checkpoints by itself', async () => {
+  expect(envToConfig({}).dbWriterCheckpointMb).toBe(1024)
+  const cfg = envToConfig({ APPVIEW_DB_WRITER_CHECKPOINT_MB: '2560' })
+  const db = await openAppViewDb(path.join(dir, 'bound.sqlite'), dbOptions(cfg, 'indexer'))
+  // 2,560 MiB of 8 KiB pages
+  expect(pragma(db, 'wal_autocheckpoint')).toBe(327680)
+  await db.close()
+  expect(() => envToConfig({ APPVIEW_DB_WRITER_CHECKPOINT_MB: '0' })).toThrow('APPVIEW_DB_WRITER_CHECKPOINT_MB must be at least 1')
+})
+
 test('migration 003: likes and reposts indexed before are keyed by creator and record key, their URIs and contents unchanged', async () => {
   const file = path.join(dir, 'before-keys.sqlite')
   const old = new Db(file, { pageSize: APPVIEW_PAGE_SIZE })

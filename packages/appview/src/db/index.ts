@@ -23,6 +23,8 @@ export type AppViewDbOptions = {
    * RSS but belong to the OS page cache.
    */
   mmapMb?: number
+  /** log length past which a connection copies the log into the file itself after a commit, MiB (default 1024) */
+  writerCheckpointMb?: number
 }
 
 /**
@@ -36,8 +38,12 @@ export type AppViewDbOptions = {
  * scale 0.1 7,983 → 10,519 events/s (256 MiB → 2 GiB); scale 1 4,221 → 6,635
  * events/s (2 GiB), → 9,710 (4 GiB and batches of 100,000) (HACKING.md, Storage).
  */
-export const dbOptions = (cfg: Pick<AppViewConfig, 'dbCacheMb' | 'indexerCacheMb' | 'dbSynchronous' | 'dbMmapMb'>, role: 'reader' | 'indexer'): AppViewDbOptions => ({
+export const dbOptions = (
+  cfg: Pick<AppViewConfig, 'dbCacheMb' | 'indexerCacheMb' | 'dbSynchronous' | 'dbMmapMb' | 'dbWriterCheckpointMb'>,
+  role: 'reader' | 'indexer',
+): AppViewDbOptions => ({
   cacheMb: role === 'indexer' ? cfg.indexerCacheMb : cfg.dbCacheMb,
+  writerCheckpointMb: cfg.dbWriterCheckpointMb,
   synchronous: cfg.dbSynchronous,
   mmapMb: cfg.dbMmapMb,
 })
@@ -55,8 +61,8 @@ export const dbOptions = (cfg: Pick<AppViewConfig, 'dbCacheMb' | 'indexerCacheMb
  */
 export const APPVIEW_PAGE_SIZE = 8192
 
-/** A writer checkpoints by itself past ~1 GiB of log */
-const WRITER_CHECKPOINT_BYTES = 1024 * 1024 * 1024
+/** A writer checkpoints by itself past ~1 GiB of log (by default) */
+const WRITER_CHECKPOINT_MB = 1024
 
 export const openAppViewDb = async (location: string, opts: AppViewDbOptions = { cacheMb: 256, synchronous: 'normal' }): Promise<AppViewDb> => {
   const db = new Db<AppViewSchema>(location, { pageSize: APPVIEW_PAGE_SIZE })
@@ -66,7 +72,7 @@ export const openAppViewDb = async (location: string, opts: AppViewDbOptions = {
   db.sqlite.pragma(`mmap_size = ${(opts.mmapMb ?? 0) * 1024 * 1024}`)
   // The checkpoint thread (AppContext's WalCheckpointer) copies the log into the file; a writer
   // checkpoints by itself only when the log passes ~1 GB, a bound in case that thread falls behind.
-  db.sqlite.pragma(`wal_autocheckpoint = ${Math.round(WRITER_CHECKPOINT_BYTES / pageSize)}`)
+  db.sqlite.pragma(`wal_autocheckpoint = ${Math.round(((opts.writerCheckpointMb ?? WRITER_CHECKPOINT_MB) * 1024 * 1024) / pageSize)}`)
   await db.migrateToLatest(migrations)
   return db
 }

@@ -67,8 +67,9 @@ export class ActorHeads {
         this.w.run('UPDATE actor SET rev = NULL, commitCid = NULL, dataCid = NULL, backfilledAt = NULL WHERE did = ?', did)
       } else {
         this.w.run(
-          `UPDATE actor SET rev = ?, commitCid = ?, dataCid = ?,
-             backfilledAt = ${p.reset ? '?' : 'COALESCE(backfilledAt, ?)'} WHERE did = ?`,
+          p.reset
+            ? 'UPDATE actor SET rev = ?, commitCid = ?, dataCid = ?, backfilledAt = ? WHERE did = ?'
+            : 'UPDATE actor SET rev = ?, commitCid = ?, dataCid = ?, backfilledAt = COALESCE(backfilledAt, ?) WHERE did = ?',
           p.rev,
           p.commitCid,
           p.dataCid,

@@ -7,6 +7,23 @@ type Stmt = Database.Statement
 export type RecordAggField = 'likeCount' | 'repostCount' | 'replyCount' | 'quoteCount'
 export type ActorAggField = 'followersCount' | 'followsCount' | 'postsCount' | 'listsCount' | 'feedgensCount'
 
+// each aggregate's statement, written once (the writer finds a prepared statement by its text)
+const RECORD_AGG_SQL: Record<RecordAggField, string> = {
+  likeCount: 'UPDATE record_agg SET likeCount = likeCount + ? WHERE id = ?',
+  repostCount: 'UPDATE record_agg SET repostCount = repostCount + ? WHERE id = ?',
+  replyCount: 'UPDATE record_agg SET replyCount = replyCount + ? WHERE id = ?',
+  quoteCount: 'UPDATE record_agg SET quoteCount = quoteCount + ? WHERE id = ?',
+}
+const actorAggSql = (field: ActorAggField) =>
+  `INSERT INTO actor_agg (did, ${field}) VALUES (?, ?) ON CONFLICT (did) DO UPDATE SET ${field} = actor_agg.${field} + excluded.${field}`
+const ACTOR_AGG_SQL: Record<ActorAggField, string> = {
+  followersCount: actorAggSql('followersCount'),
+  followsCount: actorAggSql('followsCount'),
+  postsCount: actorAggSql('postsCount'),
+  listsCount: actorAggSql('listsCount'),
+  feedgensCount: actorAggSql('feedgensCount'),
+}
+
 export type NewNotification = Omit<NotificationTable, 'id'>
 
 type Deltas<F extends string> = Map<string, Partial<Record<F, number>>>
@@ -130,22 +147,16 @@ export class IndexWriter {
   private flushAggregates(): void {
     for (const [uri, d] of this.recordDeltas) {
       let id: number | undefined
-      // field names come from the typed bump* calls only
-      for (const [field, delta] of Object.entries(d)) {
+      for (const [field, delta] of Object.entries(d) as [RecordAggField, number][]) {
         if (!delta) continue
         id ??= this.subjectId(uri)
-        this.run(`UPDATE record_agg SET ${field} = ${field} + ? WHERE id = ?`, delta, id)
+        this.run(RECORD_AGG_SQL[field], delta, id)
       }
     }
     for (const [did, d] of this.actorDeltas) {
-      for (const [field, delta] of Object.entries(d)) {
+      for (const [field, delta] of Object.entries(d) as [ActorAggField, number][]) {
         if (!delta) continue
-        this.run(
-          `INSERT INTO actor_agg (did, ${field}) VALUES (?, ?)
-           ON CONFLICT (did) DO UPDATE SET ${field} = actor_agg.${field} + excluded.${field}`,
-          did,
-          delta,
-        )
+        this.run(ACTOR_AGG_SQL[field], did, delta)
       }
     }
   }
