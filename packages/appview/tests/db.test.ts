@@ -7,7 +7,6 @@ import { envToConfig } from '../src/config.ts'
 import * as m001 from '../src/db/migrations/001-init.ts'
 import * as m002 from '../src/db/migrations/002-subject-ids.ts'
 import * as m003 from '../src/db/migrations/003-like-keys.ts'
-import * as m004 from '../src/db/migrations/004-like-rowids.ts'
 
 // The index file's page size is chosen at its creation (db/index.ts says why
 // 8 KiB); a file made before keeps its own, and the writer's checkpoint
@@ -155,10 +154,10 @@ test('migration 004: likes and reposts become rowid tables, ids in indexing orde
   await db.close()
 })
 
-test('migration 005: follows and blocks become rowid tables keyed by (creator, rkey), their URIs and contents unchanged', async () => {
+test('migration 004: follows and blocks become rowid tables keyed by (creator, rkey), their URIs and contents unchanged', async () => {
   const file = path.join(dir, 'before-follow-rowids.sqlite')
   const old = new Db(file, { pageSize: APPVIEW_PAGE_SIZE })
-  await old.migrateToLatest({ '001': m001, '002': m002, '003': m003, '004': m004 })
+  await old.migrateToLatest({ '001': m001, '002': m002, '003': m003 })
   const alice = 'did:plc:aaaaaaaaaaaaaaaaaaaaaaaa'
   const web = 'did:web:example.com'
   const rows = [

@@ -3,9 +3,9 @@ import { sql, type RawBuilder, type SqlBool } from 'kysely'
 /**
  * Likes, reposts, follows and blocks: one actor → one subject, a table each
  * (indexer/plugins/subject.ts). Each is a rowid table (`id`, given in indexing
- * order, so new rows append at its end: migrations 004 and 005), unique by
- * (creator, rkey), with `uri` a column computed from those two (migration
- * 003). Records of one pair with the same `sortAt` are ordered by `id`, which
+ * order, so new rows append at its end: migration 004), unique by
+ * (creator, rkey), with `uri` a column computed from those two (migrations
+ * 003, 004). Records of one pair with the same `sortAt` are ordered by `id`, which
  * every index entry carries.
  */
 export type PairTable = 'like' | 'repost' | 'follow' | 'block'

@@ -3,7 +3,7 @@ import type { AtUriString, DatetimeString, DidString } from '@atproto/syntax'
 
 /**
  * Shape shared by likes, reposts, follows and blocks: one actor pointing at a
- * subject. Rowid tables (`id`, given in indexing order: migrations 004, 005),
+ * subject. Rowid tables (`id`, given in indexing order: migration 004),
  * unique by (creator, rkey), `uri` computed from those two.
  */
 interface SubjectRecord<S> {
