@@ -154,7 +154,7 @@ test('migration 004: likes and reposts become rowid tables, ids in indexing orde
   await db.close()
 })
 
-test('migration 004: follows and blocks become rowid tables keyed by (creator, rkey), their URIs and contents unchanged', async () => {
+test('migration 004: follows and blocks become rowid tables unique by (creator, rkey), their URIs and contents unchanged', async () => {
   const file = path.join(dir, 'before-follow-rowids.sqlite')
   const old = new Db(file, { pageSize: APPVIEW_PAGE_SIZE })
   await old.migrateToLatest({ '001': m001, '002': m002, '003': m003 })

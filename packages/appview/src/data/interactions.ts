@@ -48,8 +48,8 @@ export const quotesPage = async (db: AppViewDb, subject: AtUriString, limit: num
 
 /**
  * Posts an actor liked, most recent like first: the actor's likes are one
- * key range of the primary key (creator, rkey), newest record key (a TID)
- * first; the cursor is the last like's URI.
+ * range of the (creator, rkey) key index, newest record key (a TID) first;
+ * the cursor is the last like's URI.
  */
 export const actorLikesPage = async (db: AppViewDb, actor: DidString, limit: number, cursor?: string): Promise<Page<FeedItem>> => {
   const prefix = `at://${actor}/app.bsky.feed.like/` as const

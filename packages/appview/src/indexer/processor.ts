@@ -116,7 +116,7 @@ export class RecordProcessor {
     const [from, to] = accountRange(did)
     const out = new Map<string, StoredRecord>()
     for (const table of ['record', ...OWN_TABLES]) {
-      // the pair tables are keyed by (creator, rkey): the account's rows are those of its creator
+      // the pair tables are unique by (creator, rkey): the account's rows are those of its creator
       const rows = isPairTable(table)
         ? this.w.all<{ uri: string; cid: string }>(`SELECT uri, cid FROM "${table}" WHERE creator = ?`, did)
         : this.w.all<{ uri: string; cid: string }>(`SELECT uri, cid FROM "${table}" WHERE uri > ? AND uri < ?`, from, to)
