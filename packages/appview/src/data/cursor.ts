@@ -54,6 +54,12 @@ export const keysetBefore = (sortCol: string, keyCol: string, ks: { sortAt: stri
 /** The cursor after a row keyed by its URI. */
 export const uriCursor = (row: { sortAt: string; uri: string }): string => encodeCursor(row.sortAt, row.uri)
 
+/** A page of rows ordered by (sortAt, id): the cursor names the last row's id, which the items leave out. */
+export const idPageOf = <T extends { sortAt: string; id: number }>(rows: T[], limit: number): { items: Omit<T, 'id'>[]; cursor?: string } => {
+  const page = pageOf(rows, limit, (r) => encodeCursor(r.sortAt, r.id))
+  return { items: page.items.map(({ id: _, ...row }) => row), cursor: page.cursor }
+}
+
 /** A page of rows and the cursor after its last row (none when the page is short: nothing follows). */
 export const pageOf = <T>(rows: T[], limit: number, cursorOf: (last: T) => string): { items: T[]; cursor?: string } => {
   const last = rows.at(-1)

@@ -9,7 +9,7 @@ import { newestOf } from './feed.ts'
 /** Lists up to this many members are read by merging members' index ranges (a SQLite compound select has at most 500 terms). */
 const MERGE_MAX = 300
 import type { Relationship } from '../views/graph.ts'
-import { decodeCursor, encodeCursor, isDidKey, isIdKey, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
+import { decodeCursor, encodeCursor, idPageOf, isDidKey, isIdKey, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
 
 export type Page<T> = { items: T[]; cursor?: string }
 
@@ -57,10 +57,7 @@ const edgePage = async (
   did: DidString,
   limit: number,
   cursor: string | undefined,
-): Promise<Page<EdgeRow>> => {
-  const page = pageOf(await edgePageQuery(db, table, by, did, limit, cursor).execute(), limit, (r) => encodeCursor(r.sortAt, r.id))
-  return { items: page.items.map(({ id: _, ...row }) => row), cursor: page.cursor }
-}
+): Promise<Page<EdgeRow>> => idPageOf(await edgePageQuery(db, table, by, did, limit, cursor).execute(), limit)
 
 /** Whom `did` follows, newest follow first. */
 export const followsPage = (db: AppViewDb, did: DidString, limit: number, cursor?: string) => edgePage(db, 'follow', 'creator', did, limit, cursor)

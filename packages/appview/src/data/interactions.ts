@@ -3,7 +3,7 @@ import type { AppViewDb } from '../db/index.ts'
 import type { SubjectIdTable } from '../db/pair-tables.ts'
 import { InvalidRequestError } from '../errors.ts'
 import type { FeedItem } from '../views/feed.ts'
-import { decodeCursor, encodeCursor, isIdKey, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
+import { decodeCursor, idPageOf, isIdKey, isUriKey, keysetBefore, pageOf, uriCursor } from './cursor.ts'
 import { firstOfPair, type Page } from './graph.ts'
 
 export type InteractionRow = { uri: AtUriString; creator: DidString; createdAt: DatetimeString; sortAt: DatetimeString }
@@ -27,10 +27,8 @@ export const bySubjectQuery = (db: AppViewDb, table: SubjectIdTable, subject: At
   return q.orderBy('sortAt', 'desc').orderBy('id', 'desc').limit(limit)
 }
 
-const bySubject = async (db: AppViewDb, table: SubjectIdTable, subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> => {
-  const page = pageOf(await bySubjectQuery(db, table, subject, limit, cursor).execute(), limit, (r) => encodeCursor(r.sortAt, r.id))
-  return { items: page.items.map(({ id: _, ...row }) => row), cursor: page.cursor }
-}
+const bySubject = async (db: AppViewDb, table: SubjectIdTable, subject: AtUriString, limit: number, cursor?: string): Promise<Page<InteractionRow>> =>
+  idPageOf(await bySubjectQuery(db, table, subject, limit, cursor).execute(), limit)
 
 export const likesPage = (db: AppViewDb, subject: AtUriString, limit: number, cursor?: string) => bySubject(db, 'like', subject, limit, cursor)
 

@@ -8,21 +8,13 @@ export type RecordAggField = 'likeCount' | 'repostCount' | 'replyCount' | 'quote
 export type ActorAggField = 'followersCount' | 'followsCount' | 'postsCount' | 'listsCount' | 'feedgensCount'
 
 // each aggregate's statement, written once (the writer finds a prepared statement by its text)
-const RECORD_AGG_SQL: Record<RecordAggField, string> = {
-  likeCount: 'UPDATE record_agg SET likeCount = likeCount + ? WHERE id = ?',
-  repostCount: 'UPDATE record_agg SET repostCount = repostCount + ? WHERE id = ?',
-  replyCount: 'UPDATE record_agg SET replyCount = replyCount + ? WHERE id = ?',
-  quoteCount: 'UPDATE record_agg SET quoteCount = quoteCount + ? WHERE id = ?',
-}
-const actorAggSql = (field: ActorAggField) =>
-  `INSERT INTO actor_agg (did, ${field}) VALUES (?, ?) ON CONFLICT (did) DO UPDATE SET ${field} = actor_agg.${field} + excluded.${field}`
-const ACTOR_AGG_SQL: Record<ActorAggField, string> = {
-  followersCount: actorAggSql('followersCount'),
-  followsCount: actorAggSql('followsCount'),
-  postsCount: actorAggSql('postsCount'),
-  listsCount: actorAggSql('listsCount'),
-  feedgensCount: actorAggSql('feedgensCount'),
-}
+const statementsFor = <F extends string>(fields: readonly F[], sql: (field: F) => string): Record<F, string> =>
+  Object.fromEntries(fields.map((f) => [f, sql(f)])) as Record<F, string>
+const RECORD_AGG_SQL = statementsFor<RecordAggField>(['likeCount', 'repostCount', 'replyCount', 'quoteCount'], (f) => `UPDATE record_agg SET ${f} = ${f} + ? WHERE id = ?`)
+const ACTOR_AGG_SQL = statementsFor<ActorAggField>(
+  ['followersCount', 'followsCount', 'postsCount', 'listsCount', 'feedgensCount'],
+  (f) => `INSERT INTO actor_agg (did, ${f}) VALUES (?, ?) ON CONFLICT (did) DO UPDATE SET ${f} = actor_agg.${f} + excluded.${f}`,
+)
 
 export type NewNotification = Omit<NotificationTable, 'id'>
 

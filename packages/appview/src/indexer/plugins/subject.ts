@@ -13,7 +13,8 @@ export type SubjectRow = { uri: AtUriString; cid: string; creator: DidString; su
  */
 const statements = (table: PairTable) => {
   const pair = pairColumn(table)
-  const columns = ['creator', 'rkey', ...(isSubjectIdTable(table) ? ['subjectId', 'subjectCid'] : []), 'cid', 'subject', 'json', 'createdAt', 'indexedAt', 'sortAt']
+  // likes and reposts add their subject's id and CID, last (insertSubjectRow passes them so)
+  const columns = ['creator', 'rkey', 'cid', 'subject', 'json', 'createdAt', 'indexedAt', 'sortAt', ...(isSubjectIdTable(table) ? ['subjectId', 'subjectCid'] : [])]
   return {
     // asked before the insert: the pair index answers it from one page
     others: `SELECT 1 FROM "${table}" WHERE creator = ? AND ${pair} = ? AND rkey <> ?`,
@@ -51,10 +52,8 @@ export const insertSubjectRow = (
   const rkey = recordKeyOf(row.uri)!.rkey
   const others = w.exists(sql.others, row.creator, pairKey, rkey)
   const json = compactPairJson(table, row.json, row)
-  const inserted =
-    (byId
-      ? w.run(sql.insert, row.creator, rkey, pairKey, row.subjectCid ?? '', row.cid, row.subject, json, row.createdAt, row.indexedAt, row.sortAt)
-      : w.run(sql.insert, row.creator, rkey, row.cid, row.subject, json, row.createdAt, row.indexedAt, row.sortAt)) > 0
+  const bySubjectId = byId ? [pairKey, row.subjectCid ?? ''] : []
+  const inserted = w.run(sql.insert, row.creator, rkey, row.cid, row.subject, json, row.createdAt, row.indexedAt, row.sortAt, ...bySubjectId) > 0
   return { inserted, firstOfPair: inserted && !others }
 }
 
