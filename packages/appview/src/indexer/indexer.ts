@@ -104,6 +104,30 @@ export const batchLimit = (maxPending: number): number => Math.max(64, Math.min(
 type Outcome = 'done' | 'sync'
 
 /**
+ * A batch's events grouped by account, accounts in DID order, each account's
+ * events in stream order (all the order indexing needs: no event reads what
+ * another account's event of the same batch wrote, so the index comes out the
+ * same). Most B-trees an event writes lead with its author: records by URI,
+ * the pair tables' key and pair indexes by creator, posts and feed items by
+ * author. In stream order each event's insert lands on a page of its own
+ * among thousands; in this order an account's ~10 events of a large batch
+ * land on the same few pages, one after another, while those are in the
+ * CPU's caches.
+ */
+export const inAccountOrder = (events: StreamEvent[]): StreamEvent[] => {
+  if (events.length < 2) return events
+  const byDid = new Map<DidString, StreamEvent[]>()
+  for (const e of events) {
+    const list = byDid.get(e.did)
+    if (list) list.push(e)
+    else byDid.set(e.did, [e])
+  }
+  const out: StreamEvent[] = []
+  for (const did of [...byDid.keys()].sort()) for (const e of byDid.get(did)!) out.push(e)
+  return out
+}
+
+/**
  * Turns the stream into index rows. Events are applied in batches, one
  * SQLite transaction each, together with the stream cursor — so after a
  * crash the cursor and the index agree, and a replayed commit is recognised
@@ -243,7 +267,7 @@ export class Indexer extends EventEmitter<{ progress: []; applying: [] }> {
     this.flushes++
     this.flushScheduled = false
     this.emit('applying')
-    const events = this.batch
+    const events = inAccountOrder(this.batch)
     this.batch = []
     const now = toDatetimeString(new Date())
     this.counters.count('transactions')

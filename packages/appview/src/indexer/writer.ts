@@ -18,7 +18,7 @@ const ACTOR_AGG_SQL = statementsFor<ActorAggField>(
 
 export type NewNotification = Omit<NotificationTable, 'id'>
 
-type Deltas<F extends string> = Map<string, Partial<Record<F, number>>>
+type Deltas<K, F extends string> = Map<K, Partial<Record<F, number>>>
 
 /** URI → `record_agg.id` kept in memory; past this many the map starts again (ids never change) */
 const SUBJECT_ID_CACHE_MAX = 500_000
@@ -35,11 +35,14 @@ const SUBJECT_ID_CACHE_MAX = 500_000
 export class IndexWriter {
   readonly sqlite: SqliteHandle
   private stmts = new Map<string, Stmt>()
-  private recordDeltas: Deltas<RecordAggField> = new Map()
-  private actorDeltas: Deltas<ActorAggField> = new Map()
+  /** by record_agg id */
+  private recordDeltas: Deltas<number, RecordAggField> = new Map()
+  private actorDeltas: Deltas<string, ActorAggField> = new Map()
   private readonly beforeCommitHooks: (() => void)[] = []
   private readonly rollbackHooks: (() => void)[] = []
   private subjectIds = new Map<string, number>()
+  /** notifications of this transaction not yet written (see notify) */
+  private notifications: NewNotification[] = []
 
   constructor(sqlite: SqliteHandle) {
     this.sqlite = sqlite
@@ -58,12 +61,14 @@ export class IndexWriter {
         .transaction(() => {
           try {
             const out = fn()
+            this.flushNotifications()
             this.flushAggregates()
             for (const hook of this.beforeCommitHooks) hook()
             return out
           } finally {
             this.recordDeltas = new Map()
             this.actorDeltas = new Map()
+            this.notifications = []
           }
         })
         .immediate()
@@ -124,10 +129,12 @@ export class IndexWriter {
 
   // aggregates (the row may precede its subject)
 
-  bumpRecordAgg(uri: string, field: RecordAggField, delta: number): void {
-    const d = this.recordDeltas.get(uri) ?? {}
-    d[field] = (d[field] ?? 0) + delta
-    this.recordDeltas.set(uri, d)
+  /** `subject`: the record's URI, or its `record_agg` id when the caller has it already */
+  bumpRecordAgg(subject: string | number, field: RecordAggField, delta: number): void {
+    const id = typeof subject === 'number' ? subject : this.subjectId(subject)
+    const d = this.recordDeltas.get(id)
+    if (d) d[field] = (d[field] ?? 0) + delta
+    else this.recordDeltas.set(id, { [field]: delta })
   }
 
   bumpActorAgg(did: string, field: ActorAggField, delta: number): void {
@@ -136,39 +143,55 @@ export class IndexWriter {
     this.actorDeltas.set(did, d)
   }
 
+  /**
+   * Each row's summed changes, rows in key order (record ids, DIDs): the
+   * updates walk each B-tree from one end to the other instead of landing
+   * on a random page each.
+   */
   private flushAggregates(): void {
-    for (const [uri, d] of this.recordDeltas) {
-      let id: number | undefined
-      for (const [field, delta] of Object.entries(d) as [RecordAggField, number][]) {
-        if (!delta) continue
-        id ??= this.subjectId(uri)
-        this.run(RECORD_AGG_SQL[field], delta, id)
+    for (const id of [...this.recordDeltas.keys()].sort((a, b) => a - b)) {
+      for (const [field, delta] of Object.entries(this.recordDeltas.get(id)!) as [RecordAggField, number][]) {
+        if (delta) this.run(RECORD_AGG_SQL[field], delta, id)
       }
     }
-    for (const [did, d] of this.actorDeltas) {
-      for (const [field, delta] of Object.entries(d) as [ActorAggField, number][]) {
-        if (!delta) continue
-        this.run(ACTOR_AGG_SQL[field], did, delta)
+    for (const did of [...this.actorDeltas.keys()].sort()) {
+      for (const [field, delta] of Object.entries(this.actorDeltas.get(did)!) as [ActorAggField, number][]) {
+        if (delta) this.run(ACTOR_AGG_SQL[field], did, delta)
       }
     }
   }
 
   // notifications
 
-  /** Never notifies an actor of their own action. */
+  /**
+   * Never notifies an actor of their own action. Written when the
+   * transaction ends (or before a notification is deleted), sorted by
+   * recipient and time: the recipient index then takes them in its own order.
+   * Called only inside `transaction()`.
+   */
   notify(n: NewNotification): void {
     if (n.recipient === n.author) return
-    this.run(
-      `INSERT INTO notification (recipient, author, recordUri, recordCid, reason, reasonSubject, sortAt)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      n.recipient,
-      n.author,
-      n.recordUri,
-      n.recordCid,
-      n.reason,
-      n.reasonSubject,
-      n.sortAt,
-    )
+    this.notifications.push(n)
+  }
+
+  private flushNotifications(): void {
+    const list = this.notifications
+    if (list.length === 0) return
+    this.notifications = []
+    list.sort((a, b) => (a.recipient < b.recipient ? -1 : a.recipient > b.recipient ? 1 : a.sortAt < b.sortAt ? -1 : a.sortAt > b.sortAt ? 1 : 0))
+    for (const n of list) {
+      this.run(
+        `INSERT INTO notification (recipient, author, recordUri, recordCid, reason, reasonSubject, sortAt)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        n.recipient,
+        n.author,
+        n.recordUri,
+        n.recordCid,
+        n.reason,
+        n.reasonSubject,
+        n.sortAt,
+      )
+    }
   }
 
   /**
@@ -177,6 +200,7 @@ export class IndexWriter {
    * many there were.
    */
   deleteNotifications(recordUri: string, recipients: Iterable<string>, sortAt: string): number {
+    this.flushNotifications()
     let n = 0
     for (const recipient of new Set(recipients)) {
       n += this.run('DELETE FROM notification WHERE recipient = ? AND sortAt = ? AND recordUri = ?', recipient, sortAt, recordUri)

@@ -15,7 +15,7 @@ export const likePlugin = definePlugin<app.bsky.feed.like.Main>({
   insert(w, r) {
     const { subject, createdAt } = r.record
     const sortAt = sortAtFor(createdAt, r.indexedAt)
-    const { firstOfPair } = insertSubjectRow(w, 'like', {
+    const { firstOfPair, pairKey: subjectId } = insertSubjectRow(w, 'like', {
       uri: r.uri,
       cid: r.cid,
       creator: r.did,
@@ -27,7 +27,7 @@ export const likePlugin = definePlugin<app.bsky.feed.like.Main>({
       sortAt,
     })
     if (!firstOfPair) return
-    w.bumpRecordAgg(subject.uri, 'likeCount', 1)
+    w.bumpRecordAgg(subjectId, 'likeCount', 1)
     const author = didOfUri(subject.uri)
     if (author && isLikeable(subject.uri)) {
       w.notify({ recipient: author, author: r.did, recordUri: r.uri, recordCid: r.cid, reason: 'like', reasonSubject: subject.uri, sortAt })

@@ -33,10 +33,10 @@ export const repostPlugin = definePlugin<app.bsky.feed.repost.Main>({
     const { subject, createdAt } = r.record
     const sortAt = sortAtFor(createdAt, r.indexedAt)
     const row = { uri: r.uri, cid: r.cid, creator: r.did, subject: subject.uri, sortAt }
-    const { firstOfPair } = insertSubjectRow(w, 'repost', { ...row, subjectCid: subject.cid, json: r.json, createdAt, indexedAt: r.indexedAt })
+    const { firstOfPair, pairKey: subjectId } = insertSubjectRow(w, 'repost', { ...row, subjectCid: subject.cid, json: r.json, createdAt, indexedAt: r.indexedAt })
     if (!firstOfPair) return
     addFeedItem(w, row)
-    w.bumpRecordAgg(subject.uri, 'repostCount', 1)
+    w.bumpRecordAgg(subjectId, 'repostCount', 1)
     const author = didOfUri(subject.uri)
     if (author) {
       w.notify({ recipient: author, author: r.did, recordUri: r.uri, recordCid: r.cid, reason: 'repost', reasonSubject: subject.uri, sortAt })

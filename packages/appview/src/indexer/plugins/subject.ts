@@ -43,7 +43,7 @@ export const insertSubjectRow = (
   w: IndexWriter,
   table: PairTable,
   row: SubjectRow & { subjectCid?: string; json: string; createdAt: string; indexedAt: string },
-): { inserted: boolean; firstOfPair: boolean } => {
+): { inserted: boolean; firstOfPair: boolean; pairKey: string | number } => {
   const sql = SQL[table]
   // likes and reposts name their subject by its record_agg id (db/migrations/002-subject-ids.ts),
   // follows and blocks by its DID; every pair table is unique by (creator, rkey) (db/pair-tables.ts)
@@ -54,7 +54,7 @@ export const insertSubjectRow = (
   const json = compactPairJson(table, row.json, row)
   const bySubjectId = byId ? [pairKey, row.subjectCid ?? ''] : []
   const inserted = w.run(sql.insert, row.creator, rkey, row.cid, row.subject, json, row.createdAt, row.indexedAt, row.sortAt, ...bySubjectId) > 0
-  return { inserted, firstOfPair: inserted && !others }
+  return { inserted, firstOfPair: inserted && !others, pairKey }
 }
 
 /** Deletes a record of a pair; `lastOfPair` when no other record of the same pair remains. */
