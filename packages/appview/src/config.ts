@@ -87,7 +87,7 @@ export const envToConfig = (env: Env): AppViewConfig => {
     pdsVerifiedHandleSuffixes: envList(env, 'APPVIEW_PDS_VERIFIED_HANDLE_SUFFIXES') ?? (isLocal ? ['.test'] : []),
     allowInsecureHosts: envBool(env, 'APPVIEW_ALLOW_INSECURE_HOSTS') ?? isLocal,
     backfillConcurrency: envInt(env, 'APPVIEW_BACKFILL_CONCURRENCY') ?? 8,
-    maxPendingEvents: envInt(env, 'APPVIEW_MAX_PENDING_EVENTS') ?? 125_000,
+    maxPendingEvents: envInt(env, 'APPVIEW_MAX_PENDING_EVENTS') ?? 250_000,
     maxRecordBytes: envInt(env, 'APPVIEW_MAX_RECORD_BYTES') ?? 1_000_000,
     maxRepoBytes: envInt(env, 'APPVIEW_MAX_REPO_BYTES') ?? 512 * 1024 * 1024,
     maxBlobBytes: envInt(env, 'APPVIEW_MAX_BLOB_BYTES') ?? 100 * 1024 * 1024,

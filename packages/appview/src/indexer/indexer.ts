@@ -87,11 +87,16 @@ const DEFAULT_PACING: PacerOptions = {
 
 /**
  * The most events one transaction applies (the indexer's `maxBatch` is at most
- * this). At scale 1 of `bench:appview` (a 14 GB index), batches of up to
+ * this; with the default `APPVIEW_MAX_PENDING_EVENTS` a batch holds up to
+ * 200,000). Every page a batch dirties is logged and copied once, however
+ * many of its events wrote to it, so larger batches write fewer bytes an
+ * event. At scale 1 of `bench:appview` (HACKING.md, Storage): batches of
  * 100,000 with a 4 GiB indexer cache wrote 33.1 KiB an event against 50.9 with
- * batches of 40,000 and 2 GiB: 9,710 events/s against 6,635 (HACKING.md, Storage).
+ * batches of 40,000 and 2 GiB (9,710 events/s against 6,635); applied account
+ * by account, batches of 200,000 wrote 15.3 KiB an event against 22.0 with
+ * 100,000 (8,286 events/s against 7,631, the same day).
  */
-const BATCH_MAX = 100_000
+const BATCH_MAX = 250_000
 
 /**
  * The longest batch for a stream that pauses past `maxPending` pending events,
