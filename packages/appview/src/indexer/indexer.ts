@@ -121,15 +121,8 @@ type Outcome = 'done' | 'sync'
  */
 export const inAccountOrder = (events: StreamEvent[]): StreamEvent[] => {
   if (events.length < 2) return events
-  const byDid = new Map<DidString, StreamEvent[]>()
-  for (const e of events) {
-    const list = byDid.get(e.did)
-    if (list) list.push(e)
-    else byDid.set(e.did, [e])
-  }
-  const out: StreamEvent[] = []
-  for (const did of [...byDid.keys()].sort()) for (const e of byDid.get(did)!) out.push(e)
-  return out
+  const byDid = Map.groupBy(events, (e) => e.did)
+  return [...byDid.keys()].sort().flatMap((did) => byDid.get(did)!)
 }
 
 /**

@@ -20,6 +20,19 @@ export type NewNotification = Omit<NotificationTable, 'id'>
 
 type Deltas<K, F extends string> = Map<K, Partial<Record<F, number>>>
 
+const addDelta = <K, F extends string>(deltas: Deltas<K, F>, key: K, field: F, delta: number): void => {
+  const d = deltas.get(key)
+  if (d) d[field] = (d[field] ?? 0) + delta
+  else deltas.set(key, { [field]: delta } as Partial<Record<F, number>>)
+}
+
+/** Each row's nonzero changes, rows in key order (`compare`, or the default string order). */
+function* changesInOrder<K, F extends string>(deltas: Deltas<K, F>, compare?: (a: K, b: K) => number): Generator<[K, F, number]> {
+  for (const key of [...deltas.keys()].sort(compare)) {
+    for (const [field, delta] of Object.entries(deltas.get(key)!) as [F, number][]) if (delta) yield [key, field, delta]
+  }
+}
+
 /** URI → `record_agg.id` kept in memory; past this many the map starts again (ids never change) */
 const SUBJECT_ID_CACHE_MAX = 500_000
 
@@ -131,16 +144,11 @@ export class IndexWriter {
 
   /** `subject`: the record's URI, or its `record_agg` id when the caller has it already */
   bumpRecordAgg(subject: string | number, field: RecordAggField, delta: number): void {
-    const id = typeof subject === 'number' ? subject : this.subjectId(subject)
-    const d = this.recordDeltas.get(id)
-    if (d) d[field] = (d[field] ?? 0) + delta
-    else this.recordDeltas.set(id, { [field]: delta })
+    addDelta(this.recordDeltas, typeof subject === 'number' ? subject : this.subjectId(subject), field, delta)
   }
 
   bumpActorAgg(did: string, field: ActorAggField, delta: number): void {
-    const d = this.actorDeltas.get(did) ?? {}
-    d[field] = (d[field] ?? 0) + delta
-    this.actorDeltas.set(did, d)
+    addDelta(this.actorDeltas, did, field, delta)
   }
 
   /**
@@ -149,16 +157,8 @@ export class IndexWriter {
    * on a random page each.
    */
   private flushAggregates(): void {
-    for (const id of [...this.recordDeltas.keys()].sort((a, b) => a - b)) {
-      for (const [field, delta] of Object.entries(this.recordDeltas.get(id)!) as [RecordAggField, number][]) {
-        if (delta) this.run(RECORD_AGG_SQL[field], delta, id)
-      }
-    }
-    for (const did of [...this.actorDeltas.keys()].sort()) {
-      for (const [field, delta] of Object.entries(this.actorDeltas.get(did)!) as [ActorAggField, number][]) {
-        if (delta) this.run(ACTOR_AGG_SQL[field], did, delta)
-      }
-    }
+    for (const [id, field, delta] of changesInOrder(this.recordDeltas, (a, b) => a - b)) this.run(RECORD_AGG_SQL[field], delta, id)
+    for (const [did, field, delta] of changesInOrder(this.actorDeltas)) this.run(ACTOR_AGG_SQL[field], did, delta)
   }
 
   // notifications
