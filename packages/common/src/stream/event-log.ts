@@ -3,6 +3,7 @@ import Database from 'better-sqlite3'
 import { immediateTransaction, type SqliteHandle } from '../db.ts'
 import { encodeFrame } from './frames.ts'
 import { WalCheckpointer } from '../wal-checkpointer.ts'
+import { WalWriteback } from '../wal-writeback.ts'
 import type { StoreCheckpointer } from '../store-checkpointer.ts'
 
 /** The appending connection checkpoints by itself only past ~100 MB of log, if the thread falls behind. */
@@ -53,6 +54,8 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
   private readonly checkpointer: WalCheckpointer | null
   /** or, instead of a thread of the log's own, a thread shared with other stores (told of each write; not ours to close) */
   private readonly shared: StoreCheckpointer | null
+  /** with no thread ('writer'): the log synced off the thread on the way to each checkpoint (common's WalWriteback) */
+  private readonly writeback: WalWriteback | null
   private readonly location: string
   /** queued by appendSoon, in seq order after lastSeq */
   private queued: { events: LogEvent[]; done: AppendDone }[] = []
@@ -104,6 +107,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     const mode = opts.checkpointer
     this.shared = mode && mode !== 'writer' && location !== ':memory:' ? mode : null
     this.checkpointer = mode === undefined ? WalCheckpointer.forFile(location, { intervalMs: 1000, synchronous: 'normal' }) : null
+    this.writeback = mode === 'writer' && location !== ':memory:' ? new WalWriteback(location, SELF_CHECKPOINT_PAGES / 4) : null
   }
 
   get currentSeq(): number {
@@ -189,6 +193,12 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     this.lastSeq += rows.length
     this.lastTimeUs = timeUs - 1
     this.shared?.touch(this.location)
+    if (this.writeback) {
+      // each frame's pages (a large one overflows), and the table's leaf
+      let pages = 1
+      for (const r of rows) pages += Math.ceil(r.frame.length / 4096)
+      this.writeback.note(pages)
+    }
     this.emit('events', rows)
     return rows
   }
@@ -255,7 +265,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
     this.removeAllListeners()
-    const stopped = this.checkpointer?.close() ?? Promise.resolve()
+    const stopped = Promise.all([this.checkpointer?.close(), this.writeback?.settled()]).then(() => undefined)
     if (this.db.open) this.db.close()
     return stopped
   }

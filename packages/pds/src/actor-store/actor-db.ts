@@ -1,10 +1,13 @@
 import Database from 'better-sqlite3'
-import { immediateTransaction, type SqliteHandle } from '@atsuite/common'
+import { immediateTransaction, parseCar, WalWriteback, type SqliteHandle } from '@atsuite/common'
+import { CidRef, decodeCbor, isMap } from '@atsuite/common/dag-cbor'
 import { migrateActorDb, type BlobRow, type OutboxRow, type RecordRow, type RepoRootRow } from './db.ts'
 
 type Stmt = Database.Statement
 
 export type BlockRow = { cid: string; content: Buffer }
+/** A commit's block changes waiting to be written (`ActorDb.deferBlocks`). */
+type DeferredBlocks = { rev: string; blocks: [string, Uint8Array][]; removed: string[] }
 /** Blocks in stored order: `content` is every block's bytes back to back, `lengths[i]` long each. */
 export type StoredBlockPage = { last: number; cids: string[]; lengths: number[]; content: Buffer }
 
@@ -284,15 +287,23 @@ export class ActorReader {
  */
 export class ActorDb extends ActorReader {
   private readonly onCommit: (() => void) | undefined
+  private readonly writeback: WalWriteback | undefined
+  /** B-tree pages the open transaction is likely to have changed: two a block, three a record row (the row and its two indexes) */
+  private pagesTouched = 0
+  /** the last commit's block changes, not written yet (`deferBlocks`) */
+  private deferred: DeferredBlocks | null = null
 
   /**
    * `onCommit` is told after each transaction that committed;
    * `autocheckpointPages` is the writer's own checkpoint bound (SQLite's
-   * default, 1,000 pages, when unset).
+   * default, 1,000 pages, when unset); with `writebackPages`, the WAL is
+   * synced off the thread about every that many pages logged (common's
+   * `WalWriteback`), so the checkpoint that crosses the bound waits less.
    */
-  constructor(location: string, opts: { onCommit?: () => void; autocheckpointPages?: number } = {}) {
+  constructor(location: string, opts: { onCommit?: () => void; autocheckpointPages?: number; writebackPages?: number } = {}) {
     super(open(location, opts.autocheckpointPages))
     this.onCommit = opts.onCommit
+    this.writeback = opts.writebackPages ? new WalWriteback(location, opts.writebackPages) : undefined
   }
 
   /**
@@ -302,21 +313,116 @@ export class ActorDb extends ActorReader {
    */
   transaction<T>(fn: () => T): T {
     if (this.sqlite.inTransaction) return this.sqlite.transaction(fn)()
+    // the commit before's blocks go in first: this transaction may replace the outbox they are redone from
+    if (this.deferred) this.settle()
     let out: T
     try {
       out = immediateTransaction(this.sqlite, fn)
     } catch (err) {
       // rolled back: a root written inside it never happened
       this.root = undefined
+      this.pagesTouched = 0
       throw err
     }
+    // the head's page and the file header, besides what the statements touched
+    this.writeback?.note(this.pagesTouched + 2)
+    this.pagesTouched = 0
     this.onCommit?.()
     return out
   }
 
+  /** Writes the blocks still deferred (at worst they are redone from the outbox when the store is next opened) and closes. */
   close(): void {
-    this.closeHandle()
+    try {
+      if (this.deferred && this.sqlite.open) this.settle()
+    } finally {
+      this.closeHandle()
+    }
   }
+
+  // a commit's blocks, after its answer
+
+  /**
+   * Right after the transaction of a commit that moved the head with
+   * `setRoot(…, outbox)`: its blocks (`added`; the outbox event carries
+   * them all) and the CIDs it removed (`removed`, kept in the outbox row
+   * too) are written later, by `settle()`, in a transaction of their own.
+   * The writer answers in between: the commit is durable from its own
+   * transaction, which wrote the record index and the head, and a crash
+   * before `settle()` leaves a head whose commit block is not stored yet,
+   * which opening the store redoes from the outbox (`redoDeferredBlocks`).
+   * Every other use of the store settles first (the ActorStore on each
+   * access, `transaction()` and `close()` here).
+   */
+  deferBlocks(rev: string, added: Iterable<readonly [{ toString(): string }, Uint8Array]>, removed: string[]): void {
+    if (this.deferred) throw new Error('the blocks of the commit before are not written yet')
+    const blocks: [string, Uint8Array][] = []
+    for (const [cid, bytes] of added) blocks.push([cid.toString(), bytes])
+    this.deferred = { rev, blocks, removed }
+  }
+
+  /** Whether a commit's blocks wait to be written. */
+  get unsettled(): boolean {
+    return this.deferred !== null
+  }
+
+  /** Writes the deferred blocks, if any, in one transaction; on failure they stay deferred and the error is thrown. */
+  settle(): void {
+    const d = this.deferred
+    if (!d) return
+    this.deferred = null
+    try {
+      this.transaction(() => this.applyBlocks(d.rev, d.blocks, d.removed))
+    } catch (err) {
+      this.deferred = d
+      throw err
+    }
+  }
+
+  /**
+   * A commit's blocks: the added ones, and the removed ones not added again
+   * and not the block of a record that remains (identical records share one;
+   * the record rows are written before this).
+   */
+  applyBlocks(rev: string, added: Iterable<readonly [string, Uint8Array]>, removed: Iterable<string>): void {
+    const adding = new Set<string>()
+    for (const [cid, bytes] of added) {
+      adding.add(cid)
+      this.putBlock(cid, bytes, rev)
+    }
+    for (const cid of removed) {
+      if (!adding.has(cid) && !this.recordUsesCid(cid)) this.deleteBlock(cid)
+    }
+  }
+
+  /**
+   * After a crash between a commit's transaction and its `settle()`: the head
+   * names a commit block the store does not have, and the outbox row of that
+   * same transaction has the commit's event, whose CAR holds every block the
+   * commit added (and its proof blocks, which are stored already), and the
+   * CIDs it removed. The store calls this when it opens the file, before any
+   * other use.
+   */
+  redoDeferredBlocks(): void {
+    const root = this.getRoot()
+    if (!root) return
+    const row = this.prep('SELECT outboxRev, outboxBody, outboxRemoved FROM repo_root WHERE did = ?').get(root.did) as
+      | { outboxRev: string | null; outboxBody: Buffer | null; outboxRemoved: string | null }
+      | undefined
+    // only a write's commit defers its blocks, and it always leaves its event in the outbox
+    if (!row?.outboxBody || row.outboxRev !== root.rev || this.hasBlock(root.cid)) return
+    const body = decodeCbor(row.outboxBody)
+    const car = isMap(body) ? body.blocks : undefined
+    if (!(car instanceof Uint8Array)) throw new Error(`repo store of ${root.did}: the outbox event of rev ${root.rev} carries no blocks`)
+    const blocks: [string, Uint8Array][] = []
+    for (const [key, bytes] of parseCar(car).blocks) blocks.push([new CidRef(Buffer.from(key, 'latin1')).toString(), bytes])
+    if (!blocks.some(([cid]) => cid === root.cid)) {
+      throw new Error(`repo store of ${root.did}: the outbox event of rev ${root.rev} lacks its commit block ${root.cid}`)
+    }
+    const removed = row.outboxRemoved ? row.outboxRemoved.split(' ') : []
+    this.transaction(() => this.applyBlocks(root.rev, blocks, removed))
+  }
+
 
   // repo root
 
@@ -326,13 +432,14 @@ export class ActorDb extends ActorReader {
    * (the event of the commit before was sequenced before this one began).
    * Without (an import, a re-signing, a new repo): the outbox stays as it was.
    */
-  setRoot(did: string, cid: string, rev: string, now: string, outbox?: { seq: number; body: Uint8Array }): void {
+  setRoot(did: string, cid: string, rev: string, now: string, outbox?: { seq: number; body: Uint8Array; removed?: string[] }): void {
     if (outbox) {
       this.prep(
-        `INSERT INTO repo_root (did, cid, rev, indexedAt, outboxRev, outboxSeq, outboxBody) VALUES (?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO repo_root (did, cid, rev, indexedAt, outboxRev, outboxSeq, outboxBody, outboxRemoved) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt,
-           outboxRev = excluded.outboxRev, outboxSeq = excluded.outboxSeq, outboxBody = excluded.outboxBody`,
-      ).run(did, cid, rev, now, rev, outbox.seq, outbox.body)
+           outboxRev = excluded.outboxRev, outboxSeq = excluded.outboxSeq, outboxBody = excluded.outboxBody,
+           outboxRemoved = excluded.outboxRemoved`,
+      ).run(did, cid, rev, now, rev, outbox.seq, outbox.body, outbox.removed?.length ? outbox.removed.join(' ') : null)
     } else {
       this.prep(
         `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
@@ -352,6 +459,7 @@ export class ActorDb extends ActorReader {
   // blocks
 
   putBlock(cid: string, bytes: Uint8Array, rev: string): void {
+    this.pagesTouched += 2
     this.prep(
       'INSERT INTO repo_block (cid, repoRev, size, content) VALUES (?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING',
     ).run(cid, rev, bytes.length, bytes)
@@ -363,12 +471,14 @@ export class ActorDb extends ActorReader {
   }
 
   deleteBlock(cid: string): void {
+    this.pagesTouched += 2
     this.prep('DELETE FROM repo_block WHERE cid = ?').run(cid)
   }
 
   // records
 
   putRecord(row: RecordRow): void {
+    this.pagesTouched += 3
     this.prep(
       `INSERT INTO record (uri, cid, collection, rkey, repoRev, indexedAt) VALUES (@uri, @cid, @collection, @rkey, @repoRev, @indexedAt)
        ON CONFLICT (collection, rkey) DO UPDATE SET cid = excluded.cid, repoRev = excluded.repoRev, indexedAt = excluded.indexedAt`,
@@ -376,6 +486,7 @@ export class ActorDb extends ActorReader {
   }
 
   deleteRecord(uri: string): void {
+    this.pagesTouched += 3
     const key = recordKey(uri)
     if (key) this.prep('DELETE FROM record WHERE collection = ? AND rkey = ? AND uri = ?').run(key[0], key[1], uri)
   }

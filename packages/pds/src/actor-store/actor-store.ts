@@ -8,6 +8,9 @@ import type { RepoHead } from '../repo/commit.ts'
 import { SELF_CHECKPOINT_PAGES, type StoreCheckpointer } from '@atsuite/common'
 import { ActorDb, type ActorReader } from './actor-db.ts'
 
+/** A store that checkpoints itself has its log synced off the thread about every this many pages (a quarter of its bound). */
+export const WAL_WRITEBACK_PAGES = 1_000
+
 export type { ActorDb, ActorReader } from './actor-db.ts'
 
 export class ActorStoreNotFoundError extends Error {}
@@ -53,7 +56,10 @@ export class ActorStore {
    * (the writer's own automatic checkpoint stays only as a bound). Without one
    * (the default), each store's writer copies its log back every
    * SELF_CHECKPOINT_PAGES (~16 MiB): a copy and two fsyncs inside the commit
-   * that crosses it, and no thread (~20 MiB of RSS) in the process.
+   * that crosses it, and no thread (~20 MiB of RSS) in the process. Its log
+   * is synced off the thread about every WAL_WRITEBACK_PAGES on the way
+   * (common's `WalWriteback`), so that commit's fsync of the log has little
+   * left to write.
    */
   constructor(directory: string, opts: { cacheSize?: number; checkpointer?: StoreCheckpointer } = {}) {
     this.directory = directory
@@ -219,6 +225,8 @@ export class ActorStore {
   private acquire(did: string, allowCreate = false): Entry {
     let entry = this.open.get(did)
     if (entry) {
+      // the last commit's blocks, if its writer has not written them yet: every use sees them
+      if (entry.db.unsettled) entry.db.settle()
       // most recently used last
       this.open.delete(did)
       this.open.set(did, entry)
@@ -232,7 +240,14 @@ export class ActorStore {
     const checkpointer = this.checkpointer
     const db = checkpointer
       ? new ActorDb(dbPath, { onCommit: () => checkpointer.touch(dbPath), autocheckpointPages: 10_000 })
-      : new ActorDb(dbPath, { autocheckpointPages: SELF_CHECKPOINT_PAGES })
+      : new ActorDb(dbPath, { autocheckpointPages: SELF_CHECKPOINT_PAGES, writebackPages: WAL_WRITEBACK_PAGES })
+    try {
+      // a commit whose blocks a crash kept from being written: before anything reads the store
+      db.redoDeferredBlocks()
+    } catch (err) {
+      db.close()
+      throw err
+    }
     entry = { did, dbPath, db, users: 1, detached: false }
     this.open.set(did, entry)
     this.evict()

@@ -107,6 +107,12 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX record_rev_idx ON record (repoRev);
   CREATE INDEX record_cid_idx ON record (cid);
   `,
+  `
+  -- a commit's block changes are written after its answer goes out (ActorDb.deferBlocks); its
+  -- transaction keeps what they need to be redone after a crash: the outbox event carries every
+  -- block the commit adds, and this the CIDs it removes (space-separated)
+  ALTER TABLE repo_root ADD COLUMN outboxRemoved text;
+  `,
 ]
 
 export const migrateActorDb = (db: SqliteHandle): void => {

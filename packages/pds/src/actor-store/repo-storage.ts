@@ -78,28 +78,20 @@ export class SqlRepoStorage extends SqlBlockReader implements RepoStorage {
 }
 
 /**
- * Blocks and root of a commit (and its firehose event, `outbox`, when it has
- * one: `ActorDb.setRoot`); call inside a transaction, after the commit's
- * record rows are written. A removed CID is kept when the commit also adds
- * it or a remaining record still is that block: identical records share one
- * block, and a commit's removed CIDs (as @atproto/repo computes them, per
- * key) can name a block that another record still uses.
+ * Blocks and root of a commit, in the caller's transaction, after the
+ * commit's record rows are written (`ActorDb.applyBlocks`: a removed CID is
+ * kept when the commit also adds it or a remaining record still is that
+ * block, since identical records share one block and a commit's removed CIDs,
+ * as @atproto/repo computes them per key, can name a block another record
+ * still uses). For the commits that have no firehose event of their own (a
+ * new repo, a storage-level commit); a write's commit defers its blocks
+ * (`ActorDb.deferBlocks`).
  */
-export const applyCommitBlocks = (
-  db: ActorDb,
-  did: string,
-  commit: CommitBlocks,
-  outbox?: { seq: number; body: Uint8Array },
-): void => {
-  const added = new Set<string>()
-  for (const [cid, bytes] of commit.newBlocks) {
-    const s = cid.toString()
-    added.add(s)
-    db.putBlock(s, bytes, commit.rev)
-  }
-  for (const cid of commit.removedCids) {
-    const s = cid.toString()
-    if (!added.has(s) && !db.recordUsesCid(s)) db.deleteBlock(s)
-  }
-  db.setRoot(did, commit.cid.toString(), commit.rev, new Date().toISOString(), outbox)
+export const applyCommitBlocks = (db: ActorDb, did: string, commit: CommitBlocks): void => {
+  db.applyBlocks(
+    commit.rev,
+    Array.from(commit.newBlocks, ([cid, bytes]) => [cid.toString(), bytes] as const),
+    Array.from(commit.removedCids, String),
+  )
+  db.setRoot(did, commit.cid.toString(), commit.rev, new Date().toISOString())
 }

@@ -3,7 +3,8 @@ import { TID } from '@atproto/common'
 import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
 import { cidForCbor, parseCid, type Cid } from '@atproto/lex-data'
 import type { Secp256k1Keypair } from '@atproto/crypto'
-import type { ActorStore } from '../actor-store/actor-store.ts'
+import type { ActorDb, ActorStore } from '../actor-store/actor-store.ts'
+import { repoLogger } from '../logger.ts'
 import type { ActorReader } from '../actor-store/actor-store.ts'
 import { applyCommitBlocks, SqlRepoStorage } from '../actor-store/repo-storage.ts'
 import type { BlobStore } from '../blobstore/blobstore.ts'
@@ -42,11 +43,15 @@ export type CommitResult = {
 }
 
 /**
- * Turns prepared writes into one signed commit and applies it: blocks,
- * removed blocks, repo root, record index and blob links are written in ONE
- * synchronous SQLite transaction in the account's store, so a commit is
- * either entirely there after a crash or not at all. The commit's #commit
- * event is written in that same transaction (the account's outbox) and queued
+ * Turns prepared writes into one signed commit and applies it: record index,
+ * blob links and repo root are written in ONE synchronous SQLite transaction
+ * in the account's store, with the commit's #commit event (the account's
+ * outbox, whose CAR holds every block the commit adds) and the CIDs it
+ * removes beside the root, so a commit is either entirely there after a crash
+ * or not at all. The blocks themselves are written after the answer, in a
+ * transaction of their own (`ActorDb.deferBlocks`; any other use of the store
+ * writes them first, and opening it after a crash redoes them from the
+ * outbox). The #commit event is queued
  * for the firehose log right after, in the same tick (sequencer/commits.ts),
  * so a crash anywhere leaves the event either sequenced or waiting in the
  * outbox for the restart. `onCommitted` listeners run after that. What it always
@@ -159,6 +164,7 @@ export class RepoWriter {
       }
 
       const now = new Date().toISOString()
+      const removed = Array.from(commit.removedCids, String)
       let orphanBlobs: string[] = []
       // from here to committed(): synchronous, so the event's expected seq holds
       const prepared = this.commits.prepare(event)
@@ -182,13 +188,19 @@ export class RepoWriter {
           }
           orphanBlobs.push(...orphans)
         }
-        // the head moves with the commit's event beside it (the outbox: sequencer/commits.ts)
-        applyCommitBlocks(db, did, commit, prepared)
+        // the head moves with the commit's event beside it (the outbox: sequencer/commits.ts), and
+        // the CIDs the commit removes: its blocks are written after the answer, and redone from
+        // these two after a crash (ActorDb.deferBlocks)
+        db.setRoot(did, commit.cid.toString(), commit.rev, now, { seq: prepared.seq, body: prepared.body, removed })
         for (const cid of blobTempKeys.keys()) db.markBlobPermanent(cid)
         orphanBlobs = orphanBlobs.filter((c) => db.removeUnreferencedBlob(c))
       })
+      db.deferBlocks(commit.rev, commit.newBlocks, removed)
       this.actorStore.setHead(did, next)
       this.commits.committed(did, prepared, { cid: commit.cid.toString(), rev: commit.rev })
+      // after the answer (and the firehose log's write, queued just before): the answer waits for
+      // the commit's own transaction only, whose record rows and head reads already see
+      setImmediate(settleBlocks, db, did)
       for (const fn of this.afterCommit) fn(evt)
       for (const cid of orphanBlobs) await this.blobstore.delete(did, cid).catch(() => undefined)
 
@@ -274,3 +286,12 @@ export class RepoWriter {
 }
 
 const parseCidStr = (s: string): Cid => parseCid(s)
+
+/** A commit's deferred blocks, once its answer is out; a failure leaves them to the store's next use (or its next opening). */
+const settleBlocks = (db: ActorDb, did: string): void => {
+  try {
+    db.settle()
+  } catch (err) {
+    repoLogger.error({ err, did }, "writing a commit's blocks failed; they are written at the store's next use")
+  }
+}
