@@ -10,13 +10,16 @@
  *   replaying every `#commit` op from cursor 0 must give exactly the repo's
  *   records, and each repo's last `#commit` is its head;
  * - break a repo's chain (`since` = the previous commit's rev, `prevData` =
- *   its MST root) or need a `#sync` (only account creation sends one).
+ *   its MST root) or need a `#sync` (only account creation sends one);
+ * - leave blocks behind: `getRepo` sends every block a store holds, and each
+ *   must be one its head reaches (a commit cut short between its own
+ *   transaction and its blocks' must neither lose nor strand any).
  * Used by the PDS's crash test (a few rounds) and `npm run crash:pds` (the long loop).
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import WebSocket from 'ws'
-import { verifyRepoCar } from '@atproto/repo'
+import { MemoryBlockstore, Repo, readCarWithRoot, verifyRepoCar } from '@atproto/repo'
 import { cidKey, decodeFrame, parseCar } from '@atsuite/common'
 import { decodeCbor, type CidRef } from '@atsuite/common/dag-cbor'
 import { PlcServer } from '@atsuite/plc'
@@ -47,6 +50,7 @@ export const auditFailures = (a: CrashAudit): Record<string, string[]> => ({
   duplicates: a.duplicates,
   replayMismatch: a.replayMismatch,
   indexMismatch: a.indexMismatch,
+  strayBlocks: a.strayBlocks,
 })
 
 export type CrashAudit = {
@@ -68,6 +72,8 @@ export type CrashAudit = {
   replayMismatch: string[]
   /** repos whose record index (listRecords) differs from the signed repo: a half-applied commit */
   indexMismatch: string[]
+  /** repos whose store (all of it is in getRepo) holds blocks its head does not reach */
+  strayBlocks: string[]
 }
 
 type User = { did: string; handle: string; accessJwt: string }
@@ -217,6 +223,7 @@ export class PdsCrashHarness {
       duplicates: [],
       replayMismatch: [],
       indexMismatch: [],
+      strayBlocks: [],
     }
     // the server takes writes again, and each repo's newest commit marks the end of what to read
     for (const u of this.users) {
@@ -248,6 +255,10 @@ export class PdsCrashHarness {
       const vm = (doc.verificationMethod as { id: string; publicKeyMultibase: string }[]).find((m) => m.id.endsWith('#atproto'))!
       try {
         const verified = await verifyRepoCar(car.bytes, u.did, `did:key:${vm.publicKeyMultibase}`)
+        const { root, blocks } = await readCarWithRoot(car.bytes)
+        const reached = new Set([root.toString(), ...(await (await Repo.load(new MemoryBlockstore(blocks), root)).data.allCids()).toList().map(String)])
+        const stray = blocks.cids().map(String).filter((c) => !reached.has(c))
+        if (stray.length > 0) audit.strayBlocks.push(`${u.did}: ${stray.length} of ${blocks.size} blocks not reached from the head (${stray.slice(0, 3).join(' ')})`)
         const records = new Map(verified.creates.map((c) => [`${c.collection}/${c.rkey}`, c.cid.toString()]))
         repos.set(u.did, { rev: verified.commit.rev, records })
         for (const a of this.acks) if (a.did === u.did && records.get(a.path) !== a.cid) audit.lostFromSignedRepo.push(a.uri)

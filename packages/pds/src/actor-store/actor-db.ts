@@ -401,16 +401,16 @@ export class ActorDb extends ActorReader {
    * same transaction has the commit's event, whose CAR holds every block the
    * commit added (and its proof blocks, which are stored already), and the
    * CIDs it removed. The store calls this when it opens the file, before any
-   * other use.
+   * other use. Returns the rev it redid, or null when nothing was missing.
    */
-  redoDeferredBlocks(): void {
+  redoDeferredBlocks(): string | null {
     const root = this.getRoot()
-    if (!root) return
+    if (!root) return null
     const row = this.prep('SELECT outboxRev, outboxBody, outboxRemoved FROM repo_root WHERE did = ?').get(root.did) as
       | { outboxRev: string | null; outboxBody: Buffer | null; outboxRemoved: string | null }
       | undefined
     // only a write's commit defers its blocks, and it always leaves its event in the outbox
-    if (!row?.outboxBody || row.outboxRev !== root.rev || this.hasBlock(root.cid)) return
+    if (!row?.outboxBody || row.outboxRev !== root.rev || this.hasBlock(root.cid)) return null
     const body = decodeCbor(row.outboxBody)
     const car = isMap(body) ? body.blocks : undefined
     if (!(car instanceof Uint8Array)) throw new Error(`repo store of ${root.did}: the outbox event of rev ${root.rev} carries no blocks`)
@@ -421,6 +421,7 @@ export class ActorDb extends ActorReader {
     }
     const removed = row.outboxRemoved ? row.outboxRemoved.split(' ') : []
     this.transaction(() => this.applyBlocks(root.rev, blocks, removed))
+    return root.rev
   }
 
 

@@ -7,6 +7,7 @@ import { RepoSigningKey } from './signing-key.ts'
 import type { RepoHead } from '../repo/commit.ts'
 import { SELF_CHECKPOINT_PAGES, type StoreCheckpointer } from '@atsuite/common'
 import { ActorDb, type ActorReader } from './actor-db.ts'
+import { repoLogger } from '../logger.ts'
 
 /** A store that checkpoints itself has its log synced off the thread about every this many pages (a quarter of its bound). */
 export const WAL_WRITEBACK_PAGES = 1_000
@@ -243,7 +244,8 @@ export class ActorStore {
       : new ActorDb(dbPath, { autocheckpointPages: SELF_CHECKPOINT_PAGES, writebackPages: WAL_WRITEBACK_PAGES })
     try {
       // a commit whose blocks a crash kept from being written: before anything reads the store
-      db.redoDeferredBlocks()
+      const redone = db.redoDeferredBlocks()
+      if (redone) repoLogger.info({ did, rev: redone }, "wrote the blocks of a commit a crash had cut short, from its outbox event")
     } catch (err) {
       db.close()
       throw err

@@ -30,7 +30,14 @@ export const recoverUnannouncedCommits = async (ctx: AppContext): Promise<Recove
     fs.rmSync(marker)
     return result
   }
-  const rows = await ctx.accountDb.kysely.selectFrom('repo_root').select(['did', 'rev']).execute()
+  // every account, with the head last recorded as sequenced if any: that record is written behind
+  // (within 100 ms), so an account made just before the crash may have none yet, while its store
+  // already holds commits whose events never reached the log
+  const rows = await ctx.accountDb.kysely
+    .selectFrom('account')
+    .leftJoin('repo_root', 'repo_root.did', 'account.did')
+    .select(['account.did as did', 'repo_root.rev as rev'])
+    .execute()
   for (const row of rows) {
     if (!ctx.actorStore.exists(row.did)) continue
     await ctx.actorStore.transact(row.did, (db) => {
