@@ -331,10 +331,16 @@ export class ActorDb extends ActorReader {
     return out
   }
 
-  /** Writes the blocks still deferred (at worst they are redone from the outbox when the store is next opened) and closes. */
+  /**
+   * Writes the blocks still deferred and closes. Never throws for them: blocks
+   * that cannot be written now are redone from the outbox when the store is
+   * next opened (closing runs on eviction, inside another account's request).
+   */
   close(): void {
     try {
       if (this.deferred && this.sqlite.open) this.settle()
+    } catch {
+      this.deferred = null
     } finally {
       this.closeHandle()
     }
@@ -423,7 +429,6 @@ export class ActorDb extends ActorReader {
     this.transaction(() => this.applyBlocks(root.rev, blocks, removed))
     return root.rev
   }
-
 
   // repo root
 

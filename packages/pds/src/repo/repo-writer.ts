@@ -3,9 +3,8 @@ import { TID } from '@atproto/common'
 import { decode as cborDecode, encode as cborEncode } from '@atproto/lex-cbor'
 import { cidForCbor, parseCid, type Cid } from '@atproto/lex-data'
 import type { Secp256k1Keypair } from '@atproto/crypto'
-import type { ActorDb, ActorStore } from '../actor-store/actor-store.ts'
+import type { ActorDb, ActorReader, ActorStore } from '../actor-store/actor-store.ts'
 import { repoLogger } from '../logger.ts'
-import type { ActorReader } from '../actor-store/actor-store.ts'
 import { applyCommitBlocks, SqlRepoStorage } from '../actor-store/repo-storage.ts'
 import type { BlobStore } from '../blobstore/blobstore.ts'
 import { InvalidRequest, InvalidSwapError, NotFoundErr } from '../errors.ts'
@@ -198,8 +197,8 @@ export class RepoWriter {
       db.deferBlocks(commit.rev, commit.newBlocks, removed)
       this.actorStore.setHead(did, next)
       this.commits.committed(did, prepared, { cid: commit.cid.toString(), rev: commit.rev })
-      // after the answer (and the firehose log's write, queued just before): the answer waits for
-      // the commit's own transaction only, whose record rows and head reads already see
+      // after the answer (and the firehose log's write, queued just before): the answer waits only
+      // for the commit's own transaction (record rows, head, outbox)
       setImmediate(settleBlocks, db, did)
       for (const fn of this.afterCommit) fn(evt)
       for (const cid of orphanBlobs) await this.blobstore.delete(did, cid).catch(() => undefined)

@@ -45,7 +45,9 @@ export const recoverUnannouncedCommits = async (ctx: AppContext): Promise<Recove
       if (!root || root.rev === row.rev) return
       const { appended, headCovered } = ctx.commits.sequenceOutbox(db, row.did)
       if (appended > 0) result.sequenced.push({ did: row.did, events: appended })
-      if (headCovered) return
+      // with no head recorded at all, a head no event covers is the new repo's own, which account
+      // creation announces (with its #sync) itself
+      if (headCovered || row.rev === null) return
       const bytes = db.getBlock(root.cid)
       if (!bytes) return
       ctx.sequencer.append([syncEvent(row.did, parseCid(root.cid), bytes, root.rev)])
