@@ -286,3 +286,28 @@ test("a crash before a commit's blocks are written: the store's next opening wri
     fs.rmSync(crashedDir, { recursive: true, force: true })
   }
 })
+
+test("a read of the store in the commit's own turn, before its blocks' transaction, finds them written", async () => {
+  const { pds, agent, did } = await setup('settles')
+  try {
+    await agent.post({ text: 'before', createdAt: new Date().toISOString() })
+    const write = await prepareCreate({
+      did: did as `did:${string}:${string}`,
+      collection: 'app.bsky.feed.post',
+      record: { $type: 'app.bsky.feed.post', text: 'read at once', createdAt: new Date().toISOString() },
+    })
+    const commit = await pds.ctx.repoWriter.processWrites(did, [write])
+    // no turn of the event loop since the answer: the blocks' own transaction has not run
+    const seen = pds.ctx.actorStore.read(did, (db) => ({
+      commit: db.getBlock(commit.cid.toString()) !== undefined,
+      record: db.getBlock(write.cid.toString()) !== undefined,
+    }))
+    expect(seen).toEqual({ commit: true, record: true })
+    // and the repo a client downloads right after is whole
+    const { records, rev } = await verifiedRepoRecords(pds.url, plc.url, did)
+    expect(rev).toBe(commit.rev)
+    expect(records.get(`app.bsky.feed.post/${write.rkey}`)).toBe(write.cid.toString())
+  } finally {
+    await pds.destroy()
+  }
+})
