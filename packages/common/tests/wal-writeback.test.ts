@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { EventLog, SELF_CHECKPOINT_PAGES, WalWriteback } from '../src/index.ts'
+import { EventLog, SELF_CHECKPOINT_WRITEBACK_PAGES, WalWriteback } from '../src/index.ts'
 
 let dir: string
 beforeEach(() => {
@@ -55,11 +55,11 @@ test("an event log that checkpoints by itself syncs its WAL on the way, and clos
   const log = new EventLog(file, { retentionMs: 60_000, checkpointer: 'writer' })
   const writeback = (log as unknown as { writeback: WalWriteback }).writeback
   const body = { text: 'x'.repeat(3000) }
-  // each event about a page; a quarter of the checkpoint bound brings the first sync
-  for (let i = 0; i < SELF_CHECKPOINT_PAGES / 4 / 2 + 10; i++) log.append([{ did: 'did:plc:a', type: '#test', body }, { did: 'did:plc:b', type: '#test', body }])
+  // each event about a page: the writeback bound's worth brings the first sync
+  for (let i = 0; i < SELF_CHECKPOINT_WRITEBACK_PAGES / 2 + 10; i++) log.append([{ did: 'did:plc:a', type: '#test', body }, { did: 'did:plc:b', type: '#test', body }])
   expect(writeback.syncs).toBeGreaterThanOrEqual(1)
   await log.close()
   const db = new Database(file, { readonly: true })
-  expect((db.prepare('SELECT count(*) AS n FROM event_log').get() as { n: number }).n).toBe((SELF_CHECKPOINT_PAGES / 8 + 10) * 2)
+  expect((db.prepare('SELECT count(*) AS n FROM event_log').get() as { n: number }).n).toBe((SELF_CHECKPOINT_WRITEBACK_PAGES / 2 + 10) * 2)
   db.close()
 })

@@ -10,6 +10,8 @@ import type { StoreCheckpointer } from '../store-checkpointer.ts'
 const WRITER_CHECKPOINT_PAGES = 25_000
 /** With no thread (`checkpointer: 'writer'`), it copies its log back every ~16 MiB of it. */
 export const SELF_CHECKPOINT_PAGES = 4_000
+/** A writer that checkpoints by itself has its log synced off the thread about this often (common's WalWriteback): a quarter of its bound. */
+export const SELF_CHECKPOINT_WRITEBACK_PAGES = SELF_CHECKPOINT_PAGES / 4
 
 export type LogEvent = {
   did: string
@@ -107,7 +109,7 @@ export class EventLog extends EventEmitter<{ events: [LogRow[]] }> {
     const mode = opts.checkpointer
     this.shared = mode && mode !== 'writer' && location !== ':memory:' ? mode : null
     this.checkpointer = mode === undefined ? WalCheckpointer.forFile(location, { intervalMs: 1000, synchronous: 'normal' }) : null
-    this.writeback = mode === 'writer' && location !== ':memory:' ? new WalWriteback(location, SELF_CHECKPOINT_PAGES / 4) : null
+    this.writeback = mode === 'writer' && location !== ':memory:' ? new WalWriteback(location, SELF_CHECKPOINT_WRITEBACK_PAGES) : null
   }
 
   get currentSeq(): number {

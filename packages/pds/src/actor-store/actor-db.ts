@@ -314,7 +314,7 @@ export class ActorDb extends ActorReader {
   transaction<T>(fn: () => T): T {
     if (this.sqlite.inTransaction) return this.sqlite.transaction(fn)()
     // the commit before's blocks go in first: this transaction may replace the outbox they are redone from
-    if (this.deferred) this.settle()
+    this.settle()
     let out: T
     try {
       out = immediateTransaction(this.sqlite, fn)
@@ -367,12 +367,7 @@ export class ActorDb extends ActorReader {
     this.deferred = { rev, blocks, removed }
   }
 
-  /** Whether a commit's blocks wait to be written. */
-  get unsettled(): boolean {
-    return this.deferred !== null
-  }
-
-  /** Writes the deferred blocks, if any, in one transaction; on failure they stay deferred and the error is thrown. */
+  /** Writes the deferred blocks, if any (nothing to do is one field's check), in one transaction; on failure they stay deferred and the error is thrown. */
   settle(): void {
     const d = this.deferred
     if (!d) return

@@ -5,12 +5,9 @@ import path from 'node:path'
 import type { Secp256k1Keypair } from '@atproto/crypto'
 import { RepoSigningKey } from './signing-key.ts'
 import type { RepoHead } from '../repo/commit.ts'
-import { SELF_CHECKPOINT_PAGES, type StoreCheckpointer } from '@atsuite/common'
+import { SELF_CHECKPOINT_PAGES, SELF_CHECKPOINT_WRITEBACK_PAGES, type StoreCheckpointer } from '@atsuite/common'
 import { ActorDb, type ActorReader } from './actor-db.ts'
 import { repoLogger } from '../logger.ts'
-
-/** A store that checkpoints itself has its log synced off the thread about every this many pages (a quarter of its bound). */
-export const WAL_WRITEBACK_PAGES = 1_000
 
 export type { ActorDb, ActorReader } from './actor-db.ts'
 
@@ -58,7 +55,7 @@ export class ActorStore {
    * (the default), each store's writer copies its log back every
    * SELF_CHECKPOINT_PAGES (~16 MiB): a copy and two fsyncs inside the commit
    * that crosses it, and no thread (~20 MiB of RSS) in the process. Its log
-   * is synced off the thread about every WAL_WRITEBACK_PAGES on the way
+   * is synced off the thread about every SELF_CHECKPOINT_WRITEBACK_PAGES on the way
    * (common's `WalWriteback`), so that commit's fsync of the log has little
    * left to write.
    */
@@ -227,7 +224,7 @@ export class ActorStore {
     let entry = this.open.get(did)
     if (entry) {
       // the last commit's blocks, if its writer has not written them yet: every use sees them
-      if (entry.db.unsettled) entry.db.settle()
+      entry.db.settle()
       // most recently used last
       this.open.delete(did)
       this.open.set(did, entry)
@@ -241,7 +238,7 @@ export class ActorStore {
     const checkpointer = this.checkpointer
     const db = checkpointer
       ? new ActorDb(dbPath, { onCommit: () => checkpointer.touch(dbPath), autocheckpointPages: 10_000 })
-      : new ActorDb(dbPath, { autocheckpointPages: SELF_CHECKPOINT_PAGES, writebackPages: WAL_WRITEBACK_PAGES })
+      : new ActorDb(dbPath, { autocheckpointPages: SELF_CHECKPOINT_PAGES, writebackPages: SELF_CHECKPOINT_WRITEBACK_PAGES })
     try {
       // a commit whose blocks a crash kept from being written: before anything reads the store
       const redone = db.redoDeferredBlocks()
