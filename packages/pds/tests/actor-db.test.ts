@@ -1,7 +1,8 @@
 /**
  * The account store's schema. A store written by an earlier version opens
  * under the current one: the outbox row of the `commit_outbox` table
- * (schema 4) moves into the head's row, where recovery finds it; the record
+ * (schema 4) moves into the head's row (schema 5) and from there into the
+ * `outbox` table (schema 8), where recovery finds it; the record
  * index (schema 5) is rebuilt keyed by (collection, rkey). And the record
  * reads search an index rather than read every record.
  */
@@ -28,7 +29,7 @@ const oldStore = (file: string, version: number, fill: (db: Database.Database) =
   db.close()
 }
 
-test("schema 4 → now: the newest outbox row becomes the head row's outbox, and the next commit's event replaces it", () => {
+test("schema 4 → now: the newest outbox row becomes the outbox (the head's row, then its own table), and the next commit's event follows it", () => {
   const file = path.join(dir, 'store.sqlite')
   oldStore(file, 4, (db) => {
     db.prepare('INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)').run('did:plc:a', 'bafyhead', '3kaaaaaaaaab2', '2026-01-01T00:00:00.000Z')
@@ -56,6 +57,9 @@ test("schema 4 → now: the newest outbox row becomes the head row's outbox, and
   const raw = new Database(file, { readonly: true })
   expect(raw.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length)
   expect(raw.prepare("SELECT name FROM sqlite_schema WHERE name = 'commit_outbox'").all()).toEqual([])
+  // schema 8 emptied the head row's outbox columns into the outbox table
+  expect(raw.prepare('SELECT outboxRev, outboxBody FROM repo_root').get()).toEqual({ outboxRev: null, outboxBody: null })
+  expect(raw.prepare('SELECT rev FROM outbox ORDER BY rev').all()).toEqual([{ rev: '3kaaaaaaaaab2' }, { rev: '3kaaaaaaaaab4' }])
   raw.close()
 })
 

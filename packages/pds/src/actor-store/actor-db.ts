@@ -6,8 +6,20 @@ import { migrateActorDb, type BlobRow, type OutboxRow, type RecordRow, type Repo
 type Stmt = Database.Statement
 
 export type BlockRow = { cid: string; content: Buffer }
-/** A commit's block changes waiting to be written (`ActorDb.deferBlocks`). */
-type DeferredBlocks = { rev: string; blocks: [string, Uint8Array][]; removed: string[] }
+/**
+ * A block's state after the commits whose block changes are not written yet
+ * (`ActorDb.deferBlocks`): added (its bytes), or removed (its bytes when a
+ * commit of the same batch had added it; whether it goes is decided when the
+ * batch is written, see `settle`).
+ */
+type PendingBlock = { rev: string; bytes: Uint8Array | undefined; removed: boolean }
+
+/** A batch of deferred block changes is written once it covers this many commits… */
+export const SETTLE_COMMITS = 32
+/** …or this many bytes of added blocks (what it holds in memory). */
+const SETTLE_BYTES = 256 * 1024
+/** The outbox ring's slots: a batch's commits and the newest commit before them. */
+export const OUTBOX_SLOTS = SETTLE_COMMITS + 1
 /** Blocks in stored order: `content` is every block's bytes back to back, `lengths[i]` long each. */
 export type StoredBlockPage = { last: number; cids: string[]; lengths: number[]; content: Buffer }
 
@@ -46,6 +58,8 @@ export class ActorReader {
   private stmts = new Map<string, Stmt>()
   /** the repo_root row as last read or written here: null none, undefined not known */
   protected root: RepoRootRow | null | undefined
+  /** blocks of commits whose block changes are not written yet, by CID (`ActorDb.deferBlocks`) */
+  protected pending = new Map<string, PendingBlock>()
 
   protected constructor(sqlite: SqliteHandle) {
     this.sqlite = sqlite
@@ -78,18 +92,29 @@ export class ActorReader {
     return this.root ?? undefined
   }
 
+  /** Before a read of the block table beyond one CID: `ActorDb` writes the deferred block changes first. */
+  protected beforeBlockScan(): void {}
+
   // firehose outbox
 
-  /** #commit events of commits after `rev`, oldest first. */
+  /**
+   * The outbox's #commit event when its commit is after `rev` (none or one:
+   * each commit's event is sequenced before the next commit begins, so only
+   * the newest row of the `outbox` table can be missing from the log).
+   */
   outboxAfter(rev: string): OutboxRow[] {
-    return this.prep(
-      'SELECT outboxRev AS rev, outboxSeq AS seq, outboxBody AS body FROM repo_root WHERE outboxRev > ?',
-    ).all(rev) as OutboxRow[]
+    return this.prep('SELECT rev, seq, body FROM outbox WHERE rev > ? ORDER BY rev DESC LIMIT 1').all(rev) as OutboxRow[]
   }
 
   // blocks
 
   getBlock(cid: string): Buffer | undefined {
+    const p = this.pending.get(cid)
+    if (p) {
+      // a removed block stays when a record still is it (as `settle` decides)
+      if (p.removed && !this.recordUsesCid(cid)) return undefined
+      if (p.bytes) return Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength)
+    }
     const row = this.prep('SELECT content FROM repo_block WHERE cid = ?').get(cid) as
       | { content: Buffer }
       | undefined
@@ -97,6 +122,9 @@ export class ActorReader {
   }
 
   hasBlock(cid: string): boolean {
+    const p = this.pending.get(cid)
+    if (p && !p.removed) return true
+    if (p?.removed && !this.recordUsesCid(cid)) return false
     return this.prep('SELECT 1 FROM repo_block WHERE cid = ?').get(cid) !== undefined
   }
 
@@ -105,6 +133,7 @@ export class ActorReader {
    * after `afterCid` ('' for the first page).
    */
   blockPageSince(sinceRev: string, afterCid: string, limit: number): BlockRow[] {
+    this.beforeBlockScan()
     return this.prep('SELECT cid, content FROM repo_block WHERE repoRev > ? AND cid > ? ORDER BY cid LIMIT ?').all(
       sinceRev,
       afterCid,
@@ -125,6 +154,7 @@ export class ActorReader {
    * 1.15 s in CID order, 0.79 s in rowid order, ~0.25 s joined).
    */
   blockPageStored(afterRowid: number, limit: number): StoredBlockPage | null {
+    this.beforeBlockScan()
     const row = this.prep(
       `SELECT max(r) AS last, group_concat(cid, ' ' ORDER BY r) AS cids, group_concat(len, ',' ORDER BY r) AS lens,
               CAST(group_concat(content, '' ORDER BY r) AS BLOB) AS content
@@ -175,6 +205,7 @@ export class ActorReader {
    */
   recordsSinceRev(rev: string, collections: string[], limit: number): (RecordRow & { content: Buffer })[] {
     if (collections.length === 0) return []
+    this.beforeBlockScan()
     const marks = collections.map(() => '?').join(', ')
     return this.prep(
       // through the rev index (the unary + keeps SQLite off the key's collection prefix, which
@@ -182,6 +213,11 @@ export class ActorReader {
       `SELECT r.*, b.content FROM record r JOIN repo_block b ON b.cid = r.cid
        WHERE r.repoRev > ? AND +r.collection IN (${marks}) ORDER BY r.repoRev DESC LIMIT ?`,
     ).all(rev, ...collections, limit) as (RecordRow & { content: Buffer })[]
+  }
+
+  /** True when some record of this repo is the block `cid` (identical records share one). */
+  recordUsesCid(cid: string): boolean {
+    return this.prep('SELECT 1 FROM record WHERE cid = ? LIMIT 1').get(cid) !== undefined
   }
 
   /** Whether any record was last written at or before `rev`. */
@@ -208,6 +244,7 @@ export class ActorReader {
   /** Sizes checkAccountStatus reports (e.g. during a migration). */
   stats(): { blocks: number; records: number; prefs: number; expectedBlobs: number; importedBlobs: number } {
     const count = (sql: string) => (this.prep(sql).get() as { n: number }).n
+    this.beforeBlockScan()
     return {
       blocks: count('SELECT count(*) AS n FROM repo_block'),
       records: count('SELECT count(*) AS n FROM record'),
@@ -290,8 +327,12 @@ export class ActorDb extends ActorReader {
   private readonly writeback: WalWriteback | undefined
   /** B-tree pages the open transaction is likely to have changed: two a block, three a record row (the row and its two indexes) */
   private pagesTouched = 0
-  /** the last commit's block changes, not written yet (`deferBlocks`) */
-  private deferred: DeferredBlocks | null = null
+  /** commits in `pending`, the bytes of the blocks they add, and the newest one's rev */
+  private pendingCommits = 0
+  private pendingBytes = 0
+  private pendingRev = ''
+  /** the outbox slot the next commit's row goes to (undefined: not looked up yet) */
+  private nextSlot: number | undefined
 
   /**
    * `onCommit` is told after each transaction that committed;
@@ -311,16 +352,18 @@ export class ActorDb extends ActorReader {
    * per commit, so no wrapper built per call); inside another transaction, a
    * savepoint, as better-sqlite3's wrapper makes.
    */
-  transaction<T>(fn: () => T): T {
+  transaction<T>(fn: () => T, opts: { keepDeferred?: boolean } = {}): T {
     if (this.sqlite.inTransaction) return this.sqlite.transaction(fn)()
-    // the commit before's blocks go in first: this transaction may replace the outbox they are redone from
-    this.settle()
+    // deferred block changes go in first (this transaction may read or change blocks), except
+    // for a commit's own transaction while the outbox ring holds every row they are redone from
+    if (!opts.keepDeferred || this.pendingCommits >= SETTLE_COMMITS) this.settle()
     let out: T
     try {
       out = immediateTransaction(this.sqlite, fn)
     } catch (err) {
-      // rolled back: a root written inside it never happened
+      // rolled back: a root or outbox row written inside it never happened
       this.root = undefined
+      this.nextSlot = undefined
       this.pagesTouched = 0
       throw err
     }
@@ -338,45 +381,100 @@ export class ActorDb extends ActorReader {
    */
   close(): void {
     try {
-      if (this.deferred && this.sqlite.open) this.settle()
+      if (this.pendingCommits > 0 && this.sqlite.open) this.settle()
     } catch {
-      this.deferred = null
+      this.dropPending()
     } finally {
       this.closeHandle()
     }
   }
 
-  // a commit's blocks, after its answer
+  // a commit's blocks, after its answer, in batches
 
   /**
    * Right after the transaction of a commit that moved the head with
-   * `setRoot(…, outbox)`: its blocks (`added`; the outbox event carries
-   * them all) and the CIDs it removed (`removed`, kept in the outbox row
-   * too) are written later, by `settle()`, in a transaction of their own.
-   * The writer answers in between: the commit is durable from its own
-   * transaction, which wrote the record index and the head, and a crash
-   * before `settle()` leaves a head whose commit block is not stored yet,
-   * which opening the store redoes from the outbox (`redoDeferredBlocks`).
-   * Every other use of the store settles first (the ActorStore on each
-   * access, `transaction()` and `close()` here).
+   * `setRoot(…, outbox)` (in `transaction(…, { keepDeferred: true })`): its
+   * blocks (`added`; the outbox event carries them all) and the CIDs it
+   * removed (`removed`, kept in the outbox row too) join the block changes
+   * not written yet, which `settle()` writes in one transaction, once a batch
+   * is due (`settleIfDue`, after the answer) or before any other use of the
+   * block table. The writer answers in between: the commit is durable from
+   * its own transaction, which wrote the record index, the head and its
+   * outbox row. Until then reads of one block see these (`getBlock`,
+   * `hasBlock`), and a crash leaves a head whose commit block is not stored
+   * yet, which opening the store redoes from the outbox rows
+   * (`redoDeferredBlocks`). A block added and removed again within one batch
+   * (the nodes of the MST's right edge, rewritten by every new record) is
+   * never written.
    */
   deferBlocks(rev: string, added: Iterable<readonly [{ toString(): string }, Uint8Array]>, removed: string[]): void {
-    if (this.deferred) throw new Error('the blocks of the commit before are not written yet')
-    const blocks: [string, Uint8Array][] = []
-    for (const [cid, bytes] of added) blocks.push([cid.toString(), bytes])
-    this.deferred = { rev, blocks, removed }
+    // removals first: a CID the commit both removes and adds stays
+    for (const cid of removed) {
+      const before = this.pending.get(cid)
+      this.pending.set(cid, { rev: before?.rev ?? rev, bytes: before?.bytes, removed: true })
+    }
+    for (const [cid, bytes] of added) {
+      this.pending.set(cid.toString(), { rev, bytes, removed: false })
+      this.pendingBytes += bytes.length
+    }
+    this.pendingCommits++
+    this.pendingRev = rev
   }
 
-  /** Writes the deferred blocks, if any (nothing to do is one field's check), in one transaction; on failure they stay deferred and the error is thrown. */
+  /** Writes the deferred block changes when a batch is due (`SETTLE_COMMITS` commits or `SETTLE_BYTES` bytes of blocks). */
+  settleIfDue(): void {
+    if (this.pendingCommits >= SETTLE_COMMITS || this.pendingBytes >= SETTLE_BYTES) this.settle()
+  }
+
+  /**
+   * Writes the deferred block changes, if any (nothing to do is one field's
+   * check), in one transaction, which records the newest commit's rev as the
+   * one whose blocks are all written (`blocksRev`: outbox rows up to it are
+   * not redone); on failure they stay deferred and the error is thrown.
+   */
   settle(): void {
-    const d = this.deferred
-    if (!d) return
-    this.deferred = null
+    if (this.pendingCommits === 0) return
+    const pending = this.pending
+    const commits = this.pendingCommits
+    const bytes = this.pendingBytes
+    const rev = this.pendingRev
+    this.dropPending()
     try {
-      this.transaction(() => this.applyBlocks(d.rev, d.blocks, d.removed))
+      this.transaction(() => {
+        this.applyPending(pending)
+        this.prep('UPDATE repo_root SET blocksRev = ?').run(rev)
+      })
     } catch (err) {
-      this.deferred = d
+      this.pending = pending
+      this.pendingCommits = commits
+      this.pendingBytes = bytes
+      this.pendingRev = rev
       throw err
+    }
+  }
+
+  private dropPending(): void {
+    this.pending = new Map()
+    this.pendingCommits = 0
+    this.pendingBytes = 0
+    this.pendingRev = ''
+  }
+
+  protected override beforeBlockScan(): void {
+    this.settle()
+  }
+
+  /**
+   * The blocks' states after a batch of commits: the added ones in, the
+   * removed ones out unless a record still is the block (identical records
+   * share one; the record rows are written before this), as applying each
+   * commit's `applyBlocks` in turn would leave them.
+   */
+  private applyPending(pending: Map<string, PendingBlock>): void {
+    for (const [cid, p] of pending) {
+      if (!p.removed) this.putBlock(cid, p.bytes!, p.rev)
+      else if (!this.recordUsesCid(cid)) this.deleteBlock(cid)
+      else if (p.bytes) this.putBlock(cid, p.bytes, p.rev)
     }
   }
 
@@ -397,64 +495,85 @@ export class ActorDb extends ActorReader {
   }
 
   /**
-   * After a crash between a commit's transaction and its `settle()`: the head
-   * names a commit block the store does not have, and the outbox row of that
-   * same transaction has the commit's event, whose CAR holds every block the
-   * commit added (and its proof blocks, which are stored already), and the
-   * CIDs it removed. The store calls this when it opens the file, before any
-   * other use. Returns the rev it redid, or null when nothing was missing.
+   * After a crash between commits' transactions and the `settle()` of their
+   * blocks: the head names a commit block the store does not have, and the
+   * outbox rows after `blocksRev` (one per commit since the last batch was
+   * written) carry each commit's event, whose CAR holds every block the
+   * commit added (and its proof blocks, stored already), and the CIDs it
+   * removed. Redoing them in order gives the blocks that writing them as a
+   * batch would have. The store calls this when it opens the file, before
+   * any other use. Returns the revs it redid, or null when nothing was
+   * missing.
    */
-  redoDeferredBlocks(): string | null {
+  redoDeferredBlocks(): string[] | null {
     const root = this.getRoot()
-    if (!root) return null
-    const row = this.prep('SELECT outboxRev, outboxBody, outboxRemoved FROM repo_root WHERE did = ?').get(root.did) as
-      | { outboxRev: string | null; outboxBody: Buffer | null; outboxRemoved: string | null }
-      | undefined
-    // only a write's commit defers its blocks, and it always leaves its event in the outbox
-    if (!row?.outboxBody || row.outboxRev !== root.rev || this.hasBlock(root.cid)) return null
-    const body = decodeCbor(row.outboxBody)
-    const car = isMap(body) ? body.blocks : undefined
-    if (!(car instanceof Uint8Array)) throw new Error(`repo store of ${root.did}: the outbox event of rev ${root.rev} carries no blocks`)
-    const blocks: [string, Uint8Array][] = []
-    for (const [key, bytes] of parseCar(car).blocks) blocks.push([new CidRef(Buffer.from(key, 'latin1')).toString(), bytes])
-    if (!blocks.some(([cid]) => cid === root.cid)) {
+    if (!root || this.hasBlock(root.cid)) return null
+    const rows = this.prep(
+      `SELECT rev, body, removed FROM outbox WHERE rev > coalesce((SELECT blocksRev FROM repo_root), '') ORDER BY rev`,
+    ).all() as {
+      rev: string
+      body: Buffer
+      removed: string | null
+    }[]
+    // only a write's commit defers its blocks, and it always leaves its row in the outbox
+    if (rows.at(-1)?.rev !== root.rev) return null
+    for (const row of rows) {
+      const body = decodeCbor(row.body)
+      const car = isMap(body) ? body.blocks : undefined
+      if (!(car instanceof Uint8Array)) throw new Error(`repo store of ${root.did}: the outbox event of rev ${row.rev} carries no blocks`)
+      const blocks: [string, Uint8Array][] = []
+      for (const [key, bytes] of parseCar(car).blocks) blocks.push([new CidRef(Buffer.from(key, 'latin1')).toString(), bytes])
+      this.deferBlocks(row.rev, blocks, row.removed ? row.removed.split(' ') : [])
+    }
+    if (!this.hasBlock(root.cid)) {
+      this.dropPending()
       throw new Error(`repo store of ${root.did}: the outbox event of rev ${root.rev} lacks its commit block ${root.cid}`)
     }
-    const removed = row.outboxRemoved ? row.outboxRemoved.split(' ') : []
-    this.transaction(() => this.applyBlocks(root.rev, blocks, removed))
-    return root.rev
+    this.settle()
+    return rows.map((r) => r.rev)
   }
 
   // repo root
 
   /**
    * Moves the head. With `outbox` (a commit's transaction): the commit's
-   * #commit event, with the seq it is expected to get, replaces the outbox
-   * (the event of the commit before was sequenced before this one began).
-   * Without (an import, a re-signing, a new repo): the outbox stays as it was.
+   * #commit event, with the seq it is expected to get, and the CIDs it
+   * removes become the outbox's newest row, in the ring slot after the
+   * newest (the event of the commit before was sequenced before this one
+   * began; the slot's old row is a commit older than a batch, whose blocks
+   * are written: `transaction` sees to it). Without (an import, a
+   * re-signing, a new repo, whose blocks the same transaction writes): the
+   * outbox stays as it was, and none of its rows is to be redone.
    */
   setRoot(did: string, cid: string, rev: string, now: string, outbox?: { seq: number; body: Uint8Array; removed?: string[] }): void {
+    this.prep(
+      `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
+       ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
+    ).run(did, cid, rev, now)
     if (outbox) {
+      const slot = this.nextSlot ?? this.slotAfterNewest()
       this.prep(
-        `INSERT INTO repo_root (did, cid, rev, indexedAt, outboxRev, outboxSeq, outboxBody, outboxRemoved) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt,
-           outboxRev = excluded.outboxRev, outboxSeq = excluded.outboxSeq, outboxBody = excluded.outboxBody,
-           outboxRemoved = excluded.outboxRemoved`,
-      ).run(did, cid, rev, now, rev, outbox.seq, outbox.body, outbox.removed?.length ? outbox.removed.join(' ') : null)
+        `INSERT INTO outbox (slot, rev, seq, body, removed) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (slot) DO UPDATE SET rev = excluded.rev, seq = excluded.seq, body = excluded.body, removed = excluded.removed`,
+      ).run(slot, rev, outbox.seq, outbox.body, outbox.removed?.length ? outbox.removed.join(' ') : null)
+      this.nextSlot = (slot + 1) % OUTBOX_SLOTS
     } else {
-      this.prep(
-        `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
-         ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
-      ).run(did, cid, rev, now)
+      // an imported repo's revs may be older than the ring's rows: none of them is redone
+      this.prep(`UPDATE repo_root SET blocksRev = max(?, coalesce((SELECT max(rev) FROM outbox), ''))`).run(rev)
     }
     this.root = Object.freeze({ did, cid, rev, indexedAt: now })
+  }
+
+  private slotAfterNewest(): number {
+    const row = this.prep('SELECT slot FROM outbox ORDER BY rev DESC LIMIT 1').get() as { slot: number } | undefined
+    return row ? (row.slot + 1) % OUTBOX_SLOTS : 0
   }
 
   // firehose outbox
 
   /** The seq an event got when it was sequenced later than expected. */
   setOutboxSeq(rev: string, seq: number): void {
-    this.prep('UPDATE repo_root SET outboxSeq = ? WHERE outboxRev = ?').run(seq, rev)
+    this.prep('UPDATE outbox SET seq = ? WHERE rev = ?').run(seq, rev)
   }
 
   // blocks
@@ -464,11 +583,6 @@ export class ActorDb extends ActorReader {
     this.prep(
       'INSERT INTO repo_block (cid, repoRev, size, content) VALUES (?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING',
     ).run(cid, rev, bytes.length, bytes)
-  }
-
-  /** True when some record of this repo is the block `cid` (identical records share one). */
-  recordUsesCid(cid: string): boolean {
-    return this.prep('SELECT 1 FROM record WHERE cid = ? LIMIT 1').get(cid) !== undefined
   }
 
   deleteBlock(cid: string): void {

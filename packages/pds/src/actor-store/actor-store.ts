@@ -223,8 +223,6 @@ export class ActorStore {
   private acquire(did: string, allowCreate = false): Entry {
     let entry = this.open.get(did)
     if (entry) {
-      // the last commit's blocks, if its writer has not written them yet: every use sees them
-      entry.db.settle()
       // most recently used last
       this.open.delete(did)
       this.open.set(did, entry)
@@ -242,7 +240,7 @@ export class ActorStore {
     try {
       // a commit whose blocks a crash kept from being written: before anything reads the store
       const redone = db.redoDeferredBlocks()
-      if (redone) repoLogger.info({ did, rev: redone }, "wrote the blocks of a commit a crash had cut short, from its outbox event")
+      if (redone) repoLogger.info({ did, revs: redone }, "wrote the blocks of commits a crash had cut short, from their outbox events")
     } catch (err) {
       db.close()
       throw err

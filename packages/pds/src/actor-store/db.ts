@@ -113,6 +113,27 @@ export const MIGRATIONS: string[] = [
   -- block the commit adds, and this the CIDs it removes (space-separated)
   ALTER TABLE repo_root ADD COLUMN outboxRemoved text;
   `,
+  `
+  -- the outbox moves out of the head's row into a ring of one row per commit (the newest, by rev,
+  -- is the outbox proper: its event may not be sequenced yet; the ones before it always are).
+  -- Block changes are written in batches of several commits (ActorDb.settleIfDue), and until then
+  -- each commit's row is what redoes them after a crash: those after blocksRev, the head's rev
+  -- when its blocks were last all written. A commit's transaction overwrites the slot after the
+  -- newest (ActorDb.OUTBOX_SLOTS of them, one more than a batch), in place: appending rows and
+  -- deleting them in batches logged three pages more a commit (a new page, the free list's, the
+  -- file header), the ring one more than the head's row did.
+  CREATE TABLE outbox (
+    slot integer PRIMARY KEY,
+    rev varchar NOT NULL,
+    seq integer NOT NULL,
+    body blob NOT NULL,
+    removed text
+  );
+  ALTER TABLE repo_root ADD COLUMN blocksRev varchar;
+  INSERT INTO outbox (slot, rev, seq, body, removed)
+    SELECT 0, outboxRev, outboxSeq, outboxBody, outboxRemoved FROM repo_root WHERE outboxRev IS NOT NULL;
+  UPDATE repo_root SET outboxRev = NULL, outboxSeq = NULL, outboxBody = NULL, outboxRemoved = NULL;
+  `,
 ]
 
 export const migrateActorDb = (db: SqliteHandle): void => {
@@ -124,7 +145,7 @@ export const migrateActorDb = (db: SqliteHandle): void => {
   }).immediate()
 }
 
-/** The head's row (its outbox columns are read by `outboxAfter` only). */
+/** The head's row (its outbox columns are unused since schema 8: the `outbox` table holds the outbox). */
 export type RepoRootRow = { did: string; cid: string; rev: string; indexedAt: string }
 export type RecordRow = {
   uri: string

@@ -59,7 +59,7 @@ export class SqlRepoStorage extends SqlBlockReader implements RepoStorage {
   }
 
   async putBlock(cid: Cid, block: Uint8Array, rev: string): Promise<void> {
-    this.db.putBlock(cid.toString(), block, rev)
+    this.db.transaction(() => this.db.putBlock(cid.toString(), block, rev))
   }
 
   async putMany(blocks: BlockMap, rev: string): Promise<void> {
@@ -69,7 +69,7 @@ export class SqlRepoStorage extends SqlBlockReader implements RepoStorage {
   }
 
   async updateRoot(cid: Cid, rev: string): Promise<void> {
-    this.db.setRoot(this.did, cid.toString(), rev, new Date().toISOString())
+    this.db.transaction(() => this.db.setRoot(this.did, cid.toString(), rev, new Date().toISOString()))
   }
 
   async applyCommit(commit: CommitData): Promise<void> {

@@ -47,10 +47,11 @@ export type CommitResult = {
  * in the account's store, with the commit's #commit event (the account's
  * outbox, whose CAR holds every block the commit adds) and the CIDs it
  * removes beside the root, so a commit is either entirely there after a crash
- * or not at all. The blocks themselves are written after the answer, in a
- * transaction of their own (`ActorDb.deferBlocks`; any other use of the store
- * writes them first, and opening it after a crash redoes them from the
- * outbox). The #commit event is queued
+ * or not at all. The blocks themselves are written after the answer, in
+ * batches of several commits (`ActorDb.deferBlocks`: until then reads of one
+ * block see them, any other use of the block table writes them first, and
+ * opening the store after a crash redoes them from the outbox rows). The
+ * #commit event is queued
  * for the firehose log right after, in the same tick (sequencer/commits.ts),
  * so a crash anywhere leaves the event either sequenced or waiting in the
  * outbox for the restart. `onCommitted` listeners run after that. What it always
@@ -187,18 +188,18 @@ export class RepoWriter {
           }
           orphanBlobs.push(...orphans)
         }
-        // the head moves with the commit's event beside it (the outbox: sequencer/commits.ts), and
-        // the CIDs the commit removes: its blocks are written after the answer, and redone from
-        // these two after a crash (ActorDb.deferBlocks)
+        // the head moves with the commit's event appended to the outbox (sequencer/commits.ts), and
+        // the CIDs the commit removes: its blocks are written after the answer, in a batch, and
+        // redone from these two after a crash (ActorDb.deferBlocks)
         db.setRoot(did, commit.cid.toString(), commit.rev, now, { seq: prepared.seq, body: prepared.body, removed })
         for (const cid of blobTempKeys.keys()) db.markBlobPermanent(cid)
         orphanBlobs = orphanBlobs.filter((c) => db.removeUnreferencedBlob(c))
-      })
+      }, { keepDeferred: true })
       db.deferBlocks(commit.rev, commit.newBlocks, removed)
       this.actorStore.setHead(did, next)
       this.commits.committed(did, prepared, { cid: commit.cid.toString(), rev: commit.rev })
       // after the answer (and the firehose log's write, queued just before): the answer waits only
-      // for the commit's own transaction (record rows, head, outbox)
+      // for the commit's own transaction (record rows, head, outbox); the blocks go in batches
       setImmediate(settleBlocks, db, did)
       for (const fn of this.afterCommit) fn(evt)
       for (const cid of orphanBlobs) await this.blobstore.delete(did, cid).catch(() => undefined)
@@ -286,10 +287,10 @@ export class RepoWriter {
 
 const parseCidStr = (s: string): Cid => parseCid(s)
 
-/** A commit's deferred blocks, once its answer is out; a failure leaves them to the store's next use (or its next opening). */
+/** Deferred blocks, once a commit's answer is out, when a batch is due; a failure leaves them to the store's next use (or its next opening). */
 const settleBlocks = (db: ActorDb, did: string): void => {
   try {
-    db.settle()
+    db.settleIfDue()
   } catch (err) {
     repoLogger.error({ err, did }, "writing a commit's blocks failed; they are written at the store's next use")
   }
