@@ -240,7 +240,12 @@ export class ActorStore {
     try {
       // a commit whose blocks a crash kept from being written: before anything reads the store
       const redone = db.redoDeferredBlocks()
-      if (redone) repoLogger.info({ did, revs: redone }, "wrote the blocks of commits a crash had cut short, from their outbox events")
+      if (redone) {
+        repoLogger.info(
+          { did, commits: redone.length, fromRev: redone[0], toRev: redone.at(-1) },
+          "wrote the blocks of commits a crash had cut short, from their outbox events",
+        )
+      }
     } catch (err) {
       db.close()
       throw err
