@@ -59,7 +59,7 @@ test("schema 4 → now: the newest outbox row becomes the outbox (the head's row
   expect(raw.prepare("SELECT name FROM sqlite_schema WHERE name = 'commit_outbox'").all()).toEqual([])
   // schema 8 emptied the head row's outbox columns into the outbox table
   expect(raw.prepare('SELECT outboxRev, outboxBody FROM repo_root').get()).toEqual({ outboxRev: null, outboxBody: null })
-  expect(raw.prepare('SELECT rev FROM outbox ORDER BY rev').all()).toEqual([{ rev: '3kaaaaaaaaab2' }, { rev: '3kaaaaaaaaab4' }])
+  expect(raw.prepare('SELECT rev FROM outbox ORDER BY n').all()).toEqual([{ rev: '3kaaaaaaaaab2' }, { rev: '3kaaaaaaaaab4' }])
   raw.close()
 })
 

@@ -46,8 +46,8 @@ const names = (cids: string[]) => cids.map((c) => [...blocks].find(([, b]) => b.
  * One commit as the repo writer makes it: record rows, head and outbox row (its event's CAR carries
  * the blocks it adds) in one transaction, then its blocks deferred. The head is the first block added.
  */
-const commit = (db: ActorDb, c: { added: string[]; removed?: string[]; records?: [string, string][] }): string => {
-  const rev = nextRev()
+const commit = (db: ActorDb, c: { added: string[]; removed?: string[]; records?: [string, string][]; rev?: string }): string => {
+  const rev = c.rev ?? nextRev()
   const added = c.added.map((n) => [block(n).cid, block(n).bytes] as const)
   const removed = (c.removed ?? []).map(cid)
   const car = encodeCar(cidForCbor(block(c.added[0]).bytes), added.map(([, bytes]) => [cidForCbor(bytes), bytes] as const))
@@ -64,14 +64,16 @@ const commit = (db: ActorDb, c: { added: string[]; removed?: string[]; records?:
   return rev
 }
 
-/** The file's blocks (by name), outbox revs and the rev whose blocks are all written, as another connection sees them. */
+/** The file's blocks (by name), outbox revs (oldest first) and the newest rev whose blocks are all written, as another connection sees them. */
 const onDisk = (at = file) => {
   const raw = new Database(at, { readonly: true })
   try {
     return {
       blocks: names((raw.prepare('SELECT cid FROM repo_block').all() as { cid: string }[]).map((r) => r.cid)),
-      outbox: (raw.prepare('SELECT rev FROM outbox ORDER BY rev').all() as { rev: string }[]).map((r) => r.rev),
-      blocksRev: (raw.prepare('SELECT blocksRev FROM repo_root').get() as { blocksRev: string | null }).blocksRev,
+      outbox: (raw.prepare('SELECT rev FROM outbox ORDER BY n').all() as { rev: string }[]).map((r) => r.rev),
+      doneRev:
+        (raw.prepare('SELECT rev FROM outbox WHERE n = (SELECT blocksN FROM repo_root)').get() as { rev: string } | undefined)?.rev ??
+        null,
     }
   } finally {
     raw.close()
@@ -98,7 +100,7 @@ test('a batch writes what each commit in turn would leave; blocks added and remo
     const r3 = commit(db, { added: ['c3', 'node-1'], removed: ['node-2', 'c2'] })
 
     // nothing written yet: each commit has its outbox row, from which a crash would redo it
-    expect(onDisk()).toEqual({ blocks: [], outbox: [r1, r2, r3], blocksRev: null })
+    expect(onDisk()).toEqual({ blocks: [], outbox: [r1, r2, r3], doneRev: null })
     expect(db.outboxAfter('')).toMatchObject([{ rev: r3, seq: revN }])
     // reads of one block see the batch
     expect(db.getBlock(cid('c3'))).toEqual(Buffer.from(block('c3').bytes))
@@ -118,11 +120,11 @@ test('a batch writes what each commit in turn would leave; blocks added and remo
     } finally {
       crashed.db.close()
     }
-    expect(onDisk(crashed.file)).toEqual({ blocks: ['c3', 'node-1', 'rec-same'], outbox: [r1, r2, r3], blocksRev: r3 })
+    expect(onDisk(crashed.file)).toEqual({ blocks: ['c3', 'node-1', 'rec-same'], outbox: [r1, r2, r3], doneRev: r3 })
 
     // a scan of the block table writes the batch first
     expect(db.stats().blocks).toBe(3)
-    expect(onDisk()).toEqual({ blocks: ['c3', 'node-1', 'rec-same'], outbox: [r1, r2, r3], blocksRev: r3 })
+    expect(onDisk()).toEqual({ blocks: ['c3', 'node-1', 'rec-same'], outbox: [r1, r2, r3], doneRev: r3 })
     // written: nothing to redo
     const again = crashCopy()
     try {
@@ -150,7 +152,7 @@ test(`a batch is due after ${SETTLE_COMMITS} commits; the outbox is a ring of ${
     const last = commit(db, { added: ['last', 'rec-last'], removed: [`c${SETTLE_COMMITS - 1}`] })
     db.settleIfDue()
     // the records and the last commit block: none of the commit blocks before it was ever written
-    expect(onDisk()).toMatchObject({ blocks: [...records, 'last', 'rec-last'].sort(), blocksRev: last })
+    expect(onDisk()).toMatchObject({ blocks: [...records, 'last', 'rec-last'].sort(), doneRev: last })
 
     // the ring: a row for each of the last OUTBOX_SLOTS commits, the newest the outbox
     const revs: string[] = []
@@ -173,7 +175,7 @@ test(`a batch is due after ${SETTLE_COMMITS} commits; the outbox is a ring of ${
 
     const after = commit(db, { added: ['after', 'rec-after'], removed: [`more-${OUTBOX_SLOTS + 2}`] })
     db.close()
-    expect(onDisk()).toMatchObject({ blocks: [...records, 'after', 'rec-after', 'rec-last'].sort(), blocksRev: after })
+    expect(onDisk()).toMatchObject({ blocks: [...records, 'after', 'rec-after', 'rec-last'].sort(), doneRev: after })
     db = new ActorDb(file)
     expect(db.redoDeferredBlocks()).toBeNull()
   } finally {
@@ -193,17 +195,58 @@ test('a head moved without a commit (an import) writes the batch first; a crash 
       db.deleteBlock(cid('c2'))
       db.setRoot(DID, cid('imported'), importedRev, 'now')
     })
-    expect(onDisk()).toEqual({ blocks: ['imported'], outbox: [expect.any(String), r2], blocksRev: r2 })
-    const r3 = commit(db, { added: ['c3'], removed: ['imported'] })
+    expect(onDisk()).toEqual({ blocks: ['imported'], outbox: [expect.any(String), r2], doneRev: r2 })
+    // the next commits' revs follow the imported head's, and are older than the rows before them too
+    const r3 = commit(db, { added: ['c3'], removed: ['imported'], rev: '3kaaaaaaa0001' })
+    const r4 = commit(db, { added: ['c4'], removed: ['c3'], rev: '3kaaaaaaa0002' })
 
     const crashed = crashCopy()
     try {
-      expect(crashed.db.redoDeferredBlocks()).toEqual([r3])
+      expect(crashed.db.redoDeferredBlocks()).toEqual([r3, r4])
+      expect(crashed.db.outboxAfter('')).toMatchObject([{ rev: r4 }])
     } finally {
       crashed.db.close()
     }
     // c1 and c2 are not brought back
-    expect(onDisk(crashed.file).blocks).toEqual(['c3'])
+    expect(onDisk(crashed.file).blocks).toEqual(['c4'])
+  } finally {
+    db.close()
+  }
+})
+
+test("a block stored before a batch, removed and added again within it, takes the rev it came back at (getRepo's since goes by it)", () => {
+  const db = new ActorDb(file)
+  try {
+    commit(db, { added: ['c1', 'node-x'] })
+    db.settle()
+    const r2 = commit(db, { added: ['c2'], removed: ['c1', 'node-x'] })
+    const r3 = commit(db, { added: ['c3', 'node-x'], removed: ['c2'] })
+    // and one removed and added by the same commit keeps its rev, as commit by commit
+    const r4 = commit(db, { added: ['c4', 'node-y'], removed: ['c3'] })
+    db.settle()
+    commit(db, { added: ['c5', 'node-y'], removed: ['c4', 'node-y'] })
+    const since = (rev: string) => names(db.blockPageSince(rev, '', 100).map((b) => b.cid))
+    expect(since(r2)).toEqual(['c5', 'node-x', 'node-y'])
+    expect(since(r3)).toEqual(['c5', 'node-y'])
+    expect(since(r4)).toEqual(['c5'])
+  } finally {
+    db.close()
+  }
+})
+
+test('before its batch is written, hasBlock and getBlock agree on a block a deleted record shared with a later identical one', () => {
+  const db = new ActorDb(file)
+  try {
+    commit(db, { added: ['c1', 'rec'], records: [['a', 'rec']] })
+    commit(db, { added: ['c2', 'rec'], removed: ['c1'], records: [['b', 'rec']] })
+    db.deleteRecord(`at://${DID}/app.bsky.feed.post/a`)
+    commit(db, { added: ['c3'], removed: ['c2', 'rec'] })
+    expect(db.getBlock(cid('rec'))).toEqual(Buffer.from(block('rec').bytes))
+    expect(db.hasBlock(cid('rec'))).toBe(true)
+    // a scan inside another transaction cannot write the batch (a rollback would undo it after it left memory)
+    expect(() => db.transaction(() => db.stats(), { keepDeferred: true })).toThrow(/inside another transaction/)
+    expect(db.stats().blocks).toBe(2)
+    expect(onDisk().blocks).toEqual(['c3', 'rec'])
   } finally {
     db.close()
   }

@@ -10,9 +10,12 @@ export type BlockRow = { cid: string; content: Buffer }
  * A block's state after the commits whose block changes are not written yet
  * (`ActorDb.deferBlocks`): added (its bytes), or removed (its bytes when a
  * commit of the same batch had added it; whether it goes is decided when the
- * batch is written, see `settle`).
+ * batch is written, see `settle`). `replaces`: added again after an earlier
+ * commit of the batch removed it, so a row stored before the batch takes the
+ * new rev, as deleting and inserting it commit by commit would have given it
+ * (getRepo's `since` goes by a block's rev).
  */
-type PendingBlock = { rev: string; bytes: Uint8Array | undefined; removed: boolean }
+type PendingBlock = { rev: string; bytes: Uint8Array | undefined; removed: boolean; replaces: boolean }
 
 /** A batch of deferred block changes is written once it covers this many commits… */
 export const SETTLE_COMMITS = 32
@@ -103,7 +106,9 @@ export class ActorReader {
    * the newest row of the `outbox` table can be missing from the log).
    */
   outboxAfter(rev: string): OutboxRow[] {
-    return this.prep('SELECT rev, seq, body FROM outbox WHERE rev > ? ORDER BY rev DESC LIMIT 1').all(rev) as OutboxRow[]
+    return this.prep('SELECT rev, seq, body FROM outbox WHERE n = (SELECT max(n) FROM outbox) AND rev > ?').all(
+      rev,
+    ) as OutboxRow[]
   }
 
   // blocks
@@ -123,8 +128,11 @@ export class ActorReader {
 
   hasBlock(cid: string): boolean {
     const p = this.pending.get(cid)
-    if (p && !p.removed) return true
-    if (p?.removed && !this.recordUsesCid(cid)) return false
+    if (p) {
+      if (!p.removed) return true
+      if (!this.recordUsesCid(cid)) return false
+      if (p.bytes) return true
+    }
     return this.prep('SELECT 1 FROM repo_block WHERE cid = ?').get(cid) !== undefined
   }
 
@@ -330,9 +338,8 @@ export class ActorDb extends ActorReader {
   /** commits in `pending`, the bytes of the blocks they add, and the newest one's rev */
   private pendingCommits = 0
   private pendingBytes = 0
-  private pendingRev = ''
-  /** the outbox slot the next commit's row goes to (undefined: not looked up yet) */
-  private nextSlot: number | undefined
+  /** the outbox slot and count the next commit's row gets (undefined: not looked up yet) */
+  private nextSlot: { slot: number; n: number } | undefined
 
   /**
    * `onCommit` is told after each transaction that committed;
@@ -408,17 +415,20 @@ export class ActorDb extends ActorReader {
    * never written.
    */
   deferBlocks(rev: string, added: Iterable<readonly [{ toString(): string }, Uint8Array]>, removed: string[]): void {
-    // removals first: a CID the commit both removes and adds stays
+    // removals first: a CID the commit both removes and adds stays (with its rev)
     for (const cid of removed) {
       const before = this.pending.get(cid)
-      this.pending.set(cid, { rev: before?.rev ?? rev, bytes: before?.bytes, removed: true })
+      this.pending.set(cid, { rev: before?.rev ?? rev, bytes: before?.bytes, removed: true, replaces: before?.replaces ?? false })
     }
-    for (const [cid, bytes] of added) {
-      this.pending.set(cid.toString(), { rev, bytes, removed: false })
+    const removedNow = removed.length > 0 ? new Set(removed) : undefined
+    for (const [ref, bytes] of added) {
+      const cid = ref.toString()
+      const before = this.pending.get(cid)
+      const replaces = (before?.removed === true && !removedNow?.has(cid)) || (before?.replaces ?? false)
+      this.pending.set(cid, { rev, bytes, removed: false, replaces })
       this.pendingBytes += bytes.length
     }
     this.pendingCommits++
-    this.pendingRev = rev
   }
 
   /** Writes the deferred block changes when a batch is due (`SETTLE_COMMITS` commits or `SETTLE_BYTES` bytes of blocks). */
@@ -428,36 +438,40 @@ export class ActorDb extends ActorReader {
 
   /**
    * Writes the deferred block changes, if any (nothing to do is one field's
-   * check), in one transaction, which records the newest commit's rev as the
-   * one whose blocks are all written (`blocksRev`: outbox rows up to it are
-   * not redone); on failure they stay deferred and the error is thrown.
+   * check), in one transaction, which records every outbox row as done
+   * (`blocksN`: rows up to it are not redone); on failure they stay deferred
+   * and the error is thrown. Never inside another transaction: a rollback of
+   * that one would undo the blocks after they left memory.
    */
   settle(): void {
     if (this.pendingCommits === 0) return
+    if (this.sqlite.inTransaction) throw new Error("a commit's deferred blocks cannot be written inside another transaction")
     const pending = this.pending
     const commits = this.pendingCommits
     const bytes = this.pendingBytes
-    const rev = this.pendingRev
     this.dropPending()
     try {
       this.transaction(() => {
         this.applyPending(pending)
-        this.prep('UPDATE repo_root SET blocksRev = ?').run(rev)
+        this.markOutboxDone()
       })
     } catch (err) {
       this.pending = pending
       this.pendingCommits = commits
       this.pendingBytes = bytes
-      this.pendingRev = rev
       throw err
     }
+  }
+
+  /** Every outbox row's blocks are in the block table. */
+  private markOutboxDone(): void {
+    this.prep('UPDATE repo_root SET blocksN = (SELECT max(n) FROM outbox)').run()
   }
 
   private dropPending(): void {
     this.pending = new Map()
     this.pendingCommits = 0
     this.pendingBytes = 0
-    this.pendingRev = ''
   }
 
   protected override beforeBlockScan(): void {
@@ -472,8 +486,10 @@ export class ActorDb extends ActorReader {
    */
   private applyPending(pending: Map<string, PendingBlock>): void {
     for (const [cid, p] of pending) {
-      if (!p.removed) this.putBlock(cid, p.bytes!, p.rev)
-      else if (!this.recordUsesCid(cid)) this.deleteBlock(cid)
+      if (!p.removed) {
+        if (p.replaces) this.replaceBlock(cid, p.bytes!, p.rev)
+        else this.putBlock(cid, p.bytes!, p.rev)
+      } else if (!this.recordUsesCid(cid)) this.deleteBlock(cid)
       else if (p.bytes) this.putBlock(cid, p.bytes, p.rev)
     }
   }
@@ -497,7 +513,7 @@ export class ActorDb extends ActorReader {
   /**
    * After a crash between commits' transactions and the `settle()` of their
    * blocks: the head names a commit block the store does not have, and the
-   * outbox rows after `blocksRev` (one per commit since the last batch was
+   * outbox rows after `blocksN` (one per commit since the last batch was
    * written) carry each commit's event, whose CAR holds every block the
    * commit added (and its proof blocks, stored already), and the CIDs it
    * removed. Redoing them in order gives the blocks that writing them as a
@@ -509,7 +525,7 @@ export class ActorDb extends ActorReader {
     const root = this.getRoot()
     if (!root || this.hasBlock(root.cid)) return null
     const rows = this.prep(
-      `SELECT rev, body, removed FROM outbox WHERE rev > coalesce((SELECT blocksRev FROM repo_root), '') ORDER BY rev`,
+      'SELECT rev, body, removed FROM outbox WHERE n > coalesce((SELECT blocksN FROM repo_root), 0) ORDER BY n',
     ).all() as {
       rev: string
       body: Buffer
@@ -551,22 +567,23 @@ export class ActorDb extends ActorReader {
        ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
     ).run(did, cid, rev, now)
     if (outbox) {
-      const slot = this.nextSlot ?? this.slotAfterNewest()
+      const { slot, n } = this.nextSlot ?? this.slotAfterNewest()
       this.prep(
-        `INSERT INTO outbox (slot, rev, seq, body, removed) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (slot) DO UPDATE SET rev = excluded.rev, seq = excluded.seq, body = excluded.body, removed = excluded.removed`,
-      ).run(slot, rev, outbox.seq, outbox.body, outbox.removed?.length ? outbox.removed.join(' ') : null)
-      this.nextSlot = (slot + 1) % OUTBOX_SLOTS
+        `INSERT INTO outbox (slot, n, rev, seq, body, removed) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (slot) DO UPDATE SET n = excluded.n, rev = excluded.rev, seq = excluded.seq, body = excluded.body,
+           removed = excluded.removed`,
+      ).run(slot, n, rev, outbox.seq, outbox.body, outbox.removed?.length ? outbox.removed.join(' ') : null)
+      this.nextSlot = { slot: (slot + 1) % OUTBOX_SLOTS, n: n + 1 }
     } else {
-      // an imported repo's revs may be older than the ring's rows: none of them is redone
-      this.prep(`UPDATE repo_root SET blocksRev = max(?, coalesce((SELECT max(rev) FROM outbox), ''))`).run(rev)
+      // none of the ring's rows is to be redone over the blocks this transaction writes
+      this.markOutboxDone()
     }
     this.root = Object.freeze({ did, cid, rev, indexedAt: now })
   }
 
-  private slotAfterNewest(): number {
-    const row = this.prep('SELECT slot FROM outbox ORDER BY rev DESC LIMIT 1').get() as { slot: number } | undefined
-    return row ? (row.slot + 1) % OUTBOX_SLOTS : 0
+  private slotAfterNewest(): { slot: number; n: number } {
+    const row = this.prep('SELECT slot, n FROM outbox ORDER BY n DESC LIMIT 1').get() as { slot: number; n: number } | undefined
+    return row ? { slot: (row.slot + 1) % OUTBOX_SLOTS, n: row.n + 1 } : { slot: 0, n: 1 }
   }
 
   // firehose outbox
@@ -582,6 +599,14 @@ export class ActorDb extends ActorReader {
     this.pagesTouched += 2
     this.prep(
       'INSERT INTO repo_block (cid, repoRev, size, content) VALUES (?, ?, ?, ?) ON CONFLICT (cid) DO NOTHING',
+    ).run(cid, rev, bytes.length, bytes)
+  }
+
+  /** A block stored again by a later commit than the one that stored it: it takes that commit's rev. */
+  private replaceBlock(cid: string, bytes: Uint8Array, rev: string): void {
+    this.pagesTouched += 2
+    this.prep(
+      'INSERT INTO repo_block (cid, repoRev, size, content) VALUES (?, ?, ?, ?) ON CONFLICT (cid) DO UPDATE SET repoRev = excluded.repoRev',
     ).run(cid, rev, bytes.length, bytes)
   }
 

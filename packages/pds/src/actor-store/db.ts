@@ -117,21 +117,23 @@ export const MIGRATIONS: string[] = [
   -- the outbox moves out of the head's row into a ring of one row per commit (the newest, by rev,
   -- is the outbox proper: its event may not be sequenced yet; the ones before it always are).
   -- Block changes are written in batches of several commits (ActorDb.settleIfDue), and until then
-  -- each commit's row is what redoes them after a crash: those after blocksRev, the head's rev
-  -- when its blocks were last all written. A commit's transaction overwrites the slot after the
-  -- newest (ActorDb.OUTBOX_SLOTS of them, one more than a batch), in place: appending rows and
+  -- each commit's row is what redoes them after a crash: those after blocksN, the row when the
+  -- blocks were last all written. Rows are ordered by n, a count of commits (not by rev: an
+  -- imported repo's revs may be older than the rows before it). A commit's transaction overwrites
+  -- the slot after the newest (ActorDb.OUTBOX_SLOTS of them, one more than a batch), in place: appending rows and
   -- deleting them in batches logged three pages more a commit (a new page, the free list's, the
   -- file header), the ring one more than the head's row did.
   CREATE TABLE outbox (
     slot integer PRIMARY KEY,
+    n integer NOT NULL,
     rev varchar NOT NULL,
     seq integer NOT NULL,
     body blob NOT NULL,
     removed text
   );
-  ALTER TABLE repo_root ADD COLUMN blocksRev varchar;
-  INSERT INTO outbox (slot, rev, seq, body, removed)
-    SELECT 0, outboxRev, outboxSeq, outboxBody, outboxRemoved FROM repo_root WHERE outboxRev IS NOT NULL;
+  ALTER TABLE repo_root ADD COLUMN blocksN integer;
+  INSERT INTO outbox (slot, n, rev, seq, body, removed)
+    SELECT 0, 1, outboxRev, outboxSeq, outboxBody, outboxRemoved FROM repo_root WHERE outboxRev IS NOT NULL;
   UPDATE repo_root SET outboxRev = NULL, outboxSeq = NULL, outboxBody = NULL, outboxRemoved = NULL;
   `,
 ]
