@@ -23,6 +23,32 @@ export const SETTLE_COMMITS = 32
 const SETTLE_BYTES = 256 * 1024
 /** The outbox ring's slots: a batch's commits and the newest commit before them. */
 export const OUTBOX_SLOTS = SETTLE_COMMITS + 1
+/**
+ * One commit's block changes merged into `pending` (removals first: a CID the
+ * commit both removes and adds stays, with its rev); returns the bytes added.
+ */
+const mergeCommitBlocks = (
+  pending: Map<string, PendingBlock>,
+  rev: string,
+  added: Iterable<readonly [{ toString(): string }, Uint8Array]>,
+  removed: string[],
+): number => {
+  for (const cid of removed) {
+    const before = pending.get(cid)
+    pending.set(cid, { rev: before?.rev ?? rev, bytes: before?.bytes, removed: true, replaces: before?.replaces ?? false })
+  }
+  const removedNow = removed.length > 0 ? new Set(removed) : undefined
+  let bytesAdded = 0
+  for (const [ref, bytes] of added) {
+    const cid = ref.toString()
+    const before = pending.get(cid)
+    const replaces = (before?.removed === true && !removedNow?.has(cid)) || (before?.replaces ?? false)
+    pending.set(cid, { rev, bytes, removed: false, replaces })
+    bytesAdded += bytes.length
+  }
+  return bytesAdded
+}
+
 /** Blocks in stored order: `content` is every block's bytes back to back, `lengths[i]` long each. */
 export type StoredBlockPage = { last: number; cids: string[]; lengths: number[]; content: Buffer }
 
@@ -335,7 +361,7 @@ export class ActorDb extends ActorReader {
   private readonly writeback: WalWriteback | undefined
   /** B-tree pages the open transaction is likely to have changed: two a block, three a record row (the row and its two indexes) */
   private pagesTouched = 0
-  /** commits in `pending`, the bytes of the blocks they add, and the newest one's rev */
+  /** commits in `pending`, and the bytes of the blocks they add */
   private pendingCommits = 0
   private pendingBytes = 0
   /** the outbox slot and count the next commit's row gets (undefined: not looked up yet) */
@@ -415,19 +441,7 @@ export class ActorDb extends ActorReader {
    * never written.
    */
   deferBlocks(rev: string, added: Iterable<readonly [{ toString(): string }, Uint8Array]>, removed: string[]): void {
-    // removals first: a CID the commit both removes and adds stays (with its rev)
-    for (const cid of removed) {
-      const before = this.pending.get(cid)
-      this.pending.set(cid, { rev: before?.rev ?? rev, bytes: before?.bytes, removed: true, replaces: before?.replaces ?? false })
-    }
-    const removedNow = removed.length > 0 ? new Set(removed) : undefined
-    for (const [ref, bytes] of added) {
-      const cid = ref.toString()
-      const before = this.pending.get(cid)
-      const replaces = (before?.removed === true && !removedNow?.has(cid)) || (before?.replaces ?? false)
-      this.pending.set(cid, { rev, bytes, removed: false, replaces })
-      this.pendingBytes += bytes.length
-    }
+    this.pendingBytes += mergeCommitBlocks(this.pending, rev, added, removed)
     this.pendingCommits++
   }
 
@@ -479,10 +493,11 @@ export class ActorDb extends ActorReader {
   }
 
   /**
-   * The blocks' states after a batch of commits: the added ones in, the
-   * removed ones out unless a record still is the block (identical records
-   * share one; the record rows are written before this), as applying each
-   * commit's `applyBlocks` in turn would leave them.
+   * The blocks' states after one commit or a batch of them: the added ones
+   * in, the removed ones out unless a record still is the block (identical
+   * records share one, and a commit's removed CIDs, as @atproto/repo computes
+   * them per key, can name a block another record still uses; the record rows
+   * are written before this).
    */
   private applyPending(pending: Map<string, PendingBlock>): void {
     for (const [cid, p] of pending) {
@@ -494,20 +509,11 @@ export class ActorDb extends ActorReader {
     }
   }
 
-  /**
-   * A commit's blocks: the added ones, and the removed ones not added again
-   * and not the block of a record that remains (identical records share one;
-   * the record rows are written before this).
-   */
-  applyBlocks(rev: string, added: Iterable<readonly [string, Uint8Array]>, removed: Iterable<string>): void {
-    const adding = new Set<string>()
-    for (const [cid, bytes] of added) {
-      adding.add(cid)
-      this.putBlock(cid, bytes, rev)
-    }
-    for (const cid of removed) {
-      if (!adding.has(cid) && !this.recordUsesCid(cid)) this.deleteBlock(cid)
-    }
+  /** A commit's blocks, written now in the caller's transaction (`applyPending`'s rules, for one commit). */
+  applyBlocks(rev: string, added: Iterable<readonly [{ toString(): string }, Uint8Array]>, removed: string[]): void {
+    const one = new Map<string, PendingBlock>()
+    mergeCommitBlocks(one, rev, added, removed)
+    this.applyPending(one)
   }
 
   /**

@@ -88,10 +88,6 @@ export class SqlRepoStorage extends SqlBlockReader implements RepoStorage {
  * (`ActorDb.deferBlocks`).
  */
 export const applyCommitBlocks = (db: ActorDb, did: string, commit: CommitBlocks): void => {
-  db.applyBlocks(
-    commit.rev,
-    Array.from(commit.newBlocks, ([cid, bytes]) => [cid.toString(), bytes] as const),
-    Array.from(commit.removedCids, String),
-  )
+  db.applyBlocks(commit.rev, commit.newBlocks, Array.from(commit.removedCids, String))
   db.setRoot(did, commit.cid.toString(), commit.rev, new Date().toISOString())
 }
