@@ -359,7 +359,7 @@ export class ActorReader {
 export class ActorDb extends ActorReader {
   private readonly onCommit: (() => void) | undefined
   private readonly writeback: WalWriteback | undefined
-  /** B-tree pages the open transaction is likely to have changed: two a block, three a record row (the row and its two indexes) */
+  /** B-tree pages the open transaction is likely to have changed: two a block, three a record row (the row and its two indexes), one an outbox row */
   private pagesTouched = 0
   /** commits in `pending`, and the bytes of the blocks they add */
   private pendingCommits = 0
@@ -579,6 +579,7 @@ export class ActorDb extends ActorReader {
          ON CONFLICT (slot) DO UPDATE SET n = excluded.n, rev = excluded.rev, seq = excluded.seq, body = excluded.body,
            removed = excluded.removed`,
       ).run(slot, n, rev, outbox.seq, outbox.body, outbox.removed?.length ? outbox.removed.join(' ') : null)
+      this.pagesTouched += 1
       this.nextSlot = { slot: (slot + 1) % OUTBOX_SLOTS, n: n + 1 }
     } else {
       // none of the ring's rows is to be redone over the blocks this transaction writes

@@ -91,7 +91,7 @@ export class CommitSequencer {
     try {
       this.sequenceOutbox(db, did)
     } catch (err) {
-      seqLogger.warn({ err, did }, 'firehose log still refuses appends')
+      seqLogger.warn({ err, did }, 'earlier commit events still cannot be sequenced')
       throw new UnavailableErr('The firehose log cannot take events right now; earlier commits of this repo wait to be announced. Try again shortly.')
     }
   }
@@ -141,7 +141,8 @@ export class CommitSequencer {
     if (missing.length > 0) {
       // seqs recorded first: if the append then fails, the rows are simply still missing
       const first = this.log.nextSeq
-      db.transaction(() => missing.forEach((r, i) => db.setOutboxSeq(r.rev, first + i)))
+      // (the rows only: the account's deferred blocks wait for their batch)
+      db.transaction(() => missing.forEach((r, i) => db.setOutboxSeq(r.rev, first + i)), { keepDeferred: true })
       this.log.append(missing.map((r) => ({ did, type: '#commit' as const, body: withoutSeq(cborDecode(r.body) as Record<string, unknown>) })))
     }
     this.unsequenced.delete(did)
@@ -168,7 +169,7 @@ export class CommitSequencer {
         const { appended } = await this.actorStore.transact(did, (db) => this.sequenceOutbox(db, did))
         if (appended > 0) seqLogger.info({ did, appended }, 'sequenced commit events the firehose log had refused')
       } catch (err) {
-        seqLogger.warn({ err, did }, 'firehose log still refuses appends')
+        seqLogger.warn({ err, did }, 'earlier commit events still cannot be sequenced')
       }
     }
     if (this.unsequenced.size > 0) this.scheduleRetry()
