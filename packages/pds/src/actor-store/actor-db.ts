@@ -139,13 +139,23 @@ export class ActorReader {
 
   // blocks
 
-  getBlock(cid: string): Buffer | undefined {
+  /**
+   * What the deferred block changes say of one block: its bytes, null when it
+   * goes, undefined when the block table decides (not among them, or removed
+   * but kept because a record still is it, as `settle` decides, with no bytes
+   * of a commit of the batch).
+   */
+  private pendingBlock(cid: string): Uint8Array | null | undefined {
     const p = this.pending.get(cid)
-    if (p) {
-      // a removed block stays when a record still is it (as `settle` decides)
-      if (p.removed && !this.recordUsesCid(cid)) return undefined
-      if (p.bytes) return Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength)
-    }
+    if (!p) return undefined
+    if (p.removed && !this.recordUsesCid(cid)) return null
+    return p.bytes
+  }
+
+  getBlock(cid: string): Buffer | undefined {
+    const p = this.pendingBlock(cid)
+    if (p === null) return undefined
+    if (p) return Buffer.from(p.buffer, p.byteOffset, p.byteLength)
     const row = this.prep('SELECT content FROM repo_block WHERE cid = ?').get(cid) as
       | { content: Buffer }
       | undefined
@@ -153,12 +163,8 @@ export class ActorReader {
   }
 
   hasBlock(cid: string): boolean {
-    const p = this.pending.get(cid)
-    if (p) {
-      if (!p.removed) return true
-      if (!this.recordUsesCid(cid)) return false
-      if (p.bytes) return true
-    }
+    const p = this.pendingBlock(cid)
+    if (p !== undefined) return p !== null
     return this.prep('SELECT 1 FROM repo_block WHERE cid = ?').get(cid) !== undefined
   }
 
