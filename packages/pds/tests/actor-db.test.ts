@@ -63,6 +63,30 @@ test("schema 4 → now: the newest outbox row becomes the outbox (the head's row
   raw.close()
 })
 
+test("schema 8 → now: outbox rows from before name no commit, so the head's row stays the head; the next commit's row is the head", () => {
+  const file = path.join(dir, 'store.sqlite')
+  oldStore(file, 8, (db) => {
+    db.prepare('INSERT INTO repo_root (did, cid, rev, indexedAt, blocksN) VALUES (?, ?, ?, ?, ?)').run('did:plc:c', 'bafyhead', '3kaaaaaaaaab3', '2026-01-01T00:00:00.000Z', 1)
+    // schema 8 wrote the head's row with every commit: a row after blocksN was already the head
+    db.prepare('INSERT INTO outbox (slot, n, rev, seq, body) VALUES (?, ?, ?, ?, ?)').run(0, 1, '3kaaaaaaaaab2', 41, Buffer.from('older'))
+    db.prepare('INSERT INTO outbox (slot, n, rev, seq, body) VALUES (?, ?, ?, ?, ?)').run(1, 2, '3kaaaaaaaaab3', 42, Buffer.from('newest'))
+  })
+  let store = new ActorDb(file)
+  try {
+    expect(store.getRoot()).toEqual({ did: 'did:plc:c', cid: 'bafyhead', rev: '3kaaaaaaaaab3', indexedAt: '2026-01-01T00:00:00.000Z' })
+    store.transaction(() => store.setRoot('did:plc:c', 'bafynext', '3kaaaaaaaaab4', '2026-01-02T00:00:00.000Z', { seq: 43, body: Buffer.from('next') }), { keepDeferred: true })
+  } finally {
+    store.close()
+  }
+  store = new ActorDb(file)
+  try {
+    expect(store.getRoot()).toEqual({ did: 'did:plc:c', cid: 'bafynext', rev: '3kaaaaaaaaab4', indexedAt: '2026-01-02T00:00:00.000Z' })
+    expect(store.outboxAfter('3kaaaaaaaaab3')).toEqual([{ rev: '3kaaaaaaaaab4', seq: 43, body: Buffer.from('next') }])
+  } finally {
+    store.close()
+  }
+})
+
 test('schema 4 with an empty outbox (a repo never written since it was made or imported): no outbox after', () => {
   const file = path.join(dir, 'store.sqlite')
   oldStore(file, 4, (db) => {

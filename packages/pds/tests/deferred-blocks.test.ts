@@ -251,3 +251,52 @@ test('before its batch is written, hasBlock and getBlock agree on a block a dele
     db.close()
   }
 })
+
+test("a commit's transaction leaves the head's row as it was: its outbox row is the head until the batch moves the row to it, and a kill -9 copy opens at the newest commit", () => {
+  const db = new ActorDb(file)
+  /** the head's row as another connection sees it */
+  const rootRow = (at = file) => {
+    const raw = new Database(at, { readonly: true })
+    try {
+      return raw.prepare('SELECT cid, rev FROM repo_root').get() as { cid: string; rev: string }
+    } finally {
+      raw.close()
+    }
+  }
+  try {
+    const r1 = commit(db, { added: ['h1'] })
+    db.settle()
+    expect(rootRow()).toEqual({ cid: cid('h1'), rev: r1 })
+    const r2 = commit(db, { added: ['h2'], removed: ['h1'] })
+    const r3 = commit(db, { added: ['h3'], removed: ['h2'] })
+    expect(db.getRoot()).toMatchObject({ cid: cid('h3'), rev: r3 })
+    // not written by either commit
+    expect(rootRow()).toEqual({ cid: cid('h1'), rev: r1 })
+
+    const crashed = crashCopy()
+    try {
+      expect(crashed.db.getRoot()).toMatchObject({ did: DID, cid: cid('h3'), rev: r3 })
+      expect(crashed.db.redoDeferredBlocks()).toEqual([r2, r3])
+      // the batch the redo wrote moved the head's row
+      expect(rootRow(crashed.file)).toEqual({ cid: cid('h3'), rev: r3 })
+      expect(crashed.db.getRoot()).toMatchObject({ cid: cid('h3'), rev: r3 })
+    } finally {
+      crashed.db.close()
+    }
+
+    db.settle()
+    expect(rootRow()).toEqual({ cid: cid('h3'), rev: r3 })
+    // a head moved without a commit is the row's at once, over a commit not yet in a batch
+    commit(db, { added: ['h4'], removed: ['h3'] })
+    db.transaction(() => db.setRoot(DID, cid('h4'), '3kaaaaaaa0000', 'now'))
+    expect(rootRow()).toEqual({ cid: cid('h4'), rev: '3kaaaaaaa0000' })
+    const reopened = new ActorDb(file)
+    try {
+      expect(reopened.getRoot()).toMatchObject({ cid: cid('h4'), rev: '3kaaaaaaa0000' })
+    } finally {
+      reopened.close()
+    }
+  } finally {
+    db.close()
+  }
+})

@@ -10,6 +10,7 @@ import type { PDS } from '../src/index.ts'
 import { parseCid } from '@atproto/lex-data'
 import { MemoryBlockstore, Repo } from '@atproto/repo'
 import { prepareCreate, prepareDelete } from '../src/repo/prepare.ts'
+import { HEAD_SQL } from '../src/actor-store/db.ts'
 import { verifiedRepoRecords } from './_util.ts'
 
 // A commit's #commit event is written into the account's store in the
@@ -214,7 +215,7 @@ test('while the log refuses appends, writes are kept and their events follow in 
 const storeBlocks = (file: string): { head: string; blocks: Map<string, Buffer> } => {
   const db = new Database(file, { readonly: true })
   try {
-    const head = (db.prepare('SELECT cid FROM repo_root').get() as { cid: string }).cid
+    const head = (db.prepare(HEAD_SQL).get() as { cid: string }).cid
     const rows = db.prepare('SELECT cid, content FROM repo_block').all() as { cid: string; content: Buffer }[]
     return { head, blocks: new Map(rows.map((r) => [r.cid, r.content])) }
   } finally {

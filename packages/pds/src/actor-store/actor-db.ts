@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { immediateTransaction, parseCar, WalWriteback, type SqliteHandle } from '@atsuite/common'
 import { CidRef, decodeCbor, isMap } from '@atsuite/common/dag-cbor'
-import { migrateActorDb, type BlobRow, type OutboxRow, type RecordRow, type RepoRootRow } from './db.ts'
+import { HEAD_SQL, migrateActorDb, type BlobRow, type OutboxRow, type RecordRow, type RepoRootRow } from './db.ts'
 
 type Stmt = Database.Statement
 
@@ -85,7 +85,7 @@ const recordKey = (uri: string): [string, string] | null => {
 export class ActorReader {
   protected readonly sqlite: SqliteHandle
   private stmts = new Map<string, Stmt>()
-  /** the repo_root row as last read or written here: null none, undefined not known */
+  /** the head as last read or written here (`HEAD_SQL`): null none, undefined not known */
   protected root: RepoRootRow | null | undefined
   /** blocks of commits whose block changes are not written yet, by CID (`ActorDb.deferBlocks`) */
   protected pending = new Map<string, PendingBlock>()
@@ -111,13 +111,14 @@ export class ActorReader {
   // repo root
 
   /**
-   * The repo's head row. Kept after the first read: only this connection
-   * writes it (`ActorDb.setRoot`, which updates the copy; a transaction that
-   * fails forgets it), and a write would otherwise begin with a read
-   * transaction of its own for it.
+   * The repo's head (`HEAD_SQL`: the newest commit's outbox row, or the
+   * `repo_root` row). Kept after the first read: only this connection moves
+   * it (`ActorDb.setRoot`, which updates the copy; a transaction that fails
+   * forgets it), and a write would otherwise begin with a read transaction of
+   * its own for it.
    */
   getRoot(): RepoRootRow | undefined {
-    if (this.root === undefined) this.root = (this.prep('SELECT did, cid, rev, indexedAt FROM repo_root LIMIT 1').get() as RepoRootRow | undefined) ?? null
+    if (this.root === undefined) this.root = (this.prep(HEAD_SQL).get() as RepoRootRow | undefined) ?? null
     return this.root ?? undefined
   }
 
@@ -406,8 +407,8 @@ export class ActorDb extends ActorReader {
       this.pagesTouched = 0
       throw err
     }
-    // the head's page and the file header, besides what the statements touched
-    this.writeback?.note(this.pagesTouched + 2)
+    // the file header, besides what the statements touched
+    this.writeback?.note(this.pagesTouched + 1)
     this.pagesTouched = 0
     this.onCommit?.()
     return out
@@ -483,9 +484,20 @@ export class ActorDb extends ActorReader {
     }
   }
 
-  /** Every outbox row's blocks are in the block table. */
+  /**
+   * Every outbox row's blocks are in the block table, and `repo_root` holds
+   * the head: the newest outbox row's commit when that row was the head
+   * (`HEAD_SQL`; SET reads the row as it was).
+   */
   private markOutboxDone(): void {
-    this.prep('UPDATE repo_root SET blocksN = (SELECT max(n) FROM outbox)').run()
+    this.pagesTouched += 1
+    this.prep(
+      `UPDATE repo_root SET (cid, rev, indexedAt) = (
+         SELECT coalesce(o.cid, repo_root.cid), coalesce(o.rev, repo_root.rev), coalesce(o.indexedAt, repo_root.indexedAt)
+         FROM (SELECT 1) LEFT JOIN outbox o
+           ON o.n = (SELECT max(n) FROM outbox) AND o.n > coalesce(repo_root.blocksN, 0) AND o.cid IS NOT NULL),
+       blocksN = (SELECT max(n) FROM outbox)`,
+    ).run()
   }
 
   private dropPending(): void {
@@ -569,27 +581,34 @@ export class ActorDb extends ActorReader {
    * removes become the outbox's newest row, in the ring slot after the
    * newest (the event of the commit before was sequenced before this one
    * began; the slot's old row is a commit older than a batch, whose blocks
-   * are written: `transaction` sees to it). Without (an import, a
-   * re-signing, a new repo, whose blocks the same transaction writes): the
-   * outbox stays as it was, and none of its rows is to be redone.
+   * are written: `transaction` sees to it). That row names the commit and is
+   * the head from then on (`HEAD_SQL`): the `repo_root` row moves with the
+   * next batch of blocks (`markOutboxDone`), so a commit logs one page fewer.
+   * Without (an import, a re-signing, a new repo, whose blocks the same
+   * transaction writes): the `repo_root` row is the head, the outbox stays as
+   * it was, and none of its rows is to be redone.
    */
   setRoot(did: string, cid: string, rev: string, now: string, outbox?: { seq: number; body: Uint8Array; removed?: string[] }): void {
-    this.prep(
-      `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
-       ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
-    ).run(did, cid, rev, now)
+    // a commit's own row is the head, once the repo has a head row at all
+    if (!outbox || !this.getRoot()) {
+      this.pagesTouched += 1
+      this.prep(
+        `INSERT INTO repo_root (did, cid, rev, indexedAt) VALUES (?, ?, ?, ?)
+         ON CONFLICT (did) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, indexedAt = excluded.indexedAt`,
+      ).run(did, cid, rev, now)
+    }
     if (outbox) {
       const { slot, n } = this.nextSlot ?? this.slotAfterNewest()
       this.prep(
-        `INSERT INTO outbox (slot, n, rev, seq, body, removed) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO outbox (slot, n, rev, seq, body, removed, cid, indexedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (slot) DO UPDATE SET n = excluded.n, rev = excluded.rev, seq = excluded.seq, body = excluded.body,
-           removed = excluded.removed`,
-      ).run(slot, n, rev, outbox.seq, outbox.body, outbox.removed?.length ? outbox.removed.join(' ') : null)
+           removed = excluded.removed, cid = excluded.cid, indexedAt = excluded.indexedAt`,
+      ).run(slot, n, rev, outbox.seq, outbox.body, outbox.removed?.length ? outbox.removed.join(' ') : null, cid, now)
       this.pagesTouched += 1
       this.nextSlot = { slot: (slot + 1) % OUTBOX_SLOTS, n: n + 1 }
     } else {
-      // none of the ring's rows is to be redone over the blocks this transaction writes
-      this.markOutboxDone()
+      // none of the ring's rows is to be redone over the blocks this transaction writes, nor is the head
+      this.prep('UPDATE repo_root SET blocksN = (SELECT max(n) FROM outbox)').run()
     }
     this.root = Object.freeze({ did, cid, rev, indexedAt: now })
   }

@@ -136,7 +136,27 @@ export const MIGRATIONS: string[] = [
     SELECT 0, 1, outboxRev, outboxSeq, outboxBody, outboxRemoved FROM repo_root WHERE outboxRev IS NOT NULL;
   UPDATE repo_root SET outboxRev = NULL, outboxSeq = NULL, outboxBody = NULL, outboxRemoved = NULL;
   `,
+  `
+  -- a commit's transaction no longer rewrites the head's row: its outbox row names the commit
+  -- (cid, with the rev it has) and is the head while it is newer than the last batch of blocks
+  -- (n > repo_root.blocksN); each batch moves repo_root up to it (HEAD_SQL, ActorDb.markOutboxDone).
+  -- The head's row was a B-tree page of its own that every commit logged. Rows from before carry
+  -- no cid: repo_root was written with each of them.
+  ALTER TABLE outbox ADD COLUMN cid varchar;
+  ALTER TABLE outbox ADD COLUMN indexedAt varchar;
+  `,
 ]
+
+/**
+ * The repo's head: the newest outbox row when it is newer than the blocks
+ * last written in full (a commit since the last batch; its transaction wrote
+ * only that row), otherwise the `repo_root` row. No row: no repo yet.
+ */
+export const HEAD_SQL = `
+  SELECT r.did, coalesce(o.cid, r.cid) AS cid, coalesce(o.rev, r.rev) AS rev, coalesce(o.indexedAt, r.indexedAt) AS indexedAt
+  FROM repo_root r
+  LEFT JOIN outbox o ON o.n = (SELECT max(n) FROM outbox) AND o.n > coalesce(r.blocksN, 0) AND o.cid IS NOT NULL
+  LIMIT 1`
 
 export const migrateActorDb = (db: SqliteHandle): void => {
   const version = db.pragma('user_version', { simple: true }) as number

@@ -29,8 +29,8 @@ const withoutSeq = (body: Record<string, unknown>): Record<string, unknown> => {
  * across `kill -9` and a failing log.
  *
  * The event is written into the account's own store in the commit's
- * transaction (the outbox, in the store's `repo_root` row, with the seq it
- * is expected to get), then
+ * transaction (the outbox: the newest row of the store's `outbox` ring,
+ * with the seq it is expected to get), then
  * queued on the firehose log in the same tick (written at the end of the
  * turn, in order with every other append), then the account DB's copy
  * of the head (`repo_root`) is moved (written behind, within 100 ms: it may
