@@ -486,16 +486,13 @@ export class ActorDb extends ActorReader {
 
   /**
    * Every outbox row's blocks are in the block table, and `repo_root` holds
-   * the head: the newest outbox row's commit when that row was the head
-   * (`HEAD_SQL`; SET reads the row as it was).
+   * the head (`HEAD_SQL` over the rows as they were: the newest outbox row's
+   * commit when that row was the head).
    */
   private markOutboxDone(): void {
     this.pagesTouched += 1
     this.prep(
-      `UPDATE repo_root SET (cid, rev, indexedAt) = (
-         SELECT coalesce(o.cid, repo_root.cid), coalesce(o.rev, repo_root.rev), coalesce(o.indexedAt, repo_root.indexedAt)
-         FROM (SELECT 1) LEFT JOIN outbox o
-           ON o.n = (SELECT max(n) FROM outbox) AND o.n > coalesce(repo_root.blocksN, 0) AND o.cid IS NOT NULL),
+      `UPDATE repo_root SET (cid, rev, indexedAt) = (SELECT cid, rev, indexedAt FROM (${HEAD_SQL})),
        blocksN = (SELECT max(n) FROM outbox)`,
     ).run()
   }
