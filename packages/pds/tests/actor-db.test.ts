@@ -186,3 +186,12 @@ test('record reads search an index: none reads the whole record table', () => {
     store.close()
   }
 })
+
+test('a store of a newer schema than this PDS knows is refused, not read as if it were current', () => {
+  const file = path.join(dir, 'store.sqlite')
+  oldStore(file, MIGRATIONS.length, () => undefined)
+  const raw = new Database(file)
+  raw.pragma(`user_version = ${MIGRATIONS.length + 1}`)
+  raw.close()
+  expect(() => new ActorDb(file)).toThrow(new RegExp(`has schema ${MIGRATIONS.length + 1}, newer than this PDS knows \\(${MIGRATIONS.length}\\)`))
+})

@@ -58,7 +58,12 @@ const open = (location: string, autocheckpointPages?: number): SqliteHandle => {
   db.pragma('synchronous = NORMAL')
   db.pragma('busy_timeout = 5000')
   if (autocheckpointPages !== undefined) db.pragma(`wal_autocheckpoint = ${autocheckpointPages}`)
-  migrateActorDb(db)
+  try {
+    migrateActorDb(db)
+  } catch (err) {
+    db.close()
+    throw err
+  }
   return db
 }
 

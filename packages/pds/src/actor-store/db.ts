@@ -158,9 +158,20 @@ export const HEAD_SQL = `
   LEFT JOIN outbox o ON o.n = (SELECT max(n) FROM outbox) AND o.n > coalesce(r.blocksN, 0) AND o.cid IS NOT NULL
   LIMIT 1`
 
+/** A store written by a newer version of this PDS (its schema is past the migrations known here). */
+export class NewerActorSchemaError extends Error {}
+
 export const migrateActorDb = (db: SqliteHandle): void => {
   const version = db.pragma('user_version', { simple: true }) as number
-  if (version >= MIGRATIONS.length) return
+  if (version > MIGRATIONS.length) {
+    // an older build reads such a store wrongly (since schema 9 the head may be in the outbox, and
+    // a head read from repo_root alone would be up to a batch of commits old: the next commit
+    // would fork the repo), so it refuses it
+    throw new NewerActorSchemaError(
+      `repo store ${db.name} has schema ${version}, newer than this PDS knows (${MIGRATIONS.length}): it was written by a newer version; run that version or newer`,
+    )
+  }
+  if (version === MIGRATIONS.length) return
   db.transaction(() => {
     for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i])
     db.pragma(`user_version = ${MIGRATIONS.length}`)
