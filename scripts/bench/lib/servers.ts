@@ -33,13 +33,14 @@ export const startPlc = async (workDir: string): Promise<ServerProcess> => {
 }
 
 /**
- * How `npm run pds` runs our PDS (package.json), for every benchmark that starts one: a 4 MB young
- * generation keeps RSS ~100 MB lower at no CPU cost under write-heavy load, fewer malloc arenas
+ * How `npm run pds` runs our PDS (package.json), for every benchmark that starts one: a 6 MB
+ * semi-space keeps RSS ~100 MB below V8's default young generation at no CPU cost under write-heavy
+ * load (4 MB scavenged too often: sequential writes ~10 % slower), fewer malloc arenas
  * another ~70 MB (two; one, ~10 MB more), Node's compile cache ~8 MB from the second start on (packages/pds/HACKING.md,
  * Runtime).
  */
 export const OUR_PDS_RUNTIME = {
-  nodeArgs: ['--max-semi-space-size=4'],
+  nodeArgs: ['--max-semi-space-size=6'],
   env: {
     MALLOC_ARENA_MAX: '1',
     MALLOC_MMAP_THRESHOLD_: '1048576',
